@@ -1,0 +1,168 @@
+import type { MouthParams } from '../../visemes/mouth-params.js';
+import { clamp01, ellipse, smoothstep, YuvaLayer } from './layer.js';
+import { MOUTH_KEYS } from '../../visemes/mouth-params.js';
+import { DESIGN, FaceLayout, PALETTE } from './face-design.js';
+
+/** The mouth's outline at one frame: curves over x, in layer pixels. */
+interface MouthShape {
+  readonly cx: number;
+  readonly cy: number;
+  readonly halfWidth: number;
+  readonly opening: number;
+}
+
+/**
+ * Draws lips, inner mouth, teeth and tongue from the mouth parameters. The mouth is four
+ * curves across its width (outer and inner edge of each lip), evaluated once per column;
+ * coverage is the perpendicular distance to those curves, so edges stay anti-aliased at
+ * any opening.
+ */
+export class MouthPainter {
+  readonly layer: YuvaLayer;
+  private readonly M = DESIGN.mouth;
+  private readonly cols: number;
+  private readonly upperOuter: Float32Array;
+  private readonly upperInner: Float32Array;
+  private readonly lowerInner: Float32Array;
+  private readonly lowerOuter: Float32Array;
+  private readonly slopeUO: Float32Array;
+  private readonly slopeUI: Float32Array;
+  private readonly slopeLI: Float32Array;
+  private readonly slopeLO: Float32Array;
+  private minY = 0;
+  private maxY = 0;
+
+  constructor(private readonly L: FaceLayout) {
+    const M = this.M;
+    const x0 = L.x(M.cx - M.halfWidth * 1.35);
+    const x1 = L.x(M.cx + M.halfWidth * 1.35);
+    this.layer = new YuvaLayer(x0, L.y(M.cy - 22), x1, L.y(M.cy + M.maxOpen * 0.7 + 24));
+    this.cols = this.layer.w;
+    const arrays = () => new Float32Array(this.cols);
+    this.upperOuter = arrays();
+    this.upperInner = arrays();
+    this.lowerInner = arrays();
+    this.lowerOuter = arrays();
+    this.slopeUO = arrays();
+    this.slopeUI = arrays();
+    this.slopeLI = arrays();
+    this.slopeLO = arrays();
+  }
+
+  /** Mouth box in head coordinates (before head motion): [x, y, w, h]. */
+  get region(): [number, number, number, number] {
+    return [this.layer.x0, this.layer.y0, this.layer.w, this.layer.h];
+  }
+
+  private last: MouthParams | undefined;
+
+  paint(p: MouthParams): void {
+    const { L, M, layer } = this;
+    // Silence repeats the same mouth for many frames: the layer from last time is still right.
+    if (this.last && MOUTH_KEYS.every((k) => this.last![k] === p[k])) return;
+    this.last = p;
+    layer.clear();
+    const openFactor = 1 - smoothstep(0.3, 0.95, p.closure);
+    const shape: MouthShape = {
+      cx: L.x(M.cx),
+      cy: L.y(M.cy),
+      halfWidth: L.len(M.halfWidth) * (0.84 + 0.32 * p.lipWidth - 0.3 * p.rounding),
+      opening: L.len(M.maxOpen * p.jawOpen + 7 * p.rounding) * openFactor,
+    };
+    this.computeCurves(shape, p);
+    const { upperOuter: uo, upperInner: ui, lowerInner: li, lowerOuter: lo } = this;
+    const x0 = layer.x0;
+    const col = (x: number) => Math.min(this.cols - 1, Math.max(0, Math.floor(x - x0)));
+    const hw = shape.halfWidth;
+    const box: [number, number, number, number] = [shape.cx - hw - 1, this.minY - 1, shape.cx + hw + 1, this.maxY + 1];
+    // Curves meet at the corners; beyond them nothing is drawn.
+    const band = (top: Float32Array, topSlope: Float32Array, bottom: Float32Array, bottomSlope: Float32Array) =>
+      (x: number, y: number) => {
+        const c = col(x);
+        return clamp01(0.5 + (y - top[c]!) / topSlope[c]!) * clamp01(0.5 + (bottom[c]! - y) / bottomSlope[c]!) * clamp01(hw - Math.abs(x - shape.cx) + 0.5);
+      };
+    const lips = band(uo, this.slopeUO, lo, this.slopeLO);
+    const inner = band(ui, this.slopeUI, li, this.slopeLI);
+    const upperLip = band(uo, this.slopeUO, ui, this.slopeUI);
+
+    layer.paint(lips, PALETTE.lowerLip, 1, box);
+    layer.paint(upperLip, PALETTE.upperLip, 1, box);
+    // Lower-lip sheen.
+    layer.paint(ellipse(shape.cx, (li[col(shape.cx)]! + lo[col(shape.cx)]!) / 2, shape.halfWidth * 0.35, L.len(2.2), L.len(2)), PALETTE.white, 0.22);
+
+    if (shape.opening > 0.3) {
+      const top = ui[col(shape.cx)]!;
+      const span = Math.max(1, li[col(shape.cx)]! - top);
+      const innerBox: [number, number, number, number] = [box[0], top - 2, box[2], top + span + 2];
+      layer.paint(inner, (_x, y) => {
+        const t = clamp01((y - top) / span);
+        return { y: PALETTE.mouthInside.y * (0.75 + 0.35 * t), u: PALETTE.mouthInside.u, v: PALETTE.mouthInside.v };
+      }, 1, innerBox);
+      const visible = 0.35 + 0.65 * p.teeth;
+      const upperTeeth = Math.min(L.len(9), shape.opening * 0.8) * visible;
+      layer.paint((x, y) => {
+        const c = col(x);
+        const side = 1 - smoothstep(0.55, 0.85, Math.abs(x - shape.cx) / shape.halfWidth);
+        return inner(x, y) * clamp01(0.5 + ui[c]! + upperTeeth * side - y);
+      }, PALETTE.teeth, 1, [box[0], top - 2, box[2], top + upperTeeth + 2]);
+      const lowerTeeth = Math.min(L.len(6), shape.opening * 0.35) * p.teeth;
+      layer.paint((x, y) => {
+        const c = col(x);
+        const side = 1 - smoothstep(0.45, 0.75, Math.abs(x - shape.cx) / shape.halfWidth);
+        return inner(x, y) * clamp01(0.5 + y - (li[c]! - lowerTeeth * side));
+      }, PALETTE.teeth, 0.9, [box[0], top + span - lowerTeeth - 2, box[2], top + span + 2]);
+      const tongueY = li[col(shape.cx)]! - shape.opening * 0.12;
+      const tongue = ellipse(shape.cx, tongueY, shape.halfWidth * 0.55, Math.max(L.len(2), shape.opening * 0.32));
+      layer.paint((x, y) => inner(x, y) * tongue(x, y), PALETTE.tongue, 0.45 + 0.55 * p.tongue, tongue.box);
+    }
+    // The seam between the lips: always there, hidden inside an open mouth.
+    layer.paint((x, y) => {
+      const c = col(x);
+      const edge = 1 - smoothstep(0.8, 1, Math.abs(x - shape.cx) / shape.halfWidth);
+      return clamp01(0.9 - Math.abs(y - ui[c]!) / this.slopeUI[c]! / L.len(1.1)) * edge;
+    }, PALETTE.lipSeam, 0.75, box);
+    for (const side of [-1, 1]) {
+      layer.paint(ellipse(shape.cx + side * shape.halfWidth * 0.99, ui[col(shape.cx + side * shape.halfWidth * 0.98)]!, L.len(2.4), L.len(2), L.len(1.5)), PALETTE.lipSeam, 0.35);
+    }
+  }
+
+  private computeCurves(shape: MouthShape, p: MouthParams): void {
+    const { L, M } = this;
+    const upperThick = L.len(M.upperLip) * (1 + 0.35 * p.rounding - 0.2 * (p.lipWidth - 0.5));
+    const lowerThick = L.len(M.lowerLip) * (1 + 0.3 * p.rounding - 0.2 * (p.lipWidth - 0.5));
+    const smile = L.len(M.smile) * (1 - p.rounding);
+    const curvesAt = (x: number): [number, number, number, number] => {
+      const u = (x - shape.cx) / shape.halfWidth;
+      if (Math.abs(u) >= 1) {
+        const y = shape.cy - smile;
+        return [y, y, y, y];
+      }
+      const base = shape.cy - smile * u * u;
+      const profile = Math.sqrt(1 - u * u);
+      const ui = base - 0.32 * shape.opening * profile;
+      const li = base + 0.68 * shape.opening * profile;
+      const bow = 1 - 0.3 * Math.exp(-((u / 0.14) ** 2));
+      const uo = ui - upperThick * Math.pow(profile, 0.7) * bow - L.len(1.2) * Math.exp(-(((Math.abs(u) - 0.22) / 0.14) ** 2));
+      const lo = li + lowerThick * Math.pow(profile, 0.6);
+      return [uo, ui, li, lo];
+    };
+    this.minY = Infinity;
+    this.maxY = -Infinity;
+    for (let c = 0; c < this.cols; c++) {
+      const x = this.layer.x0 + c + 0.5;
+      const here = curvesAt(x);
+      const left = curvesAt(x - 0.5);
+      const right = curvesAt(x + 0.5);
+      this.upperOuter[c] = here[0];
+      this.upperInner[c] = here[1];
+      this.lowerInner[c] = here[2];
+      this.lowerOuter[c] = here[3];
+      this.slopeUO[c] = Math.hypot(1, right[0] - left[0]);
+      this.slopeUI[c] = Math.hypot(1, right[1] - left[1]);
+      this.slopeLI[c] = Math.hypot(1, right[2] - left[2]);
+      this.slopeLO[c] = Math.hypot(1, right[3] - left[3]);
+      this.minY = Math.min(this.minY, here[0]);
+      this.maxY = Math.max(this.maxY, here[3]);
+    }
+  }
+}

@@ -1,0 +1,167 @@
+import { i420FrameBytes, type VideoFrame } from '../../core/frame.js';
+import type { MouthFrame } from '../../visemes/mouth-params.js';
+import type { Renderer } from '../renderer.js';
+import { paintBase } from './base-painter.js';
+import { EyePainter } from './eye-painter.js';
+import { DESIGN, FaceLayout } from './face-design.js';
+import { IdleMotion } from './idle-motion.js';
+import { smoothstep } from './layer.js';
+import { MouthPainter } from './mouth-painter.js';
+
+/**
+ * The built-in drawn avatar. The static picture is painted once per size; each frame
+ * copies it with the head's idle offset, drops the jaw by warping the lower face, and
+ * paints the mouth and eyes into small layers. Cost per 512x512 frame is well under 1 ms.
+ */
+export class ParametricRenderer implements Renderer {
+  readonly name = 'parametric';
+  readonly width: number;
+  readonly height: number;
+  readonly mouthRegion: readonly [number, number, number, number];
+  private readonly base: Uint8Array;
+  private readonly layout: FaceLayout;
+  private readonly mouth: MouthPainter;
+  private readonly eyes: EyePainter[];
+  private readonly idle: IdleMotion;
+  private readonly jaw: JawWarp;
+
+  constructor(width: number, height: number, options: { seed?: number } = {}) {
+    this.width = width;
+    this.height = height;
+    this.layout = new FaceLayout(width, height);
+    this.base = paintBase(this.layout);
+    this.mouth = new MouthPainter(this.layout);
+    this.eyes = [new EyePainter(this.layout, -1), new EyePainter(this.layout, 1)];
+    this.idle = new IdleMotion(this.layout.scale, options.seed);
+    this.jaw = new JawWarp(this.layout);
+    // Head motion moves the mouth by a few pixels: the analysis box allows for it.
+    const [x, y, w, h] = this.mouth.region;
+    const slack = Math.ceil(4 * this.layout.scale);
+    this.mouthRegion = [Math.max(0, x - slack), Math.max(0, y - slack), Math.min(width, w + 2 * slack), Math.min(height, h + 2 * slack)];
+  }
+
+  render(frame: MouthFrame): VideoFrame {
+    const { width, height } = this;
+    const pose = this.idle.at(frame.ptsMs);
+    const out = new Uint8Array(i420FrameBytes(width, height));
+    copyShifted(this.base, out, width, height, pose.headX, pose.headY);
+    this.jaw.apply(this.base, out, frame.mouth.jawOpen * (1 - smoothstep(0.3, 0.95, frame.mouth.closure)), pose.headX, pose.headY);
+    this.mouth.paint(frame.mouth);
+    this.mouth.layer.compositeInto(out, width, height, pose.headX, pose.headY);
+    for (const eye of this.eyes) {
+      eye.paint(pose.blink, pose.gazeX, pose.gazeY);
+      eye.layer.compositeInto(out, width, height, pose.headX, pose.headY);
+    }
+    return { width, height, data: out, ptsMs: frame.ptsMs };
+  }
+}
+
+/** Copies an I420 image offset by (dx, dy) luma pixels, repeating edge pixels into the gap. */
+export function copyShifted(src: Uint8Array, dst: Uint8Array, width: number, height: number, dx: number, dy: number): void {
+  copyPlane(src, dst, 0, width, height, dx, dy);
+  const cw = width >> 1;
+  const ch = height >> 1;
+  const cdx = Math.round(dx / 2);
+  const cdy = Math.round(dy / 2);
+  copyPlane(src, dst, width * height, cw, ch, cdx, cdy);
+  copyPlane(src, dst, width * height + cw * ch, cw, ch, cdx, cdy);
+}
+
+function copyPlane(src: Uint8Array, dst: Uint8Array, base: number, w: number, h: number, dx: number, dy: number): void {
+  if (dx === 0 && dy === 0) {
+    dst.set(src.subarray(base, base + w * h), base);
+    return;
+  }
+  const n = w - Math.abs(dx);
+  for (let y = 0; y < h; y++) {
+    const sy = Math.min(h - 1, Math.max(0, y - dy));
+    const srow = base + sy * w;
+    const drow = base + y * w;
+    if (dx >= 0) {
+      dst.set(src.subarray(srow, srow + n), drow + dx);
+      dst.fill(src[srow]!, drow, drow + dx);
+    } else {
+      dst.set(src.subarray(srow - dx, srow - dx + n), drow);
+      dst.fill(src[srow + w - 1]!, drow + n, drow + w);
+    }
+  }
+}
+
+/**
+ * Drops the jaw: pixels of the lower face move down by up to `maxDrop` design units,
+ * fully at the chin, fading out towards the mouth line above and the neck below (so the
+ * mapping stays monotonic and nothing tears) and towards the cheeks at the sides.
+ */
+class JawWarp {
+  private readonly x0: number;
+  private readonly x1: number;
+  private readonly y0: number;
+  private readonly y1: number;
+  private readonly wx: Float32Array;
+  private readonly wy: Float32Array;
+  private readonly maxDrop: number;
+  private readonly width: number;
+  private readonly height: number;
+
+  constructor(L: FaceLayout) {
+    const J = DESIGN.jaw;
+    this.width = L.width;
+    this.height = L.height;
+    const cx = L.x(DESIGN.head.cx);
+    this.x0 = Math.max(0, Math.floor(cx - L.len(J.outerHalfWidth)) & ~1);
+    this.x1 = Math.min(L.width, Math.ceil(cx + L.len(J.outerHalfWidth)));
+    this.y0 = Math.max(0, Math.floor(L.y(J.fromY)) & ~1);
+    this.y1 = Math.min(L.height, Math.ceil(L.y(J.toY)));
+    this.maxDrop = L.len(J.maxDrop);
+    this.wx = new Float32Array(this.x1 - this.x0);
+    for (let x = this.x0; x < this.x1; x++) {
+      const d = Math.abs(x + 0.5 - cx);
+      this.wx[x - this.x0] = 1 - smoothstep(L.len(J.innerHalfWidth), L.len(J.outerHalfWidth), d);
+    }
+    this.wy = new Float32Array(this.y1 - this.y0);
+    for (let y = this.y0; y < this.y1; y++) {
+      const v = y + 0.5;
+      this.wy[y - this.y0] = v < L.y(J.fullY) ? smoothstep(L.y(J.fromY), L.y(J.fullY), v) : v < L.y(J.chinY) ? 1 : 1 - smoothstep(L.y(J.chinY), L.y(J.toY), v);
+    }
+  }
+
+  apply(base: Uint8Array, out: Uint8Array, amount: number, dx: number, dy: number): void {
+    const drop = amount * this.maxDrop;
+    if (drop < 0.05) return;
+    const w = this.width;
+    const h = this.height;
+    this.warpPlane(base, out, 0, w, h, 1, drop, dx, dy);
+    const cw = w >> 1;
+    const ch = h >> 1;
+    const cdx = Math.round(dx / 2);
+    const cdy = Math.round(dy / 2);
+    this.warpPlane(base, out, w * h, cw, ch, 2, drop / 2, cdx, cdy);
+    this.warpPlane(base, out, w * h + cw * ch, cw, ch, 2, drop / 2, cdx, cdy);
+  }
+
+  /** Warps one plane; `step` is 1 for luma and 2 for chroma (weights are sampled at luma resolution). */
+  private warpPlane(base: Uint8Array, out: Uint8Array, offset: number, w: number, h: number, step: number, drop: number, dx: number, dy: number): void {
+    const px0 = Math.floor(this.x0 / step);
+    const px1 = Math.ceil(this.x1 / step);
+    const py0 = Math.floor(this.y0 / step);
+    const py1 = Math.ceil(this.y1 / step);
+    for (let y = py0; y < py1; y++) {
+      const wy = this.wy[Math.min(this.wy.length - 1, y * step - this.y0)]!;
+      if (wy === 0) continue;
+      const oy = y + dy;
+      if (oy < 0 || oy >= h) continue;
+      for (let x = px0; x < px1; x++) {
+        const d = drop * wy * this.wx[Math.min(this.wx.length - 1, x * step - this.x0)]!;
+        if (d < 0.02) continue;
+        const ox = x + dx;
+        if (ox < 0 || ox >= w) continue;
+        const sy = y - d;
+        const sy0 = Math.floor(sy);
+        const f = sy - sy0;
+        const a = base[offset + Math.max(0, sy0) * w + x]!;
+        const b = base[offset + Math.min(h - 1, sy0 + 1) * w + x]!;
+        out[offset + oy * w + ox] = a + (b - a) * f + 0.5;
+      }
+    }
+  }
+}

@@ -1,0 +1,29 @@
+import type { VideoFrame } from '../core/frame.js';
+import type { MouthFrame } from '../visemes/mouth-params.js';
+
+/**
+ * A lip-sync engine: turns the mouth parameters of one frame into the picture of that
+ * frame. Frame numbers drive idle motion (blinks, head motion, background loops), so the
+ * same input always gives the same picture.
+ */
+export interface Renderer {
+  readonly name: string;
+  readonly width: number;
+  readonly height: number;
+  /** Where the mouth is drawn, in output pixels, for analysis: [x, y, width, height]. */
+  readonly mouthRegion: readonly [number, number, number, number];
+  render(frame: MouthFrame): VideoFrame | Promise<VideoFrame>;
+}
+
+/** Parses `512`, `640x480` into an even width and height within sane bounds. */
+export function parseSize(size: string | number): { width: number; height: number } {
+  const text = String(size).trim().toLowerCase();
+  const m = /^(\d+)(?:x(\d+))?$/.exec(text);
+  if (!m) throw new Error(`size must look like 512 or 640x480, got "${size}"`);
+  const width = Number(m[1]);
+  const height = Number(m[2] ?? m[1]);
+  for (const v of [width, height]) {
+    if (v < 64 || v > 2048 || v % 2 !== 0) throw new Error(`size sides must be even numbers from 64 to 2048, got "${size}"`);
+  }
+  return { width, height };
+}

@@ -1,0 +1,207 @@
+import { constants as fsConstants } from 'node:fs';
+import { access, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { AudioMouthTracker } from './audio/audio-mouth-track.js';
+import { encodeWav } from './audio/wav.js';
+import { createBuiltinRenderer } from './avatars/builtin.js';
+import { AvatarError, throwIfAborted } from './core/errors.js';
+import { concatSpeech, type Speech } from './core/speech.js';
+import { chooseEncoder } from './encode/encoder-probe.js';
+import { Mp4FileWriter } from './encode/mp4-writer.js';
+import { parseSize, type Renderer } from './render/renderer.js';
+import { createTtsProvider } from './tts/create-tts.js';
+import { resolveLanguage } from './tts/language.js';
+import type { TtsProvider } from './tts/provider.js';
+import { splitSentences } from './tts/sentences.js';
+import type { MouthTracker } from './visemes/mouth-params.js';
+import { PhonemeMouthTracker } from './visemes/phoneme-track.js';
+
+/** Limits that keep one request from taking the machine. */
+export const SAY_LIMITS = { maxTextChars: 20000, minFps: 1, maxFps: 60 } as const;
+
+/** What `say` should produce. */
+export interface SayOptions {
+  readonly text: string;
+  /** Output MP4 path. */
+  readonly output: string;
+  /** `auto` (default) or a language code: en, es, zh, ... */
+  readonly language?: string;
+  readonly voice?: string;
+  readonly rate?: number;
+  readonly pitch?: number;
+  /** Avatar id (default `default`, the built-in drawn avatar). */
+  readonly avatar?: string;
+  readonly fps?: number;
+  /** `512` or `640x480`. */
+  readonly size?: string | number;
+  /** Force an encoder (else the fastest that works here). */
+  readonly encoder?: string;
+  /** Also write the speech as a WAV file here. */
+  readonly audioOut?: string;
+  /** A provider instance, or a provider name (`espeak`, `openai`). */
+  readonly tts?: TtsProvider | string;
+  readonly signal?: AbortSignal;
+  /** Called after each sentence is rendered. */
+  readonly onProgress?: (progress: SayProgress) => void;
+}
+
+/** Progress through a long script. */
+export interface SayProgress {
+  readonly sentencesDone: number;
+  readonly sentences: number;
+  readonly frames: number;
+  readonly audioMs: number;
+}
+
+/** Figures of one `say` run. Rendering and encoding overlap, so their times do not add up to the total. */
+export interface SayResult {
+  readonly output: string;
+  readonly language: string;
+  readonly voice: string | undefined;
+  readonly encoder: string;
+  readonly width: number;
+  readonly height: number;
+  readonly fps: number;
+  readonly frames: number;
+  readonly audioS: number;
+  /** Time spent inside the TTS provider. */
+  readonly ttsMs: number;
+  /** Time spent drawing frames. */
+  readonly renderMs: number;
+  /** Wall time the encoder process ran (overlaps rendering). */
+  readonly encodeMs: number;
+  readonly totalMs: number;
+  /** totalMs / audio duration: below 1 is faster than real time. */
+  readonly realtimeFactor: number;
+}
+
+/** Checks options and output paths before any work starts; throws AvatarError on bad input. */
+export async function validateSayOptions(options: SayOptions): Promise<{ fps: number; width: number; height: number; language: string }> {
+  const text = options.text?.trim() ?? '';
+  if (!text || !/[\p{L}\p{N}]/u.test(text)) throw new AvatarError('invalid_input', 'nothing to say: the text is empty');
+  if (text.length > SAY_LIMITS.maxTextChars) {
+    throw new AvatarError('invalid_input', `text is ${text.length} characters; the limit is ${SAY_LIMITS.maxTextChars}`);
+  }
+  const fps = options.fps ?? 25;
+  if (!Number.isInteger(fps) || fps < SAY_LIMITS.minFps || fps > SAY_LIMITS.maxFps) {
+    throw new AvatarError('invalid_input', `fps must be a whole number from ${SAY_LIMITS.minFps} to ${SAY_LIMITS.maxFps}, got ${options.fps}`);
+  }
+  let size: { width: number; height: number };
+  try {
+    size = parseSize(options.size ?? 512);
+  } catch (e) {
+    throw new AvatarError('invalid_input', (e as Error).message);
+  }
+  const language = resolveLanguage(options.language, text).code;
+  for (const path of [options.output, options.audioOut]) if (path) await checkWritable(path);
+  return { fps, ...size, language };
+}
+
+async function checkWritable(path: string): Promise<void> {
+  const full = resolve(path);
+  const existing = await stat(full).catch(() => undefined);
+  if (existing?.isDirectory()) throw new AvatarError('output_unwritable', `output ${path} is a directory`);
+  try {
+    await access(dirname(full), fsConstants.W_OK);
+  } catch {
+    throw new AvatarError('output_unwritable', `cannot write ${path}: its folder does not exist or is not writable`);
+  }
+}
+
+/**
+ * Text to a lip-synced talking-head MP4 (H.264 + AAC, faststart). Speech is synthesized
+ * sentence by sentence; each sentence's frames are drawn and piped to ffmpeg while the next
+ * is synthesized, so rendering and encoding overlap and no image touches the disk. The
+ * file appears only when complete.
+ */
+export async function say(options: SayOptions): Promise<SayResult> {
+  const started = performance.now();
+  const { fps, width, height, language } = await validateSayOptions(options);
+  const tts = typeof options.tts === 'object' ? options.tts : createTtsProvider(options.tts);
+  if (options.voice) await tts.checkVoice(options.voice, language);
+  const [encoder, renderer] = await Promise.all([
+    chooseEncoder(options.encoder),
+    Promise.resolve().then(() => createBuiltinRenderer(options.avatar ?? 'default', width, height)),
+  ]);
+  const sentences = splitSentences(options.text).length;
+  const speechParts: Speech[] = [];
+  let writer: Mp4FileWriter | undefined;
+  let tracker: MouthTracker | undefined;
+  let ttsMs = 0;
+  let renderMs = 0;
+  let encodeStarted = 0;
+  let audioMs = 0;
+
+  const renderReady = async () => {
+    for (const frame of tracker!.takeReady()) {
+      const t0 = performance.now();
+      const picture = await renderer.render(frame);
+      renderMs += performance.now() - t0;
+      await writer!.writeFrame(picture);
+    }
+  };
+
+  try {
+    const stream = tts.synthesize({ text: options.text, language, ...pick(options) }, options.signal)[Symbol.asyncIterator]();
+    for (;;) {
+      const t0 = performance.now();
+      const next = await stream.next();
+      ttsMs += performance.now() - t0;
+      if (next.done) break;
+      throwIfAborted(options.signal);
+      const speech = next.value;
+      if (!writer) {
+        encodeStarted = performance.now();
+        writer = await Mp4FileWriter.open({ path: resolve(options.output), width, height, fps, sampleRate: speech.sampleRate, encoder });
+        tracker = speech.phonemes ? new PhonemeMouthTracker(fps) : new AudioMouthTracker({ fps, mode: 'streaming' });
+      }
+      speechParts.push(speech);
+      audioMs += (speech.pcm.length * 1000) / speech.sampleRate;
+      writer.writeAudio(speech.pcm);
+      tracker!.push(speech);
+      await renderReady();
+      options.onProgress?.({ sentencesDone: speechParts.length, sentences, frames: writer.frames, audioMs });
+    }
+    if (!writer || !tracker) throw new AvatarError('tts_failed', 'the TTS produced no audio');
+    writer.endAudio();
+    tracker.finish();
+    await renderReady();
+    await writer.finish();
+  } catch (e) {
+    await writer?.abort();
+    if (options.signal?.aborted) throw new AvatarError('aborted', 'the operation was cancelled', { cause: e });
+    throw e;
+  }
+  const encodeMs = performance.now() - encodeStarted;
+  const speech = concatSpeech(speechParts);
+  if (options.audioOut) await writeFileAtomic(options.audioOut, encodeWav(speech));
+  const totalMs = performance.now() - started;
+  const audioS = speech.pcm.length / speech.sampleRate;
+  return {
+    output: resolve(options.output), language, voice: speech.voice, encoder: encoder.name,
+    width, height, fps, frames: writer.frames, audioS,
+    ttsMs, renderMs, encodeMs, totalMs, realtimeFactor: totalMs / (audioS * 1000),
+  };
+}
+
+function pick(options: SayOptions): { voice?: string; rate?: number; pitch?: number } {
+  return {
+    ...(options.voice ? { voice: options.voice } : {}),
+    ...(options.rate !== undefined ? { rate: options.rate } : {}),
+    ...(options.pitch !== undefined ? { pitch: options.pitch } : {}),
+  };
+}
+
+/** Writes a file via a temporary name, so readers never see half of it. */
+export async function writeFileAtomic(path: string, data: Uint8Array): Promise<void> {
+  const temp = `${path}.${process.pid}.part`;
+  try {
+    await writeFile(temp, data);
+    await rename(temp, path);
+  } catch (e) {
+    await unlink(temp).catch(() => undefined);
+    throw new AvatarError('output_unwritable', `cannot write ${path}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+export type { Renderer };

@@ -1,0 +1,121 @@
+import { decodeAudio } from '../audio/decode-audio.js';
+import { resampleLinear } from '../audio/resample.js';
+import { AvatarError, throwIfAborted } from '../core/errors.js';
+import type { Speech } from '../core/speech.js';
+import type { TtsProvider, TtsRequest, VoiceInfo } from './provider.js';
+import { splitSentences } from './sentences.js';
+
+/** Where the OpenAI-compatible speech server is and how to call it. */
+export interface OpenAiTtsConfig {
+  /** API base, e.g. `http://localhost:8880/v1` (a missing `/v1` is added). */
+  readonly baseUrl: string;
+  readonly apiKey?: string;
+  readonly model?: string;
+  readonly defaultVoice?: string;
+  /** Per-request time limit, ms. */
+  readonly timeoutMs?: number;
+}
+
+/** OpenAI's own voice names; most compatible servers accept them or map them. */
+const OPENAI_VOICES = ['alloy', 'ash', 'coral', 'echo', 'fable', 'nova', 'onyx', 'sage', 'shimmer'];
+
+/**
+ * Any server that speaks OpenAI's `POST /v1/audio/speech` (OpenAI itself, and self-hosted
+ * XTTS, Kokoro, Piper and similar servers). It returns audio without timings, so the
+ * mouth track comes from audio analysis. One request per sentence keeps the first audio
+ * early and shows progress on long texts.
+ */
+export class OpenAiCompatibleTtsProvider implements TtsProvider {
+  readonly name = 'openai';
+  private readonly endpoint: string;
+
+  constructor(private readonly config: OpenAiTtsConfig) {
+    const base = config.baseUrl.replace(/\/+$/, '');
+    this.endpoint = `${/\/v\d+$/.test(base) ? base : `${base}/v1`}/audio/speech`;
+  }
+
+  /** Reads the configuration from `AVATAR_TTS_BASE_URL`/`OPENAI_BASE_URL`, `AVATAR_TTS_API_KEY`/`OPENAI_API_KEY`, `AVATAR_TTS_MODEL`, `AVATAR_TTS_VOICE`. */
+  static fromEnv(env: NodeJS.ProcessEnv = process.env): OpenAiCompatibleTtsProvider {
+    const baseUrl = env.AVATAR_TTS_BASE_URL ?? env.OPENAI_BASE_URL;
+    if (!baseUrl) {
+      throw new AvatarError('invalid_input', 'the openai TTS provider needs AVATAR_TTS_BASE_URL (or OPENAI_BASE_URL), e.g. http://localhost:8880/v1');
+    }
+    const apiKey = env.AVATAR_TTS_API_KEY ?? env.OPENAI_API_KEY;
+    return new OpenAiCompatibleTtsProvider({
+      baseUrl,
+      ...(apiKey ? { apiKey } : {}),
+      ...(env.AVATAR_TTS_MODEL ? { model: env.AVATAR_TTS_MODEL } : {}),
+      ...(env.AVATAR_TTS_VOICE ? { defaultVoice: env.AVATAR_TTS_VOICE } : {}),
+    });
+  }
+
+  async *synthesize(request: TtsRequest, signal?: AbortSignal): AsyncIterable<Speech> {
+    const voice = request.voice ?? this.config.defaultVoice ?? 'alloy';
+    let sampleRate = 0;
+    for (const sentence of splitSentences(request.text)) {
+      throwIfAborted(signal);
+      const audio = await this.request(sentence, voice, request.rate ?? 1, signal);
+      // The writer needs one clock: later sentences follow the first one's rate.
+      if (sampleRate === 0) sampleRate = audio.sampleRate;
+      const pcm = resampleLinear(audio.pcm, audio.sampleRate, sampleRate);
+      yield { pcm, sampleRate, language: request.language, voice };
+    }
+  }
+
+  async listVoices(): Promise<readonly VoiceInfo[]> {
+    const listed = await this.fetchVoiceList();
+    return (listed ?? OPENAI_VOICES).map((id) => ({ id, name: id, languages: [] }));
+  }
+
+  async checkVoice(voice: string): Promise<void> {
+    const listed = await this.fetchVoiceList();
+    if (listed && !listed.includes(voice)) {
+      throw new AvatarError('unknown_voice', `the TTS server has no voice "${voice}" (it has: ${listed.slice(0, 12).join(', ')}${listed.length > 12 ? ', ...' : ''})`);
+    }
+  }
+
+  private headers(): Record<string, string> {
+    return { 'content-type': 'application/json', ...(this.config.apiKey ? { authorization: `Bearer ${this.config.apiKey}` } : {}) };
+  }
+
+  /** Servers such as Kokoro-FastAPI list voices at GET /v1/audio/voices; OpenAI does not. */
+  private async fetchVoiceList(): Promise<string[] | undefined> {
+    try {
+      const res = await fetch(this.endpoint.replace(/\/speech$/, '/voices'), { headers: this.headers(), signal: AbortSignal.timeout(5000) });
+      if (!res.ok) return undefined;
+      const body = (await res.json()) as { voices?: unknown };
+      const voices = Array.isArray(body.voices) ? body.voices : undefined;
+      return voices?.map((v) => (typeof v === 'string' ? v : String((v as { id?: unknown; name?: unknown }).id ?? (v as { name?: unknown }).name)));
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async request(input: string, voice: string, speed: number, signal?: AbortSignal) {
+    const timeout = AbortSignal.timeout(this.config.timeoutMs ?? 60000);
+    let res: Response;
+    try {
+      res = await fetch(this.endpoint, {
+        method: 'POST',
+        headers: this.headers(),
+        body: JSON.stringify({ model: this.config.model ?? 'tts-1', input, voice, response_format: 'wav', speed }),
+        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+      });
+    } catch (e) {
+      if (signal?.aborted) throw new AvatarError('aborted', 'the operation was cancelled');
+      throw new AvatarError('tts_failed', `TTS server ${this.endpoint} unreachable: ${(e as Error).message}`, { cause: e, retryable: true });
+    }
+    if (!res.ok) {
+      const detail = (await res.text().catch(() => '')).slice(0, 300);
+      const hint = res.status === 401 || res.status === 403 ? ' (check AVATAR_TTS_API_KEY)' : '';
+      throw new AvatarError('tts_failed', `TTS server answered ${res.status}${hint}: ${detail}`, { retryable: res.status >= 500 || res.status === 429 });
+    }
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    const type = res.headers.get('content-type') ?? '';
+    if (/audio\/(pcm|l16)/i.test(type)) {
+      // OpenAI's raw "pcm" format: 24 kHz mono s16le.
+      return { pcm: new Int16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >> 1).slice(), sampleRate: 24000 };
+    }
+    return decodeAudio(bytes, signal ? { signal } : {});
+  }
+}
