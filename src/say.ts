@@ -119,14 +119,20 @@ export async function say(options: SayOptions): Promise<SayResult> {
   const { fps, width, height, language } = await validateSayOptions(options);
   const tts = typeof options.tts === 'object' ? options.tts : createTtsProvider(options.tts);
   if (options.voice) await tts.checkVoice(options.voice, language);
-  const [encoder, renderer] = await Promise.all([
-    chooseEncoder(options.encoder),
-    Promise.resolve().then(() => createBuiltinRenderer(options.avatar ?? 'default', width, height)),
-  ]);
+  // Speech starts first: the TTS engine warms up in its own thread while the avatar and
+  // the encoder are prepared here.
+  const stream = tts.synthesize({ text: options.text, language, ...pick(options) }, options.signal)[Symbol.asyncIterator]();
+  let pendingSpeech: Promise<IteratorResult<Speech>> | undefined = stream.next();
+  pendingSpeech.catch(() => undefined);
+  const encoderChoice = chooseEncoder(options.encoder);
+  encoderChoice.catch(() => undefined);
+  const renderer = createBuiltinRenderer(options.avatar ?? 'default', width, height);
+  const encoder = await encoderChoice;
   const sentences = splitSentences(options.text).length;
   const speechParts: Speech[] = [];
   let writer: Mp4FileWriter | undefined;
   let tracker: MouthTracker | undefined;
+  // Time spent waiting for speech (TTS work that did not overlap anything else).
   let ttsMs = 0;
   let renderMs = 0;
   let encodeStarted = 0;
@@ -142,10 +148,10 @@ export async function say(options: SayOptions): Promise<SayResult> {
   };
 
   try {
-    const stream = tts.synthesize({ text: options.text, language, ...pick(options) }, options.signal)[Symbol.asyncIterator]();
     for (;;) {
       const t0 = performance.now();
-      const next = await stream.next();
+      const next = await (pendingSpeech ?? stream.next());
+      pendingSpeech = undefined;
       ttsMs += performance.now() - t0;
       if (next.done) break;
       throwIfAborted(options.signal);

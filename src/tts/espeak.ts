@@ -1,25 +1,15 @@
-import type { EspeakEvent, EspeakModule, EspeakWorker } from '@echogarden/espeak-ng-emscripten';
+import { Worker } from 'node:worker_threads';
+import type { EspeakEvent } from '@echogarden/espeak-ng-emscripten';
 import { AvatarError, throwIfAborted } from '../core/errors.js';
 import type { PhonemeTiming, Speech, WordTiming } from '../core/speech.js';
 import { LANGUAGES } from './language.js';
 import type { TtsProvider, TtsRequest, VoiceInfo } from './provider.js';
-import { splitSentences } from './sentences.js';
+import type { EspeakWorkerReply, EspeakWorkerRequest } from './espeak-worker.js';
+import { splitScript } from './sentences.js';
 
 /** espeak-ng's output rate. */
 const ESPEAK_SAMPLE_RATE = 22050;
 const NORMAL_WPM = 175;
-const VARIANTS_DIR = '/usr/share/espeak-ng-data/voices/!v';
-
-let shared: Promise<{ module: EspeakModule; worker: EspeakWorker }> | undefined;
-
-/** One espeak-ng instance per process: the WebAssembly heap is large and synthesis is synchronous. */
-function engine(): Promise<{ module: EspeakModule; worker: EspeakWorker }> {
-  shared ??= import('@echogarden/espeak-ng-emscripten').then(async ({ default: initialize }) => {
-    const module = await initialize();
-    return { module, worker: new module.eSpeakNGWorker() };
-  });
-  return shared;
-}
 
 /** espeak-ng treats input as SSML: escape it so `<`, `>` and `&` are spoken, not parsed. */
 function escapeSsml(text: string): string {
@@ -30,90 +20,139 @@ function unescapeSsml(text: string): string {
   return text.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
 }
 
+/** Silence added after each paragraph (a blank line in the text), ms. */
+const PARAGRAPH_PAUSE_MS = 600;
+
+/** Sentences synthesized ahead of the consumer: enough to overlap, little wasted on cancel. */
+const PREFETCH = 2;
+
 /**
- * espeak-ng compiled to WebAssembly, in-process: no downloads, ~100 languages, exact
- * phoneme and word timings. Voices are espeak-ng ids (`en-us`, `es`, `cmn`), optionally
- * with a variant (`en-us+f3`).
+ * espeak-ng compiled to WebAssembly, in-process (in a worker thread): no downloads, ~100
+ * languages, exact phoneme and word timings. Voices are espeak-ng ids (`en-us`, `es`,
+ * `cmn`), optionally with a variant (`en-us+f3`).
  */
 export class EspeakTtsProvider implements TtsProvider {
   readonly name = 'espeak';
+  private worker: Worker | undefined;
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: (r: EspeakWorkerReply) => void; reject: (e: Error) => void }>();
 
-  /** Loads the WebAssembly engine now rather than on first use. */
+  /** Starts the engine now rather than on first use (its start-up overlaps other work). */
   async warmUp(): Promise<void> {
-    const { worker } = await engine();
-    worker.set_voice('en-us');
-    worker.synthesize('ok', () => false);
+    await this.call({ kind: 'synthesize', text: 'ok', voice: 'en-us', wpm: NORMAL_WPM, pitch: 50 });
   }
 
   async *synthesize(request: TtsRequest, signal?: AbortSignal): AsyncIterable<Speech> {
-    const { worker } = await engine();
     const voice = request.voice ?? defaultVoice(request.language);
-    // The engine is shared: settings are applied before every sentence because another
-    // utterance may have changed them in between.
-    const configure = () => {
-      if (worker.set_voice(voice) !== 0) {
-        throw new AvatarError('unknown_voice', `unknown voice "${voice}" (see: avatar voices)`);
+    const wpm = Math.round(Math.min(450, Math.max(80, NORMAL_WPM * (request.rate ?? 1))));
+    const pitch = Math.round(Math.min(100, Math.max(0, request.pitch ?? 50)));
+    const pieces = splitScript(request.text);
+    const inFlight: { text: string; paragraphEnd: boolean; reply: Promise<EspeakWorkerReply> }[] = [];
+    let next = 0;
+    const refill = () => {
+      while (inFlight.length < PREFETCH && next < pieces.length) {
+        const piece = pieces[next++]!;
+        const text = escapeSsml(piece.text);
+        const last = next === pieces.length;
+        inFlight.push({ text, paragraphEnd: piece.paragraphEnd && !last, reply: this.call({ kind: 'synthesize', text, voice, wpm, pitch }) });
       }
-      worker.set_rate(Math.round(Math.min(450, Math.max(80, NORMAL_WPM * (request.rate ?? 1)))));
-      worker.set_pitch(Math.round(Math.min(100, Math.max(0, request.pitch ?? 50))));
     };
-    configure();
-    for (const sentence of splitSentences(request.text)) {
+    refill();
+    while (inFlight.length > 0) {
       throwIfAborted(signal);
-      configure();
-      yield { ...synthesizeOne(worker, sentence), language: request.language, voice };
-      // Let other work (I/O, encoding back-pressure, aborts) run between sentences.
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      const { text, paragraphEnd, reply } = inFlight.shift()!;
+      const answer = await reply;
+      refill();
+      if (answer.kind !== 'audio') throw unexpected(answer);
+      const durationMs = (answer.pcm.length * 1000) / ESPEAK_SAMPLE_RATE;
+      const timings = timingsFromEvents(answer.events, text, durationMs);
+      const pcm = paragraphEnd ? withSilence(answer.pcm, (PARAGRAPH_PAUSE_MS * ESPEAK_SAMPLE_RATE) / 1000) : answer.pcm;
+      yield { pcm, sampleRate: ESPEAK_SAMPLE_RATE, ...timings, language: request.language, voice };
     }
   }
 
   async listVoices(): Promise<readonly VoiceInfo[]> {
-    const { worker, module } = await engine();
-    const voices: VoiceInfo[] = worker.list_voices().map((v) => ({
+    const answer = await this.call({ kind: 'voices' });
+    if (answer.kind !== 'voices') throw unexpected(answer);
+    const voices: VoiceInfo[] = answer.voices.map((v) => ({
       id: v.identifier.split('/').pop()!.toLowerCase(),
       name: v.name,
       languages: v.languages.sort((a, b) => a.priority - b.priority).map((l) => l.name),
     }));
-    const variants = module.FS.readdir(VARIANTS_DIR).filter((f) => !f.startsWith('.'));
-    for (const variant of variants) {
+    for (const variant of answer.variants) {
       voices.push({ id: `en-us+${variant}`, name: `variant ${variant} (append +${variant} to any voice)`, languages: [] });
     }
     return voices;
   }
 
   async checkVoice(voice: string): Promise<void> {
-    const { worker } = await engine();
-    if (worker.set_voice(voice) !== 0) {
+    const answer = await this.call({ kind: 'check', voice });
+    if (answer.kind !== 'check' || !answer.ok) {
       throw new AvatarError('unknown_voice', `unknown voice "${voice}" (see: avatar voices)`);
     }
   }
+
+  /** Stops the worker thread (it is restarted on next use). */
+  async close(): Promise<void> {
+    await this.worker?.terminate();
+    this.worker = undefined;
+  }
+
+  private call(request: DistributiveOmit<EspeakWorkerRequest, 'id'>): Promise<EspeakWorkerReply> {
+    const worker = this.ensureWorker();
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      worker.postMessage({ ...request, id });
+      // Only pending requests keep the process alive.
+      worker.ref();
+    });
+  }
+
+  private ensureWorker(): Worker {
+    if (this.worker) return this.worker;
+    const worker = new Worker(new URL('./espeak-worker.js', import.meta.url));
+    worker.on('message', (reply: EspeakWorkerReply) => {
+      const waiter = this.pending.get(reply.id);
+      this.pending.delete(reply.id);
+      if (this.pending.size === 0) worker.unref();
+      if (!waiter) return;
+      if (reply.kind === 'error') {
+        waiter.reject(new AvatarError(reply.code === 'unknown_voice' ? 'unknown_voice' : 'tts_failed', reply.message));
+      } else {
+        waiter.resolve(reply);
+      }
+    });
+    const failAll = (err: Error) => {
+      for (const waiter of this.pending.values()) waiter.reject(new AvatarError('tts_failed', `espeak-ng worker failed: ${err.message}`, { cause: err }));
+      this.pending.clear();
+      this.worker = undefined;
+    };
+    worker.on('error', failAll);
+    worker.on('exit', (code) => {
+      if (this.pending.size > 0) failAll(new Error(`exited with code ${code}`));
+      this.worker = undefined;
+    });
+    worker.unref();
+    this.worker = worker;
+    return worker;
+  }
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+function withSilence(pcm: Int16Array, samples: number): Int16Array {
+  const out = new Int16Array(pcm.length + Math.round(samples));
+  out.set(pcm);
+  return out;
+}
+
+function unexpected(reply: EspeakWorkerReply): Error {
+  return new AvatarError('tts_failed', `espeak-ng worker answered ${reply.kind === 'error' ? reply.message : reply.kind}`);
 }
 
 function defaultVoice(language: string): string {
   return LANGUAGES.find((l) => l.code === language)?.espeakVoice ?? language;
-}
-
-function synthesizeOne(worker: EspeakWorker, sentence: string): Speech {
-  const escaped = escapeSsml(sentence);
-  const chunks: Int16Array[] = [];
-  const events: EspeakEvent[] = [];
-  let samples = 0;
-  worker.synthesize(escaped, (audio, chunkEvents) => {
-    if (audio && audio.length > 0) {
-      chunks.push(audio);
-      samples += audio.length;
-    }
-    events.push(...chunkEvents);
-    return false;
-  });
-  const pcm = new Int16Array(samples);
-  let offset = 0;
-  for (const c of chunks) {
-    pcm.set(c, offset);
-    offset += c.length;
-  }
-  const durationMs = (samples * 1000) / ESPEAK_SAMPLE_RATE;
-  return { pcm, sampleRate: ESPEAK_SAMPLE_RATE, ...timingsFromEvents(events, escaped, durationMs) };
 }
 
 /**

@@ -3,13 +3,33 @@ const MAX_PIECE_CHARS = 240;
 
 const SENTENCE_END = /([.!?。！？;；…]+["'”’)\]]*)(\s+|$)|([。！？；])/gu;
 
+/** A piece of a script and whether a paragraph ends with it. */
+export interface ScriptPiece {
+  readonly text: string;
+  readonly paragraphEnd: boolean;
+}
+
 /**
  * Splits text into sentence-sized pieces for incremental synthesis. Every non-space
  * character of the input lands in exactly one piece, in order.
  */
 export function splitSentences(text: string): string[] {
+  return splitScript(text).map((p) => p.text);
+}
+
+/** Like splitSentences, marking the pieces that end a paragraph (a blank line follows). */
+export function splitScript(text: string): ScriptPiece[] {
+  const out: ScriptPiece[] = [];
+  for (const paragraph of text.split(/\r?\n\s*\r?\n/)) {
+    const pieces = splitParagraph(paragraph);
+    pieces.forEach((piece, i) => out.push({ text: piece, paragraphEnd: i === pieces.length - 1 }));
+  }
+  return out;
+}
+
+function splitParagraph(text: string): string[] {
   const pieces: string[] = [];
-  for (const paragraph of text.split(/\n\s*\n|\r?\n/)) {
+  for (const paragraph of text.split(/\r?\n/)) {
     let start = 0;
     SENTENCE_END.lastIndex = 0;
     for (let m = SENTENCE_END.exec(paragraph); m; m = SENTENCE_END.exec(paragraph)) {

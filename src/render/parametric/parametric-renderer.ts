@@ -68,23 +68,22 @@ export function copyShifted(src: Uint8Array, dst: Uint8Array, width: number, hei
 }
 
 function copyPlane(src: Uint8Array, dst: Uint8Array, base: number, w: number, h: number, dx: number, dy: number): void {
-  if (dx === 0 && dy === 0) {
-    dst.set(src.subarray(base, base + w * h), base);
-    return;
-  }
-  const n = w - Math.abs(dx);
-  for (let y = 0; y < h; y++) {
-    const sy = Math.min(h - 1, Math.max(0, y - dy));
-    const srow = base + sy * w;
-    const drow = base + y * w;
-    if (dx >= 0) {
-      dst.set(src.subarray(srow, srow + n), drow + dx);
-      dst.fill(src[srow]!, drow, drow + dx);
-    } else {
-      dst.set(src.subarray(srow - dx, srow - dx + n), drow);
-      dst.fill(src[srow + w - 1]!, drow + n, drow + w);
+  const size = w * h;
+  const shift = dy * w + dx;
+  // One block copy puts every pixel in place except the |dx| columns that wrap across row
+  // ends and the |dy| rows shifted in: those repeat the nearest edge pixel of the source.
+  if (shift >= 0) dst.set(src.subarray(base, base + size - shift), base + shift);
+  else dst.set(src.subarray(base - shift, base + size), base);
+  if (dx !== 0) {
+    for (let y = 0; y < h; y++) {
+      const sy = Math.min(h - 1, Math.max(0, y - dy));
+      const drow = base + y * w;
+      if (dx > 0) dst.fill(src[base + sy * w]!, drow, drow + dx);
+      else dst.fill(src[base + sy * w + w - 1]!, drow + w + dx, drow + w);
     }
   }
+  for (let y = 0; y < dy; y++) dst.copyWithin(base + y * w, base + dy * w, base + dy * w + w);
+  for (let y = h + dy; y < h; y++) dst.copyWithin(base + y * w, base + (h + dy - 1) * w, base + (h + dy) * w);
 }
 
 /**
@@ -141,26 +140,26 @@ class JawWarp {
 
   /** Warps one plane; `step` is 1 for luma and 2 for chroma (weights are sampled at luma resolution). */
   private warpPlane(base: Uint8Array, out: Uint8Array, offset: number, w: number, h: number, step: number, drop: number, dx: number, dy: number): void {
-    const px0 = Math.floor(this.x0 / step);
-    const px1 = Math.ceil(this.x1 / step);
-    const py0 = Math.floor(this.y0 / step);
-    const py1 = Math.ceil(this.y1 / step);
-    for (let y = py0; y < py1; y++) {
-      const wy = this.wy[Math.min(this.wy.length - 1, y * step - this.y0)]!;
-      if (wy === 0) continue;
+    const px0 = Math.max(Math.ceil(this.x0 / step), -dx);
+    const px1 = Math.min(Math.floor((this.x1 - 1) / step), w - 1 - dx);
+    const py0 = Math.ceil(this.y0 / step);
+    const py1 = Math.floor((this.y1 - 1) / step);
+    const wx = this.wx;
+    for (let y = py0; y <= py1; y++) {
+      const rowDrop = drop * this.wy[y * step - this.y0]!;
       const oy = y + dy;
-      if (oy < 0 || oy >= h) continue;
-      for (let x = px0; x < px1; x++) {
-        const d = drop * wy * this.wx[Math.min(this.wx.length - 1, x * step - this.x0)]!;
+      if (rowDrop < 0.02 || oy < 0 || oy >= h) continue;
+      const outRow = offset + oy * w + dx;
+      for (let x = px0; x <= px1; x++) {
+        const d = rowDrop * wx[x * step - this.x0]!;
         if (d < 0.02) continue;
-        const ox = x + dx;
-        if (ox < 0 || ox >= w) continue;
+        // The source lies above (y - d): rows above the region stay inside the image.
         const sy = y - d;
-        const sy0 = Math.floor(sy);
+        const sy0 = sy | 0;
         const f = sy - sy0;
-        const a = base[offset + Math.max(0, sy0) * w + x]!;
-        const b = base[offset + Math.min(h - 1, sy0 + 1) * w + x]!;
-        out[offset + oy * w + ox] = a + (b - a) * f + 0.5;
+        const a = base[offset + sy0 * w + x]!;
+        const b = base[offset + (sy0 + 1) * w + x]!;
+        out[outRow + x] = a + (b - a) * f + 0.5;
       }
     }
   }

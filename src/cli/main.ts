@@ -1,0 +1,77 @@
+import { AvatarError } from '../core/errors.js';
+import { runSay } from './say-command.js';
+import { runVoices } from './voices-command.js';
+
+const HELP = `avatar: make an avatar speak (text or audio in, lip-synced talking-head video out)
+
+Usage:
+  avatar say TEXT [options]          render TEXT to an MP4
+  avatar say --text-file FILE [...]  render the text in FILE
+  avatar voices [--lang CODE]        list TTS voices
+  avatar --help | --version
+
+say options:
+  -o, --output FILE     output MP4 (default: avatar.mp4)
+  --lang CODE           auto (default), en, es, zh, fr, de, it, pt, ru
+  --voice ID            TTS voice (see: avatar voices)
+  --rate X              speaking rate multiplier (default 1)
+  --pitch N             pitch 0..100 (default 50)
+  --avatar ID           avatar (default: the built-in drawn avatar "default")
+  --fps N               frames per second (default 25)
+  --size N|WxH          frame size (default 512)
+  --encoder NAME        force an H.264 encoder (default: fastest that works here)
+  --tts NAME            espeak (default, built in) or openai (AVATAR_TTS_BASE_URL, AVATAR_TTS_API_KEY)
+  --audio-out FILE      also write the speech as WAV
+  --json                print timings as JSON on stdout
+  -q, --quiet           no progress output
+
+Environment: AVATAR_FFMPEG (ffmpeg binary), AVATAR_ENCODER, AVATAR_TTS, AVATAR_TTS_BASE_URL,
+AVATAR_TTS_API_KEY, AVATAR_TTS_MODEL, AVATAR_TTS_VOICE.
+`;
+
+/** Runs the `avatar` command line; resolves to the process exit status. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case undefined:
+      case '-h':
+      case '--help':
+      case 'help':
+        process.stdout.write(HELP);
+        return command === undefined ? 2 : 0;
+      case '-v':
+      case '--version':
+        process.stdout.write(`${await version()}\n`);
+        return 0;
+      case 'say':
+        return await runSay(rest);
+      case 'voices':
+        return await runVoices(rest);
+      default:
+        throw new AvatarError('invalid_input', `unknown command "${command}" (see: avatar --help)`);
+    }
+  } catch (e) {
+    return reportError(e);
+  }
+}
+
+/** Prints an error for a person and returns the exit status that goes with it. */
+export function reportError(e: unknown): number {
+  if (e instanceof AvatarError) {
+    process.stderr.write(`avatar: ${e.message}\n`);
+    return e.exitCode;
+  }
+  if (e instanceof TypeError && 'code' in e && String((e as { code: unknown }).code).startsWith('ERR_PARSE_ARGS')) {
+    process.stderr.write(`avatar: ${e.message} (see: avatar --help)\n`);
+    return 2;
+  }
+  process.stderr.write(`avatar: unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  return 1;
+}
+
+async function version(): Promise<string> {
+  const { readFile } = await import('node:fs/promises');
+  const pkg = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
