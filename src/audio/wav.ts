@@ -48,8 +48,9 @@ export function decodeWav(bytes: Uint8Array): PcmAudio {
     let size = buf.readUInt32LE(offset + 4);
     const body = offset + 8;
     if (id === 'fmt ') {
+      if (size < 16 || body + 16 > buf.length) throw new AvatarError('invalid_input', 'WAV file is cut off inside its format header');
       let tag = buf.readUInt16LE(body);
-      if (tag === 0xfffe && size >= 26) tag = buf.readUInt16LE(body + 24);
+      if (tag === 0xfffe && size >= 26 && body + 26 <= buf.length) tag = buf.readUInt16LE(body + 24);
       format = { tag, channels: buf.readUInt16LE(body + 2), sampleRate: buf.readUInt32LE(body + 4), bits: buf.readUInt16LE(body + 14) };
     } else if (id === 'data') {
       if (!format) throw new AvatarError('invalid_input', 'WAV file has its data before its format');

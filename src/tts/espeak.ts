@@ -11,13 +11,31 @@ import { splitScript } from './sentences.js';
 const ESPEAK_SAMPLE_RATE = 22050;
 const NORMAL_WPM = 175;
 
-/** espeak-ng treats input as SSML: escape it so `<`, `>` and `&` are spoken, not parsed. */
-function escapeSsml(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+/** Text as handed to espeak-ng, with a map from each of its characters back to the input. */
+interface EscapedText {
+  readonly text: string;
+  readonly source: string;
+  /** Index in `source` of each character of `text`. */
+  readonly origin: Int32Array;
 }
 
-function unescapeSsml(text: string): string {
-  return text.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+/**
+ * espeak-ng reads its input as SSML. `&` is escaped so that it is read as "and"; `<` and `>`
+ * are wrapped in say-as so that they are spoken ("less than") instead of skipped.
+ */
+export function escapeSsml(source: string): EscapedText {
+  const parts: string[] = [];
+  const origin: number[] = [];
+  for (let i = 0; i < source.length; i++) {
+    const ch = source[i]!;
+    const out = ch === '&' ? '&amp;'
+      : ch === '<' ? '<say-as interpret-as="characters">&lt;</say-as>'
+        : ch === '>' ? '<say-as interpret-as="characters">&gt;</say-as>'
+          : ch;
+    parts.push(out);
+    for (let k = 0; k < out.length; k++) origin.push(i);
+  }
+  return { text: parts.join(''), source, origin: Int32Array.from(origin) };
 }
 
 /** Silence added after each paragraph (a blank line in the text), ms. */
@@ -47,14 +65,17 @@ export class EspeakTtsProvider implements TtsProvider {
     const wpm = Math.round(Math.min(450, Math.max(80, NORMAL_WPM * (request.rate ?? 1))));
     const pitch = Math.round(Math.min(100, Math.max(0, request.pitch ?? 50)));
     const pieces = splitScript(request.text);
-    const inFlight: { text: string; paragraphEnd: boolean; reply: Promise<EspeakWorkerReply> }[] = [];
+    const inFlight: { text: EscapedText; paragraphEnd: boolean; reply: Promise<EspeakWorkerReply> }[] = [];
     let next = 0;
     const refill = () => {
       while (inFlight.length < PREFETCH && next < pieces.length) {
         const piece = pieces[next++]!;
         const text = escapeSsml(piece.text);
         const last = next === pieces.length;
-        inFlight.push({ text, paragraphEnd: piece.paragraphEnd && !last, reply: this.call({ kind: 'synthesize', text, voice, wpm, pitch }) });
+        const reply = this.call({ kind: 'synthesize', text: text.text, voice, wpm, pitch });
+        // Replies fetched ahead may fail after the consumer stopped: they are awaited below or dropped.
+        reply.catch(() => undefined);
+        inFlight.push({ text, paragraphEnd: piece.paragraphEnd && !last, reply });
       }
     };
     refill();
@@ -141,6 +162,16 @@ export class EspeakTtsProvider implements TtsProvider {
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
+/** The nearest `<` or `>` of the input spelled out before escaped position `at`. */
+function spokenSymbolBefore(text: EscapedText, at: number): string | undefined {
+  for (let i = at - 1; i >= 0; i--) {
+    const ch = text.source[text.origin[i]!]!;
+    if (ch === '<' || ch === '>') return ch;
+    if (/[\p{L}\p{N}]/u.test(ch)) return undefined;
+  }
+  return undefined;
+}
+
 function withSilence(pcm: Int16Array, samples: number): Int16Array {
   const out = new Int16Array(pcm.length + Math.round(samples));
   out.set(pcm);
@@ -161,11 +192,11 @@ function defaultVoice(language: string): string {
  */
 export function timingsFromEvents(
   events: readonly EspeakEvent[],
-  text: string,
+  text: EscapedText,
   durationMs: number,
 ): { phonemes: PhonemeTiming[]; words: WordTiming[] } {
   const phonemes: PhonemeTiming[] = [];
-  const words: WordTiming[] = [];
+  const words: (WordTiming & { text: string; at: number })[] = [];
   let open: { ipa: string; startMs: number } | undefined;
   const close = (atMs: number) => {
     if (open && atMs > open.startMs) phonemes.push({ ipa: open.ipa, startMs: open.startMs, endMs: atMs });
@@ -179,8 +210,14 @@ export function timingsFromEvents(
     } else if (e.type === 'end') {
       close(e.audio_position);
     } else if (e.type === 'word' && e.word_length > 0) {
-      const start = e.text_position - 1;
-      words.push({ text: unescapeSsml(text.slice(start, start + e.word_length)), startMs: e.audio_position, endMs: -1 });
+      const start = Math.min(text.origin.length - 1, Math.max(0, e.text_position - 1));
+      const end = Math.min(text.origin.length - 1, start + e.word_length - 1);
+      const previous = words[words.length - 1];
+      const word = { text: text.source.slice(text.origin[start]!, text.origin[end]! + 1), startMs: e.audio_position, endMs: -1, at: start };
+      // espeak-ng reports a say-as word at the position of the word after it: the earlier of
+      // two words at one position is the spoken symbol before that position.
+      if (previous && previous.at === start) previous.text = spokenSymbolBefore(text, start) ?? previous.text;
+      words.push(word);
     }
   }
   close(durationMs);
@@ -188,7 +225,7 @@ export function timingsFromEvents(
   const finished = words.map((w, i) => {
     const limit = words[i + 1]?.startMs ?? durationMs;
     const inside = phonemes.filter((p) => p.startMs >= w.startMs && p.startMs < limit);
-    return { ...w, endMs: inside.length > 0 ? inside[inside.length - 1]!.endMs : limit };
+    return { text: w.text, startMs: w.startMs, endMs: inside.length > 0 ? inside[inside.length - 1]!.endMs : limit };
   });
   return { phonemes, words: finished };
 }

@@ -29,6 +29,9 @@ export function splitScript(text: string): ScriptPiece[] {
 
 function splitParagraph(text: string): string[] {
   const pieces: string[] = [];
+  // Punctuation before the first words (an opening ellipsis, a *** divider) joins them.
+  const lead = /^[^\p{L}\p{N}]*/u.exec(text.trim())![0];
+  if (lead && /[\p{L}\p{N}]/u.test(text)) text = text.trim().slice(lead.length);
   for (const paragraph of text.split(/\r?\n/)) {
     let start = 0;
     SENTENCE_END.lastIndex = 0;
@@ -40,6 +43,8 @@ function splitParagraph(text: string): string[] {
     }
     pushPiece(pieces, paragraph.slice(start));
   }
+  if (lead && pieces.length > 0) pieces[0] = `${lead.trim()} ${pieces[0]}`.trim();
+  else if (lead.trim()) pieces.push(lead.trim());
   return pieces;
 }
 
