@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs every test on a fresh machine: installs what npm cannot (Debian's ffmpeg, for ffprobe
+# and a current ffmpeg), the npm dependencies, builds, and runs the suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || need_apt+=(ffmpeg)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "test-all: please install: ${need_apt[*]} (ffmpeg with ffprobe)" >&2
+    exit 1
+  fi
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "test-all: installing ${need_apt[*]} from Debian packages"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+echo "test-all: npm ci"
+npm ci --no-audit --no-fund --loglevel=error
+npm run --silent build
+echo "test-all: running tests"
+node --test --test-concurrency=1 dist/test/
