@@ -20,7 +20,7 @@ import { PhonemeMouthTracker } from '../src/visemes/phoneme-track.js';
 
 const SCRIPT_10S = 'Hello, and welcome. I am your digital avatar, drawn and animated on this computer. ' +
   'Everything you see is rendered in real time from the text I speak, with no downloads at all.';
-const SENTENCE_5S = 'Hello! I am your digital avatar, and I can speak any text you give me.';
+const SENTENCE_5S = 'Hello! I am your digital avatar, and I can speak any text you give me, in several languages.';
 const SIZE = 512;
 const FPS = 25;
 const RUNS = 3;

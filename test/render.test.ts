@@ -50,6 +50,19 @@ describe('parametric renderer', () => {
     assert.ok(maxDiff > 5, `eyes change by at most ${maxDiff.toFixed(2)}`);
   });
 
+  it('reuses released frames without changing what they show', () => {
+    const pooled = new ParametricRenderer(256, 256);
+    const fresh = new ParametricRenderer(256, 256);
+    const mouths = [REST_MOUTH, open, { ...open, jawOpen: 0.3, rounding: 1 }, REST_MOUTH];
+    for (let i = 0; i < 200; i++) {
+      const frame = { index: i, ptsMs: i * 40, mouth: mouths[i % mouths.length]!, speaking: true };
+      const a = pooled.render(frame);
+      const expected = fresh.render(frame).data;
+      assert.deepEqual(a.data, expected, `frame ${i}`);
+      a.release?.();
+    }
+  });
+
   it('copyShifted matches a pixel-by-pixel shift with edge repetition', () => {
     const w = 16;
     const h = 8;

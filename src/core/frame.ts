@@ -10,6 +10,11 @@ export interface VideoFrame {
   readonly data: Uint8Array;
   /** Presentation time of the frame, ms from the start of the stream. */
   readonly ptsMs: number;
+  /**
+   * Hands `data` back to its producer for reuse. Whoever consumes the frame last calls it
+   * once it no longer reads `data` (an encoder: when the bytes reached the pipe).
+   */
+  readonly release?: () => void;
 }
 
 /** Bytes of one I420 frame of this size. */

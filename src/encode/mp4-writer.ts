@@ -104,7 +104,7 @@ export class Mp4FileWriter {
     if (frame.width !== this.options.width || frame.height !== this.options.height || frame.data.length !== this.frameBytes) {
       throw new AvatarError('invalid_input', `frame is ${frame.width}x${frame.height}, the stream is ${this.options.width}x${this.options.height}`);
     }
-    this.video.write(frame.data);
+    this.video.write(frame.data, () => frame.release?.());
     this.framesWritten++;
     if (this.video.writableLength > FRAMES_IN_FLIGHT * this.frameBytes) {
       await new Promise<void>((resolve) => {

@@ -40,10 +40,11 @@ export class EyePainter {
     const iy = cy + L.len(gazeY);
     const iris = ellipse(ix, iy, L.len(E.iris), L.len(E.iris));
     const pupil = ellipse(ix, iy, L.len(E.pupil), L.len(E.pupil));
+    const ring = { y: 0, u: PALETTE.iris.u, v: PALETTE.iris.v };
     layer.paint((x, y) => shape(x, y) * iris(x, y), (x, y) => {
-      const r = Math.hypot(x - ix, y - iy) / L.len(E.iris);
-      const t = clamp01((r - 0.55) / 0.45);
-      return { y: PALETTE.iris.y + (PALETTE.irisRim.y - PALETTE.iris.y) * t, u: PALETTE.iris.u, v: PALETTE.iris.v };
+      const t = clamp01((Math.hypot(x - ix, y - iy) / L.len(E.iris) - 0.55) / 0.45);
+      ring.y = PALETTE.iris.y + (PALETTE.irisRim.y - PALETTE.iris.y) * t;
+      return ring;
     }, 1, iris.box);
     layer.paint((x, y) => shape(x, y) * pupil(x, y), PALETTE.pupil, 1, pupil.box);
     layer.paint(ellipse(ix - L.len(3.5), iy - L.len(3.5), L.len(2.6), L.len(2.6)), PALETTE.white, 0.9);

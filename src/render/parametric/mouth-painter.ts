@@ -94,9 +94,12 @@ export class MouthPainter {
       const top = ui[col(shape.cx)]!;
       const span = Math.max(1, li[col(shape.cx)]! - top);
       const innerBox: [number, number, number, number] = [box[0], top - 2, box[2], top + span + 2];
+      // One mutable colour for the gradient: paint() reads it at once, and a new object per
+      // pixel would cost a garbage collection every few frames.
+      const shade = { y: 0, u: PALETTE.mouthInside.u, v: PALETTE.mouthInside.v };
       layer.paint(inner, (_x, y) => {
-        const t = clamp01((y - top) / span);
-        return { y: PALETTE.mouthInside.y * (0.75 + 0.35 * t), u: PALETTE.mouthInside.u, v: PALETTE.mouthInside.v };
+        shade.y = PALETTE.mouthInside.y * (0.75 + 0.35 * clamp01((y - top) / span));
+        return shade;
       }, 1, innerBox);
       const visible = 0.35 + 0.65 * p.teeth;
       const upperTeeth = Math.min(L.len(9), shape.opening * 0.8) * visible;

@@ -24,6 +24,9 @@ export class ParametricRenderer implements Renderer {
   private readonly eyes: EyePainter[];
   private readonly idle: IdleMotion;
   private readonly jaw: JawWarp;
+  private readonly pool: { data: Uint8Array; headX: number; headY: number }[] = [];
+  /** Everything a frame draws over the base, in head coordinates. */
+  private readonly dirtyRects: Rect[];
 
   constructor(width: number, height: number, options: { seed?: number } = {}) {
     this.width = width;
@@ -34,6 +37,8 @@ export class ParametricRenderer implements Renderer {
     this.eyes = [new EyePainter(this.layout, -1), new EyePainter(this.layout, 1)];
     this.idle = new IdleMotion(this.layout.scale, options.seed);
     this.jaw = new JawWarp(this.layout);
+    const layerRect = (l: { x0: number; y0: number; w: number; h: number }): Rect => [l.x0, l.y0, l.x0 + l.w, l.y0 + l.h];
+    this.dirtyRects = [this.jaw.rect, layerRect(this.mouth.layer), ...this.eyes.map((e) => layerRect(e.layer))];
     // Head motion moves the mouth by a few pixels: the analysis box allows for it.
     const [x, y, w, h] = this.mouth.region;
     const slack = Math.ceil(4 * this.layout.scale);
@@ -43,8 +48,17 @@ export class ParametricRenderer implements Renderer {
   render(frame: MouthFrame): VideoFrame {
     const { width, height } = this;
     const pose = this.idle.at(frame.ptsMs);
-    const out = new Uint8Array(i420FrameBytes(width, height));
-    copyShifted(this.base, out, width, height, pose.headX, pose.headY);
+    const buffer = this.pool.pop() ?? { data: new Uint8Array(i420FrameBytes(width, height)), headX: NaN, headY: NaN };
+    const out = buffer.data;
+    if (buffer.headX === pose.headX && buffer.headY === pose.headY) {
+      // A recycled frame with the same head offset differs from the base only where the
+      // last frame drew: restore those rectangles instead of copying the whole picture.
+      for (const rect of this.dirtyRects) copyRect(this.base, out, width, height, rect, pose.headX, pose.headY);
+    } else {
+      copyShifted(this.base, out, width, height, pose.headX, pose.headY);
+      buffer.headX = pose.headX;
+      buffer.headY = pose.headY;
+    }
     this.jaw.apply(this.base, out, frame.mouth.jawOpen * (1 - smoothstep(0.3, 0.95, frame.mouth.closure)), pose.headX, pose.headY);
     this.mouth.paint(frame.mouth);
     this.mouth.layer.compositeInto(out, width, height, pose.headX, pose.headY);
@@ -52,7 +66,39 @@ export class ParametricRenderer implements Renderer {
       eye.paint(pose.blink, pose.gazeX, pose.gazeY);
       eye.layer.compositeInto(out, width, height, pose.headX, pose.headY);
     }
-    return { width, height, data: out, ptsMs: frame.ptsMs };
+    const release = () => {
+      if (this.pool.length < POOL_SIZE) this.pool.push(buffer);
+    };
+    return { width, height, data: out, ptsMs: frame.ptsMs, release };
+  }
+}
+
+/** Frames kept for reuse once consumers release them. */
+const POOL_SIZE = 8;
+
+/** A rectangle in head coordinates: [x0, y0, x1, y1). */
+type Rect = readonly [number, number, number, number];
+
+/** Copies a rectangle of the base, shifted by (dx, dy), into the same place of an I420 frame. */
+function copyRect(src: Uint8Array, dst: Uint8Array, width: number, height: number, rect: Rect, dx: number, dy: number): void {
+  const cw = width >> 1;
+  const ch = height >> 1;
+  const planes: [number, number, number, number, number][] = [
+    [0, width, height, dx, dy],
+    [width * height, cw, ch, Math.round(dx / 2), Math.round(dy / 2)],
+    [width * height + cw * ch, cw, ch, Math.round(dx / 2), Math.round(dy / 2)],
+  ];
+  for (const [offset, w, h, sx, sy] of planes) {
+    const scale = w === width ? 1 : 2;
+    const x0 = Math.max(0, Math.floor(rect[0] / scale) + sx, sx);
+    const x1 = Math.min(w, Math.ceil(rect[2] / scale) + sx, w + sx);
+    const y0 = Math.max(0, Math.floor(rect[1] / scale) + sy, sy);
+    const y1 = Math.min(h, Math.ceil(rect[3] / scale) + sy, h + sy);
+    if (x1 <= x0) continue;
+    for (let y = y0; y < y1; y++) {
+      const from = offset + (y - sy) * w + (x0 - sx);
+      dst.set(src.subarray(from, from + (x1 - x0)), offset + y * w + x0);
+    }
   }
 }
 
@@ -99,6 +145,8 @@ class JawWarp {
   private readonly wx: Float32Array;
   private readonly wy: Float32Array;
   private readonly maxDrop: number;
+  /** The area the warp may change: [x0, y0, x1, y1). */
+  readonly rect: Rect;
   private readonly width: number;
   private readonly height: number;
 
@@ -112,6 +160,7 @@ class JawWarp {
     this.y0 = Math.max(0, Math.floor(L.y(J.fromY)) & ~1);
     this.y1 = Math.min(L.height, Math.ceil(L.y(J.toY)));
     this.maxDrop = L.len(J.maxDrop);
+    this.rect = [this.x0, this.y0, this.x1, this.y1];
     this.wx = new Float32Array(this.x1 - this.x0);
     for (let x = this.x0; x < this.x1; x++) {
       const d = Math.abs(x + 0.5 - cx);
