@@ -8,7 +8,7 @@ import { AvatarError, throwIfAborted } from './core/errors.js';
 import { concatSpeech, type Speech } from './core/speech.js';
 import { chooseEncoder } from './encode/encoder-probe.js';
 import { Mp4FileWriter } from './encode/mp4-writer.js';
-import { parseSize, type Renderer } from './render/renderer.js';
+import { parseSize } from './render/renderer.js';
 import { createTtsProvider } from './tts/create-tts.js';
 import { resolveLanguage } from './tts/language.js';
 import type { TtsProvider } from './tts/provider.js';
@@ -210,4 +210,3 @@ export async function writeFileAtomic(path: string, data: Uint8Array): Promise<v
   }
 }
 
-export type { Renderer };

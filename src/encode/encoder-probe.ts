@@ -124,12 +124,15 @@ function cacheKey(ffmpeg: FfmpegInfo): string {
     stamp = ffmpeg.version;
   }
   // Devices come and go with drivers and containers: the host's device list is part of the key.
-  let devices = '';
-  try {
-    devices = statSync('/dev/dri').mtimeMs.toString();
-  } catch {
-    devices = 'none';
-  }
+  const devices = ['/dev/dri', '/dev/nvidia0', '/dev/nvidiactl']
+    .map((path) => {
+      try {
+        return statSync(path).mtimeMs.toString();
+      } catch {
+        return 'none';
+      }
+    })
+    .join(',');
   return `${ffmpeg.path}|${stamp}|${devices}`;
 }
 
