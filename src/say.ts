@@ -3,7 +3,7 @@ import { access, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { AudioMouthTracker } from './audio/audio-mouth-track.js';
 import { encodeWav } from './audio/wav.js';
-import { createBuiltinRenderer } from './avatars/builtin.js';
+import { BuiltinAvatarCatalog, type AvatarCatalog } from './avatars/catalog.js';
 import { AvatarError, throwIfAborted } from './core/errors.js';
 import { concatSpeech, type Speech } from './core/speech.js';
 import { chooseEncoder } from './encode/encoder-probe.js';
@@ -31,8 +31,10 @@ export interface SayOptions {
   readonly pitch?: number;
   /** Avatar id (default `default`, the built-in drawn avatar). */
   readonly avatar?: string;
+  /** Where avatar ids are looked up (default: the built-in avatars only). */
+  readonly catalog?: AvatarCatalog;
   readonly fps?: number;
-  /** `512` or `640x480`. */
+  /** `512` or `640x480` (default: the avatar's own size). */
   readonly size?: string | number;
   /** Force an encoder (else the fastest that works here). */
   readonly encoder?: string;
@@ -76,7 +78,7 @@ export interface SayResult {
 }
 
 /** Checks options and output paths before any work starts; throws AvatarError on bad input. */
-export async function validateSayOptions(options: SayOptions): Promise<{ fps: number; width: number; height: number; language: string }> {
+export async function validateSayOptions(options: SayOptions): Promise<{ fps: number; width?: number; height?: number; language: string }> {
   const text = options.text?.trim() ?? '';
   if (!text || !/[\p{L}\p{N}]/u.test(text)) throw new AvatarError('invalid_input', 'nothing to say: the text is empty');
   if (text.length > SAY_LIMITS.maxTextChars) {
@@ -86,9 +88,9 @@ export async function validateSayOptions(options: SayOptions): Promise<{ fps: nu
   if (!Number.isInteger(fps) || fps < SAY_LIMITS.minFps || fps > SAY_LIMITS.maxFps) {
     throw new AvatarError('invalid_input', `fps must be a whole number from ${SAY_LIMITS.minFps} to ${SAY_LIMITS.maxFps}, got ${options.fps}`);
   }
-  let size: { width: number; height: number };
+  let size: { width?: number; height?: number } = {};
   try {
-    size = parseSize(options.size ?? 512);
+    if (options.size !== undefined) size = parseSize(options.size);
   } catch (e) {
     throw new AvatarError('invalid_input', (e as Error).message);
   }
@@ -116,7 +118,7 @@ async function checkWritable(path: string): Promise<void> {
  */
 export async function say(options: SayOptions): Promise<SayResult> {
   const started = performance.now();
-  const { fps, width, height, language } = await validateSayOptions(options);
+  const { fps, width: wantedWidth, height: wantedHeight, language } = await validateSayOptions(options);
   const tts = typeof options.tts === 'object' ? options.tts : createTtsProvider(options.tts);
   if (options.voice) await tts.checkVoice(options.voice, language);
   // Speech starts first: the TTS engine warms up in its own thread while the avatar and
@@ -126,7 +128,11 @@ export async function say(options: SayOptions): Promise<SayResult> {
   pendingSpeech.catch(() => undefined);
   const encoderChoice = chooseEncoder(options.encoder);
   encoderChoice.catch(() => undefined);
-  const renderer = createBuiltinRenderer(options.avatar ?? 'default', width, height);
+  const catalog = options.catalog ?? new BuiltinAvatarCatalog();
+  const renderer = await catalog.createRenderer(options.avatar ?? 'default', {
+    fps, ...(wantedWidth ? { width: wantedWidth } : {}), ...(wantedHeight ? { height: wantedHeight } : {}),
+  });
+  const { width, height } = renderer;
   const encoder = await encoderChoice;
   const sentences = splitSentences(options.text).length;
   const speechParts: Speech[] = [];

@@ -17,7 +17,7 @@ export async function runSay(argv: readonly string[]): Promise<number> {
       pitch: { type: 'string' },
       avatar: { type: 'string', default: 'default' },
       fps: { type: 'string', default: '25' },
-      size: { type: 'string', default: '512' },
+      size: { type: 'string' },
       encoder: { type: 'string' },
       tts: { type: 'string' },
       'audio-out': { type: 'string' },
