@@ -1,7 +1,8 @@
 import { constants as fsConstants } from 'node:fs';
-import { access, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { access, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { AudioMouthTracker } from './audio/audio-mouth-track.js';
+import { decodeAudio } from './audio/decode-audio.js';
 import { encodeWav } from './audio/wav.js';
 import { BuiltinAvatarCatalog, type AvatarCatalog } from './avatars/catalog.js';
 import { AvatarError, throwIfAborted } from './core/errors.js';
@@ -21,7 +22,13 @@ export const SAY_LIMITS = { maxTextChars: 20000, minFps: 1, maxFps: 60 } as cons
 
 /** What `say` should produce. */
 export interface SayOptions {
+  /** What to say (not needed when `audio` is given). */
   readonly text: string;
+  /**
+   * Lip-sync to this audio file (any format ffmpeg reads) instead of speaking `text`;
+   * the mouth track then comes from the sound alone.
+   */
+  readonly audio?: string;
   /** Output MP4 path. */
   readonly output: string;
   /** `auto` (default) or a language code: en, es, zh, ... */
@@ -79,7 +86,8 @@ export interface SayResult {
 
 /** Checks options and output paths before any work starts; throws AvatarError on bad input. */
 export async function validateSayOptions(options: SayOptions): Promise<{ fps: number; width?: number; height?: number; language: string }> {
-  const text = options.text?.trim() ?? '';
+  const text = options.audio ? 'audio' : (options.text?.trim() ?? '');
+  if (options.audio && options.text?.trim()) throw new AvatarError('invalid_input', 'give either text or an audio file, not both');
   if (!text || !/[\p{L}\p{N}]/u.test(text)) throw new AvatarError('invalid_input', 'nothing to say: the text is empty');
   if (text.length > SAY_LIMITS.maxTextChars) {
     throw new AvatarError('invalid_input', `text is ${text.length} characters; the limit is ${SAY_LIMITS.maxTextChars}`);
@@ -94,7 +102,7 @@ export async function validateSayOptions(options: SayOptions): Promise<{ fps: nu
   } catch (e) {
     throw new AvatarError('invalid_input', (e as Error).message);
   }
-  const language = resolveLanguage(options.language, text).code;
+  const language = options.audio ? (options.language && options.language !== 'auto' ? resolveLanguage(options.language, text).code : 'und') : resolveLanguage(options.language, text).code;
   for (const path of [options.output, options.audioOut]) if (path) await checkWritable(path);
   return { fps, ...size, language };
 }
@@ -119,11 +127,16 @@ async function checkWritable(path: string): Promise<void> {
 export async function say(options: SayOptions): Promise<SayResult> {
   const started = performance.now();
   const { fps, width: wantedWidth, height: wantedHeight, language } = await validateSayOptions(options);
-  const tts = typeof options.tts === 'object' ? options.tts : createTtsProvider(options.tts);
-  if (options.voice) await tts.checkVoice(options.voice, language);
-  // Speech starts first: the TTS engine warms up in its own thread while the avatar and
-  // the encoder are prepared here.
-  const stream = tts.synthesize({ text: options.text, language, ...pick(options) }, options.signal)[Symbol.asyncIterator]();
+  let stream: AsyncIterator<Speech>;
+  if (options.audio) {
+    stream = audioFileSpeech(options.audio, options.signal)[Symbol.asyncIterator]();
+  } else {
+    const tts = typeof options.tts === 'object' ? options.tts : createTtsProvider(options.tts);
+    if (options.voice) await tts.checkVoice(options.voice, language);
+    // Speech starts first: the TTS engine warms up in its own thread while the avatar and
+    // the encoder are prepared here.
+    stream = tts.synthesize({ text: options.text, language, ...pick(options) }, options.signal)[Symbol.asyncIterator]();
+  }
   let pendingSpeech: Promise<IteratorResult<Speech>> | undefined = stream.next();
   pendingSpeech.catch(() => undefined);
   const encoderChoice = chooseEncoder(options.encoder);
@@ -134,7 +147,7 @@ export async function say(options: SayOptions): Promise<SayResult> {
   });
   const { width, height } = renderer;
   const encoder = await encoderChoice;
-  const sentences = splitSentences(options.text).length;
+  const sentences = options.audio ? 1 : splitSentences(options.text).length;
   const speechParts: Speech[] = [];
   let writer: Mp4FileWriter | undefined;
   let tracker: MouthTracker | undefined;
@@ -165,7 +178,8 @@ export async function say(options: SayOptions): Promise<SayResult> {
       if (!writer) {
         encodeStarted = performance.now();
         writer = await Mp4FileWriter.open({ path: resolve(options.output), width, height, fps, sampleRate: speech.sampleRate, encoder });
-        tracker = speech.phonemes ? new PhonemeMouthTracker(fps) : new AudioMouthTracker({ fps, mode: 'streaming' });
+        // A whole file is analysed offline (both-way smoothing, its own loudness range).
+        tracker = speech.phonemes ? new PhonemeMouthTracker(fps) : new AudioMouthTracker({ fps, mode: options.audio ? 'offline' : 'streaming' });
       }
       speechParts.push(speech);
       audioMs += (speech.pcm.length * 1000) / speech.sampleRate;
@@ -194,6 +208,19 @@ export async function say(options: SayOptions): Promise<SayResult> {
     width, height, fps, frames: writer.frames, audioS,
     ttsMs, renderMs, encodeMs, totalMs, realtimeFactor: totalMs / (audioS * 1000),
   };
+}
+
+/** An audio file as one piece of speech. */
+async function* audioFileSpeech(path: string, signal?: AbortSignal): AsyncGenerator<Speech> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(path);
+  } catch (e) {
+    throw new AvatarError('invalid_input', `cannot read audio ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  const audio = await decodeAudio(bytes, { ...(signal ? { signal } : {}) });
+  if (audio.pcm.length < audio.sampleRate / 10) throw new AvatarError('invalid_input', `audio ${path} is shorter than 100 ms`);
+  yield { pcm: audio.pcm, sampleRate: audio.sampleRate };
 }
 
 function pick(options: SayOptions): { voice?: string; rate?: number; pitch?: number } {

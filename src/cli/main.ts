@@ -1,12 +1,17 @@
 import { AvatarError } from '../core/errors.js';
 import { runSay } from './say-command.js';
 import { runVoices } from './voices-command.js';
+import { runPrepare } from './prepare-command.js';
+import { runList } from './list-command.js';
 
 const HELP = `avatar: make an avatar speak (text or audio in, lip-synced talking-head video out)
 
 Usage:
   avatar say TEXT [options]          render TEXT to an MP4
   avatar say --text-file FILE [...]  render the text in FILE
+  avatar say --audio FILE [options]  lip-sync an avatar to an audio file
+  avatar prepare PHOTO|VIDEO|FOLDER  make avatars from a photo, a video, or every file in a folder
+  avatar list                        list avatars (prepared and built in)
   avatar voices [--lang CODE]        list TTS voices
   avatar --help | --version
 
@@ -16,17 +21,29 @@ say options:
   --voice ID            TTS voice (see: avatar voices)
   --rate X              speaking rate multiplier (default 1)
   --pitch N             pitch 0..100 (default 50)
-  --avatar ID           avatar (default: the built-in drawn avatar "default")
+  --avatar ID           avatar (default: the built-in drawn avatar "default"; see: avatar list)
+  --audio FILE          speak this audio (any format ffmpeg reads) instead of text
+  --avatars-dir DIR     prepared avatars (default: $AVATAR_HOME, else ./avatars)
   --fps N               frames per second (default 25)
-  --size N|WxH          frame size (default 512)
+  --size N|WxH          frame size (default: the avatar's own; built-in 512)
   --encoder NAME        force an H.264 encoder (default: fastest that works here)
   --tts NAME            espeak (default, built in) or openai (AVATAR_TTS_BASE_URL, AVATAR_TTS_API_KEY)
   --audio-out FILE      also write the speech as WAV
   --json                print timings as JSON on stdout
   -q, --quiet           no progress output
 
+prepare options:
+  --name NAME           avatar name (id: lowercase, digits, _); default: the file name
+  --fps N               frames taken per second of video (default 25)
+  --quality N           JPEG quality of stored frames, 1-100 (default 90)
+  --start S, --duration S   cut of the video (seconds or hh:mm:ss)
+  --workers N           avatars prepared in parallel for a folder (default 1)
+  --force               redo an avatar that exists (default: skip it and say so)
+  --output-json FILE    frames, bytes and time per avatar
+  --avatars-dir DIR     where avatars are written (default: $AVATAR_HOME, else ./avatars)
+
 Environment: AVATAR_FFMPEG (ffmpeg binary), AVATAR_ENCODER, AVATAR_TTS, AVATAR_TTS_BASE_URL,
-AVATAR_TTS_API_KEY, AVATAR_TTS_MODEL, AVATAR_TTS_VOICE.
+AVATAR_TTS_API_KEY, AVATAR_TTS_MODEL, AVATAR_TTS_VOICE, AVATAR_HOME (avatars folder).
 `;
 
 /** Runs the `avatar` command line; resolves to the process exit status. */
@@ -48,6 +65,10 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await runSay(rest);
       case 'voices':
         return await runVoices(rest);
+      case 'prepare':
+        return await runPrepare(rest);
+      case 'list':
+        return await runList(rest);
       default:
         throw new AvatarError('invalid_input', `unknown command "${command}" (see: avatar --help)`);
     }

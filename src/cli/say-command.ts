@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { AvatarError } from '../core/errors.js';
 import { say, type SayProgress } from '../say.js';
+import { openRegistry } from './avatar-dirs.js';
 
 /** `avatar say`: text (argument or file) to an MP4. */
 export async function runSay(argv: readonly string[]): Promise<number> {
@@ -11,6 +12,8 @@ export async function runSay(argv: readonly string[]): Promise<number> {
     options: {
       output: { type: 'string', short: 'o', default: 'avatar.mp4' },
       'text-file': { type: 'string' },
+      audio: { type: 'string' },
+      'avatars-dir': { type: 'string' },
       lang: { type: 'string', default: 'auto' },
       voice: { type: 'string' },
       rate: { type: 'string' },
@@ -25,6 +28,7 @@ export async function runSay(argv: readonly string[]): Promise<number> {
       quiet: { type: 'boolean', short: 'q', default: false },
     },
   });
+  if (values.audio && (positionals.length > 0 || values['text-file'])) throw new AvatarError('invalid_input', 'give either text or --audio, not both');
   if (positionals.length > 0 && values['text-file']) throw new AvatarError('invalid_input', 'give the text either as an argument or with --text-file, not both');
   let text = positionals.join(' ');
   if (values['text-file']) {
@@ -38,6 +42,7 @@ export async function runSay(argv: readonly string[]): Promise<number> {
   const onSignal = () => controller.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  const registry = values.avatar === 'default' ? undefined : await openRegistry(values['avatars-dir']);
   const showProgress = !values.quiet && !values.json;
   const progress = showProgress ? progressPrinter() : undefined;
   try {
@@ -46,6 +51,8 @@ export async function runSay(argv: readonly string[]): Promise<number> {
       output: values.output,
       language: values.lang,
       avatar: values.avatar,
+      ...(registry ? { catalog: registry } : {}),
+      ...(values.audio ? { audio: values.audio } : {}),
       fps: numberOption('fps', values.fps, true),
       size: values.size,
       signal: controller.signal,
@@ -82,6 +89,7 @@ export async function runSay(argv: readonly string[]): Promise<number> {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    registry?.close();
   }
 }
 

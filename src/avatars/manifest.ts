@@ -1,0 +1,106 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Point } from './face-landmarks.js';
+
+/** Version of the avatar folder layout this code writes. */
+export const AVATAR_FORMAT_VERSION = 1;
+
+/** `avatar.json`: what an avatar folder holds and how to render it. */
+export interface AvatarManifest {
+  readonly id: string;
+  readonly name: string;
+  readonly version: number;
+  /** `warp` (one photo) or `select` (a video); `onnx` needs a model. */
+  readonly renderer: 'warp' | 'select' | 'onnx';
+  readonly fps: number;
+  readonly width: number;
+  readonly height: number;
+  readonly frameCount: number;
+  readonly voice?: string;
+  readonly model?: { readonly path: string; readonly contract: string };
+  readonly source: { readonly file: string; readonly kind: 'image' | 'video' | 'imported'; readonly startMs?: number; readonly durationMs?: number };
+  readonly created: string;
+}
+
+/** Per-frame mouth measure in `mouth.json`, in the frame's pixels. */
+export interface FrameMouth {
+  /** Lip-corner midpoint. */
+  readonly cx: number;
+  readonly cy: number;
+  /** Corner-to-corner width. */
+  readonly width: number;
+  /** Inner lip gap. */
+  readonly open: number;
+  /** Bottom of the nose (stable under mouth motion), for aligning frames. */
+  readonly ax: number;
+  readonly ay: number;
+  /** Chin height (lowest face-outline point). */
+  readonly chinY: number;
+}
+
+/** `mouth.json`: measured mouth shape per frame, plus the lip lines of frame 0 for warping. */
+export interface MouthFile {
+  readonly version: number;
+  readonly frames: readonly FrameMouth[];
+  /** Inner and outer lip lines of the first frame, corner to corner. */
+  readonly lips: {
+    readonly upperInner: readonly Point[];
+    readonly lowerInner: readonly Point[];
+    readonly upperOuter: readonly Point[];
+    readonly lowerOuter: readonly Point[];
+  };
+  /** True when geometry was estimated from crop rectangles rather than measured. */
+  readonly estimated?: boolean;
+}
+
+/** A crop rectangle [x1, y1, x2, y2] per frame (the layout earlier systems use). */
+export type CropRects = readonly (readonly [number, number, number, number])[];
+
+/** Frame file name for index i: frame_0000.jpg. */
+export function frameFileName(index: number, extension = 'jpg'): string {
+  return `frame_${String(index).padStart(4, '0')}.${extension}`;
+}
+
+/** Reads and checks `avatar.json`; throws an Error that says what is wrong. */
+export async function readManifest(dir: string): Promise<AvatarManifest> {
+  const text = await readFile(join(dir, 'avatar.json'), 'utf8');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`avatar.json is not valid JSON: ${(e as Error).message}`);
+  }
+  return checkManifest(raw);
+}
+
+/** Checks a parsed manifest's fields. */
+export function checkManifest(raw: unknown): AvatarManifest {
+  if (!raw || typeof raw !== 'object') throw new Error('avatar.json must hold an object');
+  const m = raw as Record<string, unknown>;
+  const need = (key: string, ok: (v: unknown) => boolean, what: string) => {
+    if (!ok(m[key])) throw new Error(`avatar.json: "${key}" must be ${what}`);
+  };
+  const positiveInt = (v: unknown) => Number.isInteger(v) && (v as number) > 0;
+  need('id', (v) => typeof v === 'string' && /^[a-z0-9_][a-z0-9_-]{0,63}$/.test(v), 'a plain id');
+  need('renderer', (v) => v === 'warp' || v === 'select' || v === 'onnx', '"warp", "select" or "onnx"');
+  need('fps', (v) => typeof v === 'number' && v > 0 && v <= 120, 'a frame rate');
+  need('width', positiveInt, 'a positive whole number');
+  need('height', positiveInt, 'a positive whole number');
+  need('frameCount', positiveInt, 'a positive whole number');
+  if ((m.width as number) % 2 || (m.height as number) % 2) throw new Error('avatar.json: width and height must be even');
+  return {
+    ...(m as unknown as AvatarManifest),
+    name: typeof m.name === 'string' ? m.name : (m.id as string),
+    version: typeof m.version === 'number' ? m.version : AVATAR_FORMAT_VERSION,
+  };
+}
+
+/** Reads and checks `mouth.json` against the frame count. */
+export async function readMouthFile(dir: string, frameCount: number): Promise<MouthFile> {
+  const raw = JSON.parse(await readFile(join(dir, 'mouth.json'), 'utf8')) as MouthFile;
+  if (!Array.isArray(raw.frames) || raw.frames.length !== frameCount) {
+    throw new Error(`mouth.json has ${Array.isArray(raw.frames) ? raw.frames.length : 'no'} frames; avatar.json says ${frameCount}`);
+  }
+  if (!raw.lips || !Array.isArray(raw.lips.upperInner) || raw.lips.upperInner.length < 3) throw new Error('mouth.json has no lip lines');
+  return raw;
+}

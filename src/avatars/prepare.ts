@@ -1,0 +1,216 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, extname, join, resolve } from 'node:path';
+import sharp from 'sharp';
+import { AvatarError, throwIfAborted } from '../core/errors.js';
+import { checkAvatarId } from './builtin.js';
+import { MeshFaceLandmarker, type FaceGeometry, type FaceLandmarker } from './face-landmarks.js';
+import { buildFaceTrack, FaceTrackError, type FrameFaces } from './face-track.js';
+import { AVATAR_FORMAT_VERSION, frameFileName, type AvatarManifest, type MouthFile } from './manifest.js';
+import { extractAudio, fitSize, probeMedia, readImageRgb, readVideoFrames, type MediaInfo, type RgbImage } from './media-source.js';
+
+/** What to prepare and how. */
+export interface PrepareOptions {
+  /** A photo or a video of one person. */
+  readonly input: string;
+  /** Folder that holds avatar folders (default `./avatars`). */
+  readonly outputDir?: string;
+  /** Display name; the id is derived from it (default: the file name). */
+  readonly name?: string;
+  /** Frame rate of the extracted frames (video; default 25). */
+  readonly fps?: number;
+  /** JPEG quality of stored frames, 1-100 (default 90). */
+  readonly quality?: number;
+  /** Redo an avatar that exists (else it is skipped). */
+  readonly force?: boolean;
+  /** Cut of the video to use. */
+  readonly startMs?: number;
+  readonly durationMs?: number;
+  /** Longest side of stored frames (default 1024). */
+  readonly maxSide?: number;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (progress: PrepareProgress) => void;
+  /** Landmark model (default: the built-in face mesh). */
+  readonly landmarker?: FaceLandmarker;
+}
+
+/** Progress of one avatar. */
+export interface PrepareProgress {
+  readonly id: string;
+  readonly framesDone: number;
+  /** Expected frame count (an estimate for videos). */
+  readonly framesTotal: number;
+}
+
+/** Figures of one prepared avatar (the `--output-json` entries). */
+export interface PrepareResult {
+  readonly id: string;
+  readonly name: string;
+  readonly input: string;
+  readonly dir: string;
+  readonly kind: 'image' | 'video';
+  readonly renderer: 'warp' | 'select';
+  readonly frames: number;
+  readonly bytes: number;
+  readonly ms: number;
+  /** Frames measured per second of wall time. */
+  readonly framesPerSecond: number;
+  /** True when the avatar existed and `force` was off. */
+  readonly skipped: boolean;
+  /** Frames whose face was interpolated from neighbours. */
+  readonly filledFrames: number;
+}
+
+/** Shortest usable video. */
+export const MIN_VIDEO_MS = 1000;
+const PREPARE_FPS_RANGE = [1, 60] as const;
+
+/** An avatar id from a display name or file name: `Anna Smith.mp4` -> `anna_smith`. */
+export function avatarIdFromName(name: string): string {
+  const id = name.normalize('NFKD').replace(/[\u0300-\u036f]/g, '').toLowerCase().replace(/[^a-z0-9_-]+/g, '_').replace(/^[_-]+|[_-]+$/g, '').slice(0, 64);
+  if (!id) throw new AvatarError('invalid_input', `cannot make an avatar id from "${name}"; pass --name with letters or digits`);
+  return id;
+}
+
+/** Files of a folder that `prepare` takes (by extension; content is checked when prepared). */
+export async function listPrepareInputs(folder: string): Promise<string[]> {
+  const media = /\.(mp4|mov|mkv|webm|avi|m4v|jpe?g|png|webp)$/i;
+  const entries = await readdir(folder, { withFileTypes: true });
+  return entries.filter((e) => e.isFile() && media.test(e.name)).map((e) => join(folder, e.name)).sort();
+}
+
+/**
+ * Turns a photo (renderer `warp`) or a video (renderer `select`) into an avatar folder:
+ * avatar.json, frames/, crop_rects.json, mouth.json and, for videos with sound, audio.wav.
+ * The folder is built under a temporary name and renamed into place when complete, so a
+ * failure or an abort leaves nothing behind and an existing avatar stays intact.
+ */
+export async function prepareAvatar(options: PrepareOptions): Promise<PrepareResult> {
+  const started = performance.now();
+  const input = resolve(options.input);
+  const inputStat = await stat(input).catch(() => undefined);
+  if (!inputStat?.isFile()) throw new AvatarError('invalid_input', `${options.input}: no such file`);
+  const name = options.name ?? basename(input, extname(input));
+  const id = avatarIdFromName(name);
+  checkAvatarId(id);
+  const fps = options.fps ?? 25;
+  if (!Number.isFinite(fps) || fps < PREPARE_FPS_RANGE[0] || fps > PREPARE_FPS_RANGE[1]) {
+    throw new AvatarError('invalid_input', `--fps must be from ${PREPARE_FPS_RANGE[0]} to ${PREPARE_FPS_RANGE[1]}, got ${options.fps}`);
+  }
+  const quality = options.quality ?? 90;
+  if (!Number.isInteger(quality) || quality < 1 || quality > 100) throw new AvatarError('invalid_input', `--quality must be 1-100, got ${options.quality}`);
+  const outputDir = resolve(options.outputDir ?? 'avatars');
+  const dest = join(outputDir, id);
+  const base = { id, name, input, dir: dest };
+  if (!options.force && (await stat(join(dest, 'avatar.json')).catch(() => undefined))) {
+    return { ...base, kind: 'image', renderer: 'warp', frames: 0, bytes: 0, ms: 0, framesPerSecond: 0, skipped: true, filledFrames: 0 };
+  }
+  const info = await probeMedia(input);
+  const work = join(outputDir, `.${id}.partial-${process.pid}-${randomBytes(3).toString('hex')}`);
+  await mkdir(join(work, 'frames'), { recursive: true }).catch((e: Error) => {
+    throw new AvatarError('output_unwritable', `cannot create ${outputDir}: ${e.message}`);
+  });
+  try {
+    const built = await buildAvatarFolder(work, { ...options, input, fps, quality }, id, name, info);
+    await writeFile(join(work, 'avatar.json'), JSON.stringify(built.manifest, null, 2) + '\n');
+    await swapInto(work, dest);
+    const ms = performance.now() - started;
+    return {
+      ...base, kind: info.kind, renderer: info.kind === 'image' ? 'warp' : 'select', frames: built.manifest.frameCount, bytes: built.bytes,
+      ms, framesPerSecond: (built.manifest.frameCount * 1000) / ms, skipped: false, filledFrames: built.filledFrames,
+    };
+  } catch (e) {
+    await rm(work, { recursive: true, force: true });
+    if (e instanceof FaceTrackError) throw new AvatarError('invalid_input', `${options.input}: ${e.message}`);
+    if (options.signal?.aborted) throw new AvatarError('aborted', 'prepare was cancelled', { cause: e });
+    throw e;
+  }
+}
+
+interface BuiltFolder {
+  manifest: AvatarManifest;
+  bytes: number;
+  filledFrames: number;
+}
+
+async function buildAvatarFolder(
+  work: string,
+  options: PrepareOptions & { input: string; fps: number; quality: number },
+  id: string,
+  name: string,
+  info: MediaInfo,
+): Promise<BuiltFolder> {
+  const landmarker = options.landmarker ?? (await MeshFaceLandmarker.get());
+  const { width, height } = fitSize(info.width, info.height, options.maxSide ?? 1024);
+  const faces: FrameFaces[] = [];
+  let firstFace: FaceGeometry | undefined;
+  let bytes = 0;
+  const writes: Promise<void>[] = [];
+  const store = async (image: RgbImage, index: number) => {
+    const jpeg = await sharp(image.rgb, { raw: { width, height, channels: 3 } }).jpeg({ quality: options.quality }).toBuffer();
+    bytes += jpeg.length;
+    await writeFile(join(work, 'frames', frameFileName(index)), jpeg);
+  };
+  const measure = async (image: RgbImage, index: number) => {
+    const found = await landmarker.detect(image.rgb, width, height);
+    faces.push(found);
+    firstFace ??= found[0];
+    // JPEG encoding runs on libuv threads while the next frame is measured here.
+    writes.push(store(image, index));
+    if (writes.length >= 4) await writes.shift();
+  };
+
+  const expected = info.kind === 'image' ? 1 : Math.max(1, Math.round((Math.min(options.durationMs ?? Infinity, (info.durationMs ?? 0) - (options.startMs ?? 0)) * options.fps) / 1000));
+  let index = 0;
+  if (info.kind === 'image') {
+    await measure(await readImageRgb(options.input, width, height), index++);
+    options.onProgress?.({ id, framesDone: 1, framesTotal: 1 });
+  } else {
+    const frames = readVideoFrames(options.input, { width, height, fps: options.fps, ...cut(options), ...(options.signal ? { signal: options.signal } : {}) });
+    for await (const frame of frames) {
+      throwIfAborted(options.signal);
+      await measure(frame, index++);
+      if (index % 5 === 0) options.onProgress?.({ id, framesDone: index, framesTotal: Math.max(expected, index) });
+    }
+    options.onProgress?.({ id, framesDone: index, framesTotal: index });
+  }
+  await Promise.all(writes);
+  const minFrames = info.kind === 'image' ? 1 : Math.ceil((MIN_VIDEO_MS * options.fps) / 1000);
+  if (index < minFrames) {
+    throw new AvatarError('invalid_input', `${options.input}: too short (${index} frames at ${options.fps} fps; at least ${MIN_VIDEO_MS} ms is needed)`);
+  }
+  const track = buildFaceTrack(faces, options.fps, {
+    maxGapFrames: Math.round(options.fps / 2), secondFaceArea: 0.25, maxSecondFaceFrames: Math.floor(faces.length * 0.1),
+  });
+  const lips = firstFace!.mouth;
+  const mouthFile: MouthFile = {
+    version: AVATAR_FORMAT_VERSION,
+    frames: track.mouths,
+    lips: { upperInner: lips.upperInner, lowerInner: lips.lowerInner, upperOuter: lips.upperOuter, lowerOuter: lips.lowerOuter },
+  };
+  await writeFile(join(work, 'mouth.json'), JSON.stringify(mouthFile) + '\n');
+  await writeFile(join(work, 'crop_rects.json'), JSON.stringify(track.cropRects) + '\n');
+  if (info.hasAudio) await extractAudio(options.input, join(work, 'audio.wav'), options.startMs, options.durationMs);
+  const manifest: AvatarManifest = {
+    id, name, version: AVATAR_FORMAT_VERSION, renderer: info.kind === 'image' ? 'warp' : 'select',
+    fps: info.kind === 'image' ? 25 : options.fps, width, height, frameCount: index,
+    source: {
+      file: basename(options.input), kind: info.kind,
+      ...(options.startMs ? { startMs: options.startMs } : {}), ...(options.durationMs ? { durationMs: options.durationMs } : {}),
+    },
+    created: new Date().toISOString(),
+  };
+  return { manifest, bytes, filledFrames: track.filledFrames };
+}
+
+function cut(options: PrepareOptions): { startMs?: number; durationMs?: number } {
+  return { ...(options.startMs ? { startMs: options.startMs } : {}), ...(options.durationMs ? { durationMs: options.durationMs } : {}) };
+}
+
+/** Moves a finished folder into place; an existing one is replaced only once the new one is complete. */
+async function swapInto(work: string, dest: string): Promise<void> {
+  const old = `${dest}.old-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const hadOld = await rename(dest, old).then(() => true, () => false);
+  await rename(work, dest);
+  if (hadOld) await rm(old, { recursive: true, force: true });
+}

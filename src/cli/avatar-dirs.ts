@@ -1,0 +1,11 @@
+import { AvatarRegistry } from '../avatars/registry.js';
+
+/** Folder of prepared avatars: `--avatars-dir`, else `$AVATAR_HOME`, else `./avatars`. */
+export function avatarsDir(option: string | undefined): string {
+  return option ?? process.env.AVATAR_HOME ?? 'avatars';
+}
+
+/** A registry over the avatars folder for one command (no background rescans). */
+export function openRegistry(option: string | undefined): Promise<AvatarRegistry> {
+  return AvatarRegistry.open({ dirs: [avatarsDir(option)], rescanMs: 0 });
+}

@@ -1,0 +1,103 @@
+import { stat, writeFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { Worker } from 'node:worker_threads';
+import { AvatarError } from '../core/errors.js';
+import { listPrepareInputs, prepareAvatar, type PrepareOptions, type PrepareProgress, type PrepareResult } from '../avatars/prepare.js';
+import { avatarsDir } from './avatar-dirs.js';
+import { ProgressBars } from './progress-bars.js';
+
+/** `avatar prepare <image|video|folder>`: photos and videos into avatar folders. */
+export async function runPrepare(argv: readonly string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    options: {
+      name: { type: 'string' },
+      fps: { type: 'string', default: '25' },
+      quality: { type: 'string', default: '90' },
+      workers: { type: 'string', default: '1' },
+      force: { type: 'boolean', default: false },
+      'output-json': { type: 'string' },
+      start: { type: 'string' },
+      duration: { type: 'string' },
+      'avatars-dir': { type: 'string' },
+      quiet: { type: 'boolean', short: 'q', default: false },
+    },
+  });
+  if (positionals.length !== 1) throw new AvatarError('invalid_input', 'give one photo, video or folder to prepare (see: avatar --help)');
+  const input = positionals[0]!;
+  const inputStat = await stat(input).catch(() => undefined);
+  if (!inputStat) throw new AvatarError('invalid_input', `${input}: no such file or folder`);
+  const inputs = inputStat.isDirectory() ? await listPrepareInputs(input) : [input];
+  if (inputs.length === 0) throw new AvatarError('invalid_input', `${input}: no photos or videos in this folder`);
+  if (values.name && inputs.length > 1) throw new AvatarError('invalid_input', '--name names one avatar; a folder makes one avatar per file, named after it');
+  const workers = integer('workers', values.workers, 1, 16);
+  const common: Omit<PrepareOptions, 'input'> = {
+    outputDir: avatarsDir(values['avatars-dir']),
+    fps: integer('fps', values.fps, 1, 60),
+    quality: integer('quality', values.quality, 1, 100),
+    force: values.force,
+    ...(values.name ? { name: values.name } : {}),
+    ...(values.start ? { startMs: seconds('start', values.start) } : {}),
+    ...(values.duration ? { durationMs: seconds('duration', values.duration) } : {}),
+  };
+  const bars = values.quiet ? undefined : new ProgressBars(process.stderr);
+  const results: PrepareResult[] = [];
+  const failures: { input: string; error: string }[] = [];
+  const runOne = async (file: string) => {
+    try {
+      const result = workers > 1
+        ? await prepareInWorker({ ...common, input: file }, (p) => bars?.update(p.id, p.framesDone, p.framesTotal))
+        : await prepareAvatar({ ...common, input: file, onProgress: (p: PrepareProgress) => bars?.update(p.id, p.framesDone, p.framesTotal) });
+      results.push(result);
+      bars?.finish(result.id, result.skipped
+        ? `skipped: ${result.dir} exists (use --force to redo it)`
+        : `${result.frames} frames, ${(result.bytes / 1e6).toFixed(1)} MB, ${(result.ms / 1000).toFixed(1)} s (${result.framesPerSecond.toFixed(1)} frames/s), renderer ${result.renderer}`);
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      failures.push({ input: file, error: message });
+      bars?.fail(file, message);
+    }
+  };
+  const queue = [...inputs];
+  await Promise.all(Array.from({ length: Math.min(workers, queue.length) }, async () => {
+    for (let next = queue.shift(); next !== undefined; next = queue.shift()) await runOne(next);
+  }));
+  const made = results.filter((r) => !r.skipped);
+  if (!values.quiet) {
+    process.stderr.write(`prepared ${made.length}, skipped ${results.length - made.length}, failed ${failures.length}` +
+      (made.length ? `; ${made.reduce((n, r) => n + r.frames, 0)} frames in ${(Math.max(...made.map((r) => r.ms)) / 1000).toFixed(1)} s` : '') + '\n');
+  }
+  if (values['output-json']) {
+    await writeFile(values['output-json'], JSON.stringify({ avatars: results, failures }, null, 2) + '\n');
+  }
+  if (failures.length === 1 && inputs.length === 1) throw new AvatarError('invalid_input', failures[0]!.error);
+  return failures.length ? 1 : 0;
+}
+
+/** Prepares one avatar in a worker thread (each thread has its own landmark model). */
+function prepareInWorker(options: PrepareOptions, onProgress: (p: PrepareProgress) => void): Promise<PrepareResult> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL('../avatars/prepare-worker.js', import.meta.url), { workerData: options });
+    worker.on('message', (m: { progress?: PrepareProgress; result?: PrepareResult; error?: string }) => {
+      if (m.progress) onProgress(m.progress);
+      if (m.result) resolve(m.result);
+      if (m.error) reject(new AvatarError('invalid_input', m.error));
+    });
+    worker.on('error', reject);
+    worker.on('exit', (code) => { if (code !== 0) reject(new Error(`prepare worker exited with ${code}`)); });
+  });
+}
+
+function integer(name: string, raw: string, min: number, max: number): number {
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < min || v > max) throw new AvatarError('invalid_input', `--${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
+  return v;
+}
+
+/** `12.5` seconds or `00:01:02.5` to ms. */
+function seconds(name: string, raw: string): number {
+  const parts = raw.split(':').map(Number);
+  if (parts.length > 3 || parts.some((p) => !Number.isFinite(p) || p < 0)) throw new AvatarError('invalid_input', `--${name} must be seconds or hh:mm:ss, got "${raw}"`);
+  return Math.round(parts.reduce((t, p) => t * 60 + p, 0) * 1000);
+}

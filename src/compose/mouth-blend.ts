@@ -1,0 +1,77 @@
+/** An elliptical patch in luma pixels. */
+export interface BlendEllipse {
+  readonly cx: number;
+  readonly cy: number;
+  readonly rx: number;
+  readonly ry: number;
+}
+
+/** Share of the radius over which the patch fades into the background. */
+const FEATHER = 0.35;
+
+/**
+ * Blends an elliptical patch of `src` into `dst` (both I420 of the same size; `dst` holds
+ * the background). The source is read shifted by (dx, dy) so its landmarks line up with
+ * the background's; the patch fades out over the outer 35% of its radius, and its mean
+ * colour in that fading ring is matched to the background's, so neither an edge nor a
+ * brightness step shows.
+ */
+export function blendEllipse(src: Uint8Array, dst: Uint8Array, width: number, height: number, patch: BlendEllipse, dx: number, dy: number): void {
+  const cw = width >> 1;
+  const ch = height >> 1;
+  const planes = [
+    { base: 0, w: width, h: height, s: 1 },
+    { base: width * height, w: cw, h: ch, s: 2 },
+    { base: width * height + cw * ch, w: cw, h: ch, s: 2 },
+  ];
+  for (const p of planes) {
+    const e = { cx: patch.cx / p.s, cy: patch.cy / p.s, rx: patch.rx / p.s, ry: patch.ry / p.s };
+    const sx = Math.round(dx / p.s);
+    const sy = Math.round(dy / p.s);
+    const x0 = Math.max(0, Math.floor(e.cx - e.rx), -sx);
+    const x1 = Math.min(p.w, Math.ceil(e.cx + e.rx) + 1, p.w - sx);
+    const y0 = Math.max(0, Math.floor(e.cy - e.ry), -sy);
+    const y1 = Math.min(p.h, Math.ceil(e.cy + e.ry) + 1, p.h - sy);
+    if (x1 <= x0 || y1 <= y0) continue;
+    const shift = colourShift(src, dst, p.base, p.w, e, x0, x1, y0, y1, sx, sy);
+    for (let y = y0; y < y1; y++) {
+      const ny = (y - e.cy) / e.ry;
+      const row = p.base + y * p.w;
+      const srcRow = p.base + (y - sy) * p.w - sx;
+      for (let x = x0; x < x1; x++) {
+        const nx = (x - e.cx) / e.rx;
+        const r = Math.sqrt(nx * nx + ny * ny);
+        if (r >= 1) continue;
+        const t = r <= 1 - FEATHER ? 1 : smootherFade((1 - r) / FEATHER);
+        const bg = dst[row + x]!;
+        const fg = src[srcRow + x]! + shift;
+        const v = bg + (fg - bg) * t;
+        dst[row + x] = v < 0 ? 0 : v > 255 ? 255 : v + 0.5;
+      }
+    }
+  }
+}
+
+/** Mean background-minus-source difference in the fading ring. */
+function colourShift(
+  src: Uint8Array, dst: Uint8Array, base: number, w: number, e: BlendEllipse,
+  x0: number, x1: number, y0: number, y1: number, sx: number, sy: number,
+): number {
+  let sum = 0;
+  let n = 0;
+  for (let y = y0; y < y1; y += 2) {
+    const ny = (y - e.cy) / e.ry;
+    for (let x = x0; x < x1; x += 2) {
+      const nx = (x - e.cx) / e.rx;
+      const r = Math.sqrt(nx * nx + ny * ny);
+      if (r < 1 - FEATHER || r >= 1) continue;
+      sum += dst[base + y * w + x]! - src[base + (y - sy) * w + (x - sx)]!;
+      n++;
+    }
+  }
+  return n ? sum / n : 0;
+}
+
+function smootherFade(t: number): number {
+  return t * t * (3 - 2 * t);
+}

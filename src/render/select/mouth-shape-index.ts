@@ -1,0 +1,94 @@
+import type { FrameMouth } from '../../avatars/manifest.js';
+import type { MouthParams } from '../../visemes/mouth-params.js';
+
+/** Source frames examined around the best openness match. */
+const NEIGHBOURS = 24;
+/** Cost of cutting to an unrelated source frame instead of staying or moving on by one. */
+const SWITCH_COST = 0.006;
+/** Weight of lip width against openness. */
+const WIDTH_WEIGHT = 0.3;
+/** Jaw opening (jawOpen x (1 - closure)) that maps to the widest mouth of the source. */
+const FULL_OPEN = 0.75;
+
+/**
+ * The source frames' measured mouth shapes, sorted by openness, so that the best match for
+ * wanted mouth parameters is found by binary search plus a few neighbours (O(log n)).
+ * Openness and width are normalised by the median mouth width and mapped onto the range
+ * the video actually shows (3rd to 97th percentile), so a person who barely opens their
+ * mouth still gets their closed and open frames used.
+ */
+export class MouthShapeIndex {
+  private readonly open: Float64Array;
+  private readonly width: Float64Array;
+  private readonly byOpen: Int32Array;
+  private readonly openRange: readonly [number, number];
+  private readonly widthRange: readonly [number, number];
+
+  constructor(mouths: readonly FrameMouth[]) {
+    if (mouths.length === 0) throw new Error('no source frames');
+    const scale = percentile(mouths.map((m) => m.width), 0.5) || 1;
+    this.open = Float64Array.from(mouths, (m) => m.open / scale);
+    this.width = Float64Array.from(mouths, (m) => m.width / scale);
+    this.byOpen = Int32Array.from(mouths.keys()).sort((a, b) => this.open[a]! - this.open[b]!);
+    this.openRange = [percentile([...this.open], 0.03), percentile([...this.open], 0.97)];
+    this.widthRange = [percentile([...this.width], 0.05), percentile([...this.width], 0.95)];
+  }
+
+  /** Wanted normalised openness and width for mouth parameters. */
+  target(mouth: MouthParams): { open: number; width: number } {
+    const closure = mouth.closure < 0 ? 0 : mouth.closure > 1 ? 1 : mouth.closure;
+    const a = Math.min(1, (mouth.jawOpen * (1 - closure * closure * (3 - 2 * closure))) / FULL_OPEN);
+    const w = Math.max(0, Math.min(1, mouth.lipWidth - 0.6 * mouth.rounding));
+    const [oLo, oHi] = this.openRange;
+    const [wLo, wHi] = this.widthRange;
+    return { open: oLo + (oHi - oLo) * a, width: wLo + (wHi - wLo) * w };
+  }
+
+  /** Best source frame for the mouth, given the frame chosen before (-1: none). */
+  best(mouth: MouthParams, previous: number): number {
+    const want = this.target(mouth);
+    const oSpan = Math.max(1e-3, this.openRange[1] - this.openRange[0]);
+    const wSpan = Math.max(1e-3, this.widthRange[1] - this.widthRange[0]);
+    const cost = (i: number) => {
+      const o = (this.open[i]! - want.open) / oSpan;
+      const w = (this.width[i]! - want.width) / wSpan;
+      const moves = previous >= 0 && Math.abs(i - previous) > 1 ? SWITCH_COST : 0;
+      return o * o + WIDTH_WEIGHT * w * w + moves;
+    };
+    const at = this.lowerBound(want.open);
+    let best = this.byOpen[Math.min(at, this.byOpen.length - 1)]!;
+    let bestCost = Infinity;
+    for (let k = Math.max(0, at - NEIGHBOURS); k < Math.min(this.byOpen.length, at + NEIGHBOURS); k++) {
+      const i = this.byOpen[k]!;
+      const c = cost(i);
+      if (c < bestCost) {
+        bestCost = c;
+        best = i;
+      }
+    }
+    // Staying on, or moving on by one from, the previous frame is always a candidate.
+    for (const i of [previous, previous + 1]) {
+      if (i >= 0 && i < this.open.length && cost(i) < bestCost) {
+        bestCost = cost(i);
+        best = i;
+      }
+    }
+    return best;
+  }
+
+  private lowerBound(value: number): number {
+    let lo = 0;
+    let hi = this.byOpen.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.open[this.byOpen[mid]!]! < value) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+}
+
+function percentile(values: readonly number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.round(q * (sorted.length - 1))))] ?? 0;
+}

@@ -1,0 +1,67 @@
+import type { FrameSource } from '../../avatars/frame-source.js';
+import type { FrameMouth } from '../../avatars/manifest.js';
+import { blendEllipse } from '../../compose/mouth-blend.js';
+import type { VideoFrame } from '../../core/frame.js';
+import type { MouthFrame, MouthParams } from '../../visemes/mouth-params.js';
+import { FramePool, pingPong } from '../frame-pool.js';
+import type { Renderer } from '../renderer.js';
+import { regionAround } from '../warp/warp-renderer.js';
+import { MouthShapeIndex } from './mouth-shape-index.js';
+
+/**
+ * The `select` renderer, for avatars made from a video of the person talking. For each
+ * output frame it picks the source frame whose measured mouth shape best fits the wanted
+ * one, with a cost against needless switching, and blends that frame's mouth and chin
+ * into the current background frame: aligned on the nose, feathered, colour-matched. The
+ * background loops forward and backward, so it never jumps.
+ */
+export class SelectRenderer implements Renderer {
+  readonly name = 'select';
+  readonly mouthRegion: readonly [number, number, number, number];
+  private readonly pool: FramePool;
+  private readonly shapes: MouthShapeIndex;
+  private readonly mouths: readonly FrameMouth[];
+  private previous = -1;
+
+  constructor(private readonly frames: FrameSource, mouths: readonly FrameMouth[], scale = 1) {
+    this.mouths = mouths.map((m) => ({ cx: m.cx * scale, cy: m.cy * scale, width: m.width * scale, open: m.open * scale, ax: m.ax * scale, ay: m.ay * scale, chinY: m.chinY * scale }));
+    this.pool = new FramePool(frames.width, frames.height);
+    this.shapes = new MouthShapeIndex(this.mouths);
+    this.mouthRegion = regionAround(this.mouths[0]!, frames.width, frames.height);
+  }
+
+  get width(): number {
+    return this.frames.width;
+  }
+
+  get height(): number {
+    return this.frames.height;
+  }
+
+  /** Source frame chosen for these mouth parameters (streaming: depends on the previous choice). */
+  choose(mouth: MouthParams): number {
+    this.previous = this.shapes.best(mouth, this.previous);
+    return this.previous;
+  }
+
+  async render(frame: MouthFrame): Promise<VideoFrame> {
+    const count = this.frames.frameCount;
+    const background = pingPong(frame.index, count);
+    const chosen = this.choose(frame.mouth);
+    // Both decodes run at once; the next background starts decoding for the next frame.
+    const [bg, src] = await Promise.all([this.frames.frame(background), this.frames.frame(chosen)]);
+    void this.frames.frame(pingPong(frame.index + 1, count)).catch(() => undefined);
+    const { data, release } = this.pool.take();
+    data.set(bg);
+    if (chosen !== background) {
+      const b = this.mouths[background]!;
+      const s = this.mouths[chosen]!;
+      const top = b.ay + 0.3 * (b.cy - b.ay);
+      const bottom = b.chinY + 0.05 * (b.chinY - b.cy);
+      blendEllipse(src, data, this.frames.width, this.frames.height, {
+        cx: b.cx, cy: (top + bottom) / 2, rx: b.width * 0.9, ry: ((bottom - top) / 2) * 1.1,
+      }, b.ax - s.ax, b.ay - s.ay);
+    }
+    return { width: this.frames.width, height: this.frames.height, data, ptsMs: frame.ptsMs, release };
+  }
+}

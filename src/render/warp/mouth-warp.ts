@@ -1,0 +1,190 @@
+import type { Point } from '../../avatars/face-landmarks.js';
+import { clamp01, smoothstep } from '../parametric/layer.js';
+
+/** Where the mouth of a photo is, in luma pixels. */
+export interface WarpGeometry {
+  /** Lip-corner midpoint and corner-to-corner width. */
+  readonly cx: number;
+  readonly cy: number;
+  readonly width: number;
+  /** Lip lines, corner to corner (any direction). */
+  readonly upperInner: readonly Point[];
+  readonly lowerInner: readonly Point[];
+  readonly upperOuter: readonly Point[];
+  readonly lowerOuter: readonly Point[];
+  /** Bottom of the nose and of the chin: the warp fades out above and below them. */
+  readonly noseY: number;
+  readonly chinY: number;
+}
+
+/** How the mouth should look in one frame, in pixels (from MouthParams). */
+export interface WarpPose {
+  /** Jaw drop at the middle of the lower lip. */
+  readonly lowerDrop: number;
+  /** Rise of the upper lip at its middle. */
+  readonly upperRise: number;
+  /** Horizontal scale of the lips about the mouth centre (1: as in the photo). */
+  readonly widthScale: number;
+  /** Visible teeth and tongue, 0..1. */
+  readonly teeth: number;
+  readonly tongue: number;
+}
+
+// Colours of the inner mouth in BT.709 limited YUV.
+const CAVITY = { y: 38, u: 124, v: 146 };
+const TEETH = { y: 200, u: 126, v: 131 };
+const TONGUE = { y: 100, u: 116, v: 162 };
+
+/**
+ * Opens, widens and rounds the mouth of a still face by moving pixels, not by pasting a
+ * picture: the lower lip and jaw are pulled down and the upper lip up along a lens-shaped
+ * profile that is zero at the lip corners, and the gap between them is filled with a
+ * drawn mouth interior (cavity, upper teeth, tongue). The displacement fades smoothly to
+ * zero towards the nose, past the chin and beside the corners, so no seam or box shows.
+ * Backward mapping with bilinear sampling; cost is proportional to the mouth region only.
+ */
+export class MouthWarp {
+  private readonly seam: Float32Array;
+  private readonly x0: number;
+  private readonly halfWidth: number;
+
+  constructor(private readonly geometry: WarpGeometry, readonly frameWidth: number, readonly frameHeight: number) {
+    this.halfWidth = Math.max(4, geometry.width / 2);
+    this.x0 = Math.floor(geometry.cx - 2 * this.halfWidth);
+    const span = Math.ceil(4 * this.halfWidth) + 2;
+    this.seam = new Float32Array(span);
+    const upper = sortByX(geometry.upperInner);
+    const lower = sortByX(geometry.lowerInner);
+    for (let i = 0; i < span; i++) {
+      const x = this.x0 + i;
+      this.seam[i] = (interpolateY(upper, x) + interpolateY(lower, x)) / 2;
+    }
+  }
+
+  /** Pixel rectangle the warp can touch for a pose: [x0, y0, x1, y1). */
+  bounds(pose: WarpPose): [number, number, number, number] {
+    const g = this.geometry;
+    const below = (g.chinY - g.cy) * 0.6 + pose.lowerDrop;
+    return [
+      Math.max(0, this.x0), Math.max(0, Math.floor(g.noseY)),
+      Math.min(this.frameWidth, this.x0 + this.seam.length), Math.min(this.frameHeight, Math.ceil(g.chinY + below)),
+    ];
+  }
+
+  /**
+   * Writes the warped mouth region of `src` (I420, shifted by dy rows) into `dst`, which
+   * already holds the rest of the frame.
+   */
+  apply(src: Uint8Array, dst: Uint8Array, pose: WarpPose): void {
+    const w = this.frameWidth;
+    const h = this.frameHeight;
+    const [bx0, by0, bx1, by1] = this.bounds(pose);
+    this.warpPlane(src, dst, 0, w, h, 1, bx0, by0, bx1, by1, pose, 'y');
+    const cw = w >> 1;
+    const ch = h >> 1;
+    const b = [bx0 >> 1, by0 >> 1, Math.min(cw, (bx1 + 1) >> 1), Math.min(ch, (by1 + 1) >> 1)] as const;
+    this.warpPlane(src, dst, w * h, cw, ch, 2, ...b, pose, 'u');
+    this.warpPlane(src, dst, w * h + cw * ch, cw, ch, 2, ...b, pose, 'v');
+  }
+
+  private warpPlane(
+    src: Uint8Array, dst: Uint8Array, base: number, pw: number, ph: number, scale: number,
+    x0: number, y0: number, x1: number, y1: number, pose: WarpPose, plane: 'y' | 'u' | 'v',
+  ): void {
+    const g = this.geometry;
+    const half = this.halfWidth;
+    const lensHalf = half * pose.widthScale;
+    const chinFade = (g.chinY - g.cy) * 0.6 + 1;
+    const lowerLip = Math.max(3, (g.chinY - g.cy) * 0.25);
+    const upperLip = Math.max(3, (g.cy - g.noseY) * 0.45);
+    const offset = scale === 1 ? 0 : 0.5;
+    for (let py = y0; py < y1; py++) {
+      const y = py * scale + offset;
+      for (let px = x0; px < x1; px++) {
+        const x = px * scale + offset;
+        const dxn = (x - g.cx) / half;
+        const seam = this.seamAt(x);
+        const u = (x - g.cx) / lensHalf;
+        const lens = u * u < 1 ? Math.pow(1 - u * u, 0.6) : 0;
+        // Horizontal: lips scale about the centre, fading out beside the corners and
+        // away from the lip line.
+        const band = 1 - smoothstep(0, 1, Math.abs(y - seam) / (y < seam ? upperLip * 1.5 : lowerLip * 2.5));
+        const hx = 1 - smoothstep(1.0, 1.8, Math.abs(dxn));
+        const sx = 1 + (pose.widthScale - 1) * band * hx;
+        const xs = g.cx + (x - g.cx) / sx;
+        let ys: number;
+        let cavity = 0;
+        const top = seam - pose.upperRise * lens;
+        const bottom = seam + pose.lowerDrop * lens;
+        if (y < seam) {
+          const rise = pose.upperRise * lens * smoothstep(g.noseY, seam - upperLip * 0.3, y);
+          ys = y + rise;
+          if (y > top - 0.5) cavity = clamp01(y - top + 0.5);
+        } else {
+          // The jaw drops as a whole (broad profile) while the lip opening stays lens-shaped.
+          const jawProfile = 1 - smoothstep(0.9, 2.0, Math.abs(dxn));
+          const t = smoothstep(seam, seam + lowerLip * 2.5, y);
+          const profile = lens + (jawProfile - lens) * t;
+          const fade = y <= g.chinY ? 1 : 1 - smoothstep(g.chinY, g.chinY + chinFade, y);
+          ys = y - pose.lowerDrop * profile * fade;
+          if (y < bottom + 0.5) cavity = clamp01(bottom + 0.5 - y);
+        }
+        if (lens <= 0) cavity = 0;
+        let value = sampleBilinear(src, base, pw, ph, (xs - offset) / scale, (ys - offset) / scale);
+        if (cavity > 0) {
+          const inner = this.interiorColour(plane, y, top, bottom, pose);
+          value += (inner - value) * cavity;
+        }
+        dst[base + py * pw + px] = value;
+      }
+    }
+  }
+
+  private interiorColour(plane: 'y' | 'u' | 'v', y: number, top: number, bottom: number, pose: WarpPose): number {
+    const gap = Math.max(1, bottom - top);
+    const teethEdge = top + Math.min(gap * 0.4, this.halfWidth * 0.28) * pose.teeth;
+    const tongueEdge = bottom - gap * (0.2 + 0.3 * pose.tongue);
+    const colour = y < teethEdge ? TEETH : y > tongueEdge ? TONGUE : CAVITY;
+    // Darker towards the middle of the gap: depth.
+    const depth = plane === 'y' ? 1 - 0.25 * Math.sin(Math.PI * clamp01((y - top) / gap)) : 1;
+    return colour[plane] * depth + (plane === 'y' ? 0 : 128 * (1 - depth));
+  }
+
+  private seamAt(x: number): number {
+    const i = Math.round(x - this.x0);
+    return this.seam[i < 0 ? 0 : i >= this.seam.length ? this.seam.length - 1 : i]!;
+  }
+}
+
+function sortByX(points: readonly Point[]): Point[] {
+  return [...points].sort((a, b) => a[0] - b[0]);
+}
+
+/** y of a polyline at x (held constant beyond its ends). */
+function interpolateY(line: readonly Point[], x: number): number {
+  if (line.length === 0) return 0;
+  if (x <= line[0]![0]) return line[0]![1];
+  for (let i = 1; i < line.length; i++) {
+    const a = line[i - 1]!;
+    const b = line[i]!;
+    if (x <= b[0]) return a[1] + ((b[1] - a[1]) * (x - a[0])) / Math.max(1e-6, b[0] - a[0]);
+  }
+  return line[line.length - 1]![1];
+}
+
+/** Bilinear sample of one plane, clamped at the edges. */
+export function sampleBilinear(src: Uint8Array, base: number, w: number, h: number, x: number, y: number): number {
+  const xc = x < 0 ? 0 : x > w - 1 ? w - 1 : x;
+  const yc = y < 0 ? 0 : y > h - 1 ? h - 1 : y;
+  const xi = Math.floor(xc);
+  const yi = Math.floor(yc);
+  const fx = xc - xi;
+  const fy = yc - yi;
+  const x1 = xi + 1 < w ? xi + 1 : xi;
+  const y1 = yi + 1 < h ? yi + 1 : yi;
+  const r0 = base + yi * w;
+  const r1 = base + y1 * w;
+  const top = src[r0 + xi]! + (src[r0 + x1]! - src[r0 + xi]!) * fx;
+  const bottom = src[r1 + xi]! + (src[r1 + x1]! - src[r1 + xi]!) * fx;
+  return top + (bottom - top) * fy;
+}

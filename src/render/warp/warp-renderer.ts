@@ -1,0 +1,119 @@
+import type { FrameMouth, MouthFile } from '../../avatars/manifest.js';
+import type { FrameSource } from '../../avatars/frame-source.js';
+import type { VideoFrame } from '../../core/frame.js';
+import type { MouthFrame, MouthParams } from '../../visemes/mouth-params.js';
+import { copyShifted } from '../parametric/parametric-renderer.js';
+import type { Renderer } from '../renderer.js';
+import { FramePool, pingPong } from '../frame-pool.js';
+import { MouthWarp, type WarpGeometry, type WarpPose } from './mouth-warp.js';
+
+/** Breathing: a one-pixel rise and fall of the whole picture, period in ms. */
+const BREATH_PERIOD_MS = 4200;
+
+/**
+ * The `warp` renderer: a photo (or a loop of frames without measured mouth shapes) whose
+ * mouth is opened, widened and rounded by a smooth pixel warp, with a drawn mouth
+ * interior. Costs about the mouth region's pixels per frame.
+ */
+export class WarpRenderer implements Renderer {
+  readonly name = 'warp';
+  readonly mouthRegion: readonly [number, number, number, number];
+  private readonly pool: FramePool;
+  private readonly shifted: Uint8Array;
+  private readonly warps = new Map<number, MouthWarp>();
+
+  constructor(
+    private readonly frames: FrameSource,
+    private readonly mouth: MouthFile,
+    /** Scale from stored mouth.json pixels to frame pixels. */
+    private readonly scale = 1,
+  ) {
+    this.pool = new FramePool(frames.width, frames.height);
+    this.shifted = new Uint8Array(this.pool.frameBytes);
+    const m = this.measure(0);
+    this.mouthRegion = regionAround(m, frames.width, frames.height);
+  }
+
+  get width(): number {
+    return this.frames.width;
+  }
+
+  get height(): number {
+    return this.frames.height;
+  }
+
+  async render(frame: MouthFrame): Promise<VideoFrame> {
+    const index = pingPong(frame.index, this.frames.frameCount);
+    const src = await this.frames.frame(index);
+    const dy = Math.round(Math.sin((2 * Math.PI * frame.ptsMs) / BREATH_PERIOD_MS));
+    const { data, release } = this.pool.take();
+    const width = this.frames.width;
+    const height = this.frames.height;
+    copyShifted(src, this.shifted, width, height, 0, dy);
+    data.set(this.shifted);
+    const warp = this.warpFor(index, dy);
+    warp.apply(this.shifted, data, warpPose(frame.mouth, this.measure(index).width));
+    return { width, height, data, ptsMs: frame.ptsMs, release };
+  }
+
+  private measure(index: number): FrameMouth {
+    const m = this.mouth.frames[index] ?? this.mouth.frames[0]!;
+    const s = this.scale;
+    return { cx: m.cx * s, cy: m.cy * s, width: m.width * s, open: m.open * s, ax: m.ax * s, ay: m.ay * s, chinY: m.chinY * s };
+  }
+
+  private warpFor(index: number, dy: number): MouthWarp {
+    const key = index * 8 + dy + 2;
+    let warp = this.warps.get(key);
+    if (!warp) {
+      if (this.warps.size > 64) this.warps.clear();
+      warp = new MouthWarp(this.geometry(index, dy), this.frames.width, this.frames.height);
+      this.warps.set(key, warp);
+    }
+    return warp;
+  }
+
+  /** Lip lines of frame 0 moved to where frame `index` has its mouth. */
+  private geometry(index: number, dy: number): WarpGeometry {
+    const first = this.measure(0);
+    const m = this.measure(index);
+    const s = this.scale;
+    const move = (line: readonly (readonly [number, number])[]) =>
+      line.map(([x, y]) => [x * s + m.cx - first.cx, y * s + m.cy - first.cy + dy] as const);
+    const lips = this.mouth.lips;
+    return {
+      cx: m.cx, cy: m.cy + dy, width: m.width,
+      upperInner: move(lips.upperInner), lowerInner: move(lips.lowerInner),
+      upperOuter: move(lips.upperOuter), lowerOuter: move(lips.lowerOuter),
+      noseY: m.ay + dy, chinY: m.chinY + dy,
+    };
+  }
+}
+
+/** Mouth parameters to pixel displacements for a mouth `mouthWidth` pixels wide. */
+export function warpPose(mouth: MouthParams, mouthWidth: number): WarpPose {
+  const open = mouth.jawOpen * (1 - smooth(mouth.closure));
+  // A wide-open jaw ("aa") opens the lips to about half the mouth's width.
+  const gap = open * 0.55 * mouthWidth;
+  return {
+    lowerDrop: gap * 0.75,
+    upperRise: gap * 0.25,
+    widthScale: 1 + 0.24 * (mouth.lipWidth - 0.5) - 0.22 * mouth.rounding,
+    teeth: mouth.teeth,
+    tongue: mouth.tongue,
+  };
+}
+
+function smooth(v: number): number {
+  const t = v < 0 ? 0 : v > 1 ? 1 : v;
+  return t * t * (3 - 2 * t);
+}
+
+/** Analysis box around a mouth: a little wider than the lips, down past the lower lip. */
+export function regionAround(m: FrameMouth, width: number, height: number): readonly [number, number, number, number] {
+  const w = Math.round(m.width * 1.6);
+  const h = Math.round(Math.max(m.width * 0.9, (m.chinY - m.cy) * 0.9));
+  const x = Math.max(0, Math.min(width - w, Math.round(m.cx - w / 2)));
+  const y = Math.max(0, Math.min(height - h, Math.round(m.cy - h * 0.35)));
+  return [x, y, Math.min(w, width), Math.min(h, height)];
+}
