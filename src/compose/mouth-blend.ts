@@ -7,7 +7,8 @@ export interface BlendEllipse {
 }
 
 /** Share of the radius over which the patch fades into the background. */
-const FEATHER = 0.35;
+export const BLEND_FEATHER = 0.35;
+const FEATHER = BLEND_FEATHER;
 
 /**
  * Blends an elliptical patch of `src` into `dst` (both I420 of the same size; `dst` holds

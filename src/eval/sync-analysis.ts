@@ -37,7 +37,7 @@ export interface SyncAnalysis {
 export async function decodeRegionLuma(path: string, region: Region): Promise<{ frames: Uint8Array[]; fps: number }> {
   const [x, y, w, h] = region;
   const fps = await videoFps(path);
-  const { code, stdout, stderr } = await runFfmpeg(['-loglevel', 'error', '-i', path, '-map', '0:v:0', '-vf', `crop=${w}:${h}:${x}:${y},format=gray`, '-f', 'rawvideo', 'pipe:1']);
+  const { code, stdout, stderr } = await runFfmpeg(['-loglevel', 'error', '-i', path, '-map', '0:v:0', '-vf', `format=gray,crop=${w}:${h}:${x}:${y}`, '-f', 'rawvideo', 'pipe:1']);
   if (code !== 0) throw new AvatarError('invalid_input', `cannot decode video ${path}: ${ffmpegErrorTail(stderr)}`);
   const size = w * h;
   const frames: Uint8Array[] = [];

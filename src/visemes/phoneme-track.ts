@@ -88,7 +88,11 @@ export class PhonemeMouthTracker implements MouthTracker {
       if (weight === 0) continue;
       if (tMs >= s.startMs && tMs < s.endMs && s.viseme !== 'sil') speaking = true;
       const target = VISEME_TARGETS[s.viseme];
-      const w = weight * target.dominance;
+      // Dominance holds fully inside a segment and fades with the square of its weight
+      // outside, so a lip closure (p/b/m) is reached on the consonant without swallowing
+      // the vowels next to it.
+      const dominance = weight === 1 ? target.dominance : 1 + (target.dominance - 1) * weight * weight;
+      const w = weight * dominance;
       for (const k of MOUTH_KEYS) sums[k] += w * target.mouth[k];
       total += w;
     }

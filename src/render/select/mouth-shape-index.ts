@@ -9,6 +9,8 @@ const SWITCH_COST = 0.006;
 const WIDTH_WEIGHT = 0.3;
 /** Jaw opening (jawOpen x (1 - closure)) that maps to the widest mouth of the source. */
 const FULL_OPEN = 0.75;
+/** Below this opening (jawOpen x (1 - closure)) the mouth is at rest. */
+const REST_OPENING = 0.02;
 
 /**
  * The source frames' measured mouth shapes, sorted by openness, so that the best match for
@@ -23,6 +25,8 @@ export class MouthShapeIndex {
   private readonly byOpen: Int32Array;
   private readonly openRange: readonly [number, number];
   private readonly widthRange: readonly [number, number];
+  /** The frame shown whenever the mouth is at rest: always the same, so silence is still. */
+  readonly restFrame: number;
 
   constructor(mouths: readonly FrameMouth[]) {
     if (mouths.length === 0) throw new Error('no source frames');
@@ -32,6 +36,7 @@ export class MouthShapeIndex {
     this.byOpen = Int32Array.from(mouths.keys()).sort((a, b) => this.open[a]! - this.open[b]!);
     this.openRange = [percentile([...this.open], 0.03), percentile([...this.open], 0.97)];
     this.widthRange = [percentile([...this.width], 0.05), percentile([...this.width], 0.95)];
+    this.restFrame = this.bestCost(this.target({ jawOpen: 0, lipWidth: 0.5, rounding: 0, closure: 1, teeth: 0, tongue: 0 }), -1).index;
   }
 
   /** Wanted normalised openness and width for mouth parameters. */
@@ -46,7 +51,11 @@ export class MouthShapeIndex {
 
   /** Best source frame for the mouth, given the frame chosen before (-1: none). */
   best(mouth: MouthParams, previous: number): number {
-    const want = this.target(mouth);
+    if (mouth.jawOpen * (1 - mouth.closure) < REST_OPENING) return this.restFrame;
+    return this.bestCost(this.target(mouth), previous).index;
+  }
+
+  private bestCost(want: { open: number; width: number }, previous: number): { index: number; cost: number } {
     const oSpan = Math.max(1e-3, this.openRange[1] - this.openRange[0]);
     const wSpan = Math.max(1e-3, this.widthRange[1] - this.widthRange[0]);
     const cost = (i: number) => {
@@ -73,7 +82,7 @@ export class MouthShapeIndex {
         best = i;
       }
     }
-    return best;
+    return { index: best, cost: bestCost };
   }
 
   private lowerBound(value: number): number {

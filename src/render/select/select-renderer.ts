@@ -1,6 +1,6 @@
 import type { FrameSource } from '../../avatars/frame-source.js';
 import type { FrameMouth } from '../../avatars/manifest.js';
-import { blendEllipse } from '../../compose/mouth-blend.js';
+import { BLEND_FEATHER, blendEllipse } from '../../compose/mouth-blend.js';
 import type { VideoFrame } from '../../core/frame.js';
 import type { MouthFrame, MouthParams } from '../../visemes/mouth-params.js';
 import { FramePool, pingPong } from '../frame-pool.js';
@@ -56,10 +56,12 @@ export class SelectRenderer implements Renderer {
     if (chosen !== background) {
       const b = this.mouths[background]!;
       const s = this.mouths[chosen]!;
-      const top = b.ay + 0.3 * (b.cy - b.ay);
-      const bottom = b.chinY + 0.05 * (b.chinY - b.cy);
+      // Fully opaque from the bottom of the nose to below the chin (everything that moves
+      // when talking); the fade lies on the nose, the cheeks and the neck, which do not.
+      const top = b.ay;
+      const bottom = b.chinY + 0.1 * (b.chinY - b.cy);
       blendEllipse(src, data, this.frames.width, this.frames.height, {
-        cx: b.cx, cy: (top + bottom) / 2, rx: b.width * 0.9, ry: ((bottom - top) / 2) * 1.1,
+        cx: b.cx, cy: (top + bottom) / 2, rx: b.width * 0.95, ry: (bottom - top) / 2 / (1 - BLEND_FEATHER),
       }, b.ax - s.ax, b.ay - s.ay);
     }
     return { width: this.frames.width, height: this.frames.height, data, ptsMs: frame.ptsMs, release };
