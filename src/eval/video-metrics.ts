@@ -12,7 +12,7 @@ const DRIFT_WINDOW_MS = 10000;
 /** Frames trimmed from each end of a quiet run (lips may still be closing or already opening). */
 const SPAN_MARGIN_FRAMES = 4;
 /** Fewer silent frames than this and stillness is not judged. */
-export const MIN_SILENT_FRAMES = 8;
+export const MIN_SILENT_FRAMES = 5;
 
 /** Everything the evaluator measures on one talking-head video. */
 export interface VideoAnalysis {
