@@ -1,4 +1,5 @@
 import { AvatarError } from '../core/errors.js';
+import { EVAL_HELP, runEval } from './eval-command.js';
 import { runSay } from './say-command.js';
 import { runVoices } from './voices-command.js';
 
@@ -8,6 +9,7 @@ Usage:
   avatar say TEXT [options]          render TEXT to an MP4
   avatar say --text-file FILE [...]  render the text in FILE
   avatar voices [--lang CODE]        list TTS voices
+  avatar eval [options]              measure latency and lip sync; HTML + JSON report
   avatar --help | --version
 
 say options:
@@ -25,6 +27,7 @@ say options:
   --json                print timings as JSON on stdout
   -q, --quiet           no progress output
 
+${EVAL_HELP}
 Environment: AVATAR_FFMPEG (ffmpeg binary), AVATAR_ENCODER, AVATAR_TTS, AVATAR_TTS_BASE_URL,
 AVATAR_TTS_API_KEY, AVATAR_TTS_MODEL, AVATAR_TTS_VOICE.
 `;
@@ -48,6 +51,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await runSay(rest);
       case 'voices':
         return await runVoices(rest);
+      case 'eval':
+        return await runEval(rest);
       default:
         throw new AvatarError('invalid_input', `unknown command "${command}" (see: avatar --help)`);
     }

@@ -47,7 +47,8 @@ export interface CheckOutcome {
 export interface ScenarioResult {
   readonly id: string;
   readonly title: string;
-  readonly kind: ScenarioKind;
+  /** `video`: an existing video scored with `--video`. */
+  readonly kind: ScenarioKind | 'video';
   readonly avatar: string;
   readonly renderer: string | undefined;
   readonly transport: string;
