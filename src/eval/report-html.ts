@@ -39,7 +39,7 @@ function scenarioSection(s: ScenarioResult): string {
   const head = `<section id="${esc(s.id)}"><h3>${esc(s.id)} <span class="${s.status}">${s.status}</span></h3><p>${esc(s.title)} · ${esc(s.kind)} · avatar ${esc(s.avatar)} (${esc(s.renderer ?? '?')}) · transport ${esc(s.transport)} · ${s.fps} fps${s.video ? ` · <a href="${esc(s.video)}">${esc(s.video)}</a>` : ''}</p>`;
   if (!s.analysis) return `${head}<p class="${s.status}">${esc(s.reason ?? '')}</p></section>`;
   const a = s.analysis;
-  const l = s.latency!;
+  const l = s.latency;
   const rows: [string, string][] = [
     ['A/V offset (ms, + = audio early)', `${f(a.sync.offsetMs)} (${a.sync.verdict}); onset estimate ${f(a.sync.onsetOffsetMs)}${a.sync.agree ? '' : ' — disagrees'}`],
     ['confidence / peak correlation', `${f(a.sync.confidence, 2)} / ${f(a.sync.peakCorrelation, 2)}`],
@@ -49,8 +49,10 @@ function scenarioSection(s: ScenarioResult): string {
     ['language requested / used / detected; voice', s.language ? `${s.language.requested.join('→')} / ${s.language.used.join('→')} / ${s.language.detected.join('→')}${s.language.match ? '' : ' (mismatch)'}; ${s.language.voices.join(', ')}` : 'n/a'],
     ['F0 mean, 5–95% range', `${f(a.voice.meanHz, 0)} Hz, ${f(a.voice.lowHz, 0)}–${f(a.voice.highHz, 0)} Hz (${f(a.voice.rangeSemitones)} st)`],
     ['streams; video / audio ms; A/V diff', `${esc(a.validity.videoCodec ?? '?')} + ${esc(a.validity.audioCodec ?? '?')}; ${f(a.validity.videoMs, 0)} / ${f(a.validity.audioMs, 0)}; ${f(a.validity.avDurationDiffMs)} ms`],
-    ['latency: TTS / first frame / total ms', `${f(l.ttsMs, 0)} / ${f(l.firstFrameMs, 0)} / ${f(l.totalMs, 0)}`],
-    ['render / encode FPS; real-time factor', `${f(l.renderFps, 0)} / ${f(l.encodeFps, 0)}; ${f(l.realtimeFactor, 3)} (${f(l.audioS, 2)} s, ${l.frames} frames, ${esc(l.encoder)})`],
+    ...(l ? [
+      ['latency: TTS / first frame / total ms', `${f(l.ttsMs, 0)} / ${f(l.firstFrameMs, 0)} / ${f(l.totalMs, 0)}`],
+      ['render / encode FPS; real-time factor', `${f(l.renderFps, 0)} / ${f(l.encodeFps, 0)}; ${f(l.realtimeFactor, 3)} (${f(l.audioS, 2)} s, ${l.frames} frames, ${esc(l.encoder)})`],
+    ] satisfies [string, string][] : []),
   ];
   const checks = s.checks.map((c) => `<tr><td>${c.check}</td><td>${f(c.limit, 3)}</td><td>${f(c.value, 3)}</td><td class="${c.passed === false ? 'failed' : 'passed'}">${c.passed === 'n/a' ? 'n/a' : c.passed ? 'ok' : 'FAIL'}</td></tr>`).join('');
   const plot = s.series
