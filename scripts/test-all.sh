@@ -23,3 +23,5 @@ npm ci --no-audit --no-fund --loglevel=error
 npm run --silent build
 echo "test-all: running tests"
 node --test --test-concurrency=1 dist/test/
+echo "test-all: evaluator quick suite (fails on a lip-sync, stillness or accuracy regression)"
+node bin/avatar.js eval --suite quick --out "${TMPDIR:-/tmp}/avatar-eval-quick"

@@ -80,6 +80,8 @@ export interface SayResult {
   /** Wall time the encoder process ran (overlaps rendering). */
   readonly encodeMs: number;
   readonly totalMs: number;
+  /** From the call to the first video frame handed to the encoder (text in, first picture out). */
+  readonly firstFrameMs: number;
   /** totalMs / audio duration: below 1 is faster than real time. */
   readonly realtimeFactor: number;
 }
@@ -156,6 +158,7 @@ export async function say(options: SayOptions): Promise<SayResult> {
   let renderMs = 0;
   let encodeStarted = 0;
   let audioMs = 0;
+  let firstFrameMs = 0;
 
   const renderReady = async () => {
     for (const frame of tracker!.takeReady()) {
@@ -163,6 +166,7 @@ export async function say(options: SayOptions): Promise<SayResult> {
       const picture = await renderer.render(frame);
       renderMs += performance.now() - t0;
       await writer!.writeFrame(picture);
+      if (firstFrameMs === 0) firstFrameMs = performance.now() - started;
     }
   };
 
@@ -206,7 +210,7 @@ export async function say(options: SayOptions): Promise<SayResult> {
   return {
     output: resolve(options.output), language, voice: speech.voice, encoder: encoder.name,
     width, height, fps, frames: writer.frames, audioS,
-    ttsMs, renderMs, encodeMs, totalMs, realtimeFactor: totalMs / (audioS * 1000),
+    ttsMs, renderMs, encodeMs, totalMs, firstFrameMs, realtimeFactor: totalMs / (audioS * 1000),
   };
 }
 

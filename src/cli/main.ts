@@ -1,4 +1,5 @@
 import { AvatarError } from '../core/errors.js';
+import { EVAL_HELP, runEval } from './eval-command.js';
 import { runSay } from './say-command.js';
 import { runVoices } from './voices-command.js';
 import { runPrepare } from './prepare-command.js';
@@ -13,6 +14,7 @@ Usage:
   avatar prepare PHOTO|VIDEO|FOLDER  make avatars from a photo, a video, or every file in a folder
   avatar list                        list avatars (prepared and built in)
   avatar voices [--lang CODE]        list TTS voices
+  avatar eval [options]              measure latency and lip sync; HTML + JSON report
   avatar --help | --version
 
 say options:
@@ -42,6 +44,7 @@ prepare options:
   --output-json FILE    frames, bytes and time per avatar
   --avatars-dir DIR     where avatars are written (default: $AVATAR_HOME, else ./avatars)
 
+${EVAL_HELP}
 Environment: AVATAR_FFMPEG (ffmpeg binary), AVATAR_ENCODER, AVATAR_TTS, AVATAR_TTS_BASE_URL,
 AVATAR_TTS_API_KEY, AVATAR_TTS_MODEL, AVATAR_TTS_VOICE, AVATAR_HOME (avatars folder).
 `;
@@ -69,6 +72,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await runPrepare(rest);
       case 'list':
         return await runList(rest);
+      case 'eval':
+        return await runEval(rest);
       default:
         throw new AvatarError('invalid_input', `unknown command "${command}" (see: avatar --help)`);
     }

@@ -1,0 +1,174 @@
+import { readdir, stat } from 'node:fs/promises';
+import { cpus } from 'node:os';
+import { basename, extname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { BuiltinAvatarCatalog, type AvatarCatalog } from '../avatars/catalog.js';
+import { AvatarError } from '../core/errors.js';
+import { compareReports, formatComparison, loadReport } from '../eval/compare.js';
+import { compareWithGold, goldFromReport, loadGold } from '../eval/gold.js';
+import { writeComparison, writeReport } from '../eval/report-html.js';
+import type { EvalReport, ScenarioResult } from '../eval/result.js';
+import { runSuite } from '../eval/scenario-runner.js';
+import { loadSuite, type Scenario, type ScenarioChecks, type Suite } from '../eval/scenario.js';
+import { analyzeTalkingHead, parseMouthBox } from '../eval/video-metrics.js';
+import { writeFileAtomic } from '../say.js';
+
+/** Checks applied to a user's own recordings (no TTS reference, so no accuracy floor). */
+const AUDIO_DIR_CHECKS: ScenarioChecks = { maxAbsOffsetMs: 40, maxStillnessRatio: 0.1, maxAvDurationDiffMs: 45 };
+const AUDIO_EXTENSIONS = new Set(['.wav', '.wave']);
+
+export const EVAL_HELP = `eval options:
+  --suite NAME|FILE     default (built in, the full suite), quick (CI), or a suite JSON file
+  --out DIR             report folder: report.json, index.html, videos/ (default: eval-report)
+  --json                print the JSON report on stdout
+  --gold FILE           hold the run to these expected figures (default: the suite's gold file)
+  --no-gold             do not compare with any gold file
+  --write-gold FILE     write this run's figures as a new gold file
+  --audio-dir DIR       evaluate the avatar speaking each WAV in DIR (alone, or with --suite added)
+  --video FILE --mouth x,y,w,h   score any talking-head video (mouth box in pixels)
+  --compare A.json B.json        print and plot the differences; exit 1 on a regression
+`;
+
+/** `avatar eval`: runs a suite (or scores a video, or compares two runs) and writes the report. */
+export async function runEval(argv: readonly string[], options: { catalog?: AvatarCatalog } = {}): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    options: {
+      suite: { type: 'string' },
+      out: { type: 'string', default: 'eval-report' },
+      json: { type: 'boolean', default: false },
+      gold: { type: 'string' },
+      'no-gold': { type: 'boolean', default: false },
+      'write-gold': { type: 'string' },
+      'audio-dir': { type: 'string' },
+      video: { type: 'string' },
+      mouth: { type: 'string' },
+      compare: { type: 'string' },
+      quiet: { type: 'boolean', short: 'q', default: false },
+    },
+  });
+  const out = resolve(values.out);
+  const log = (line: string) => values.quiet || process.stderr.write(`${line}\n`);
+
+  if (values.compare !== undefined) {
+    if (positionals.length !== 1) throw new AvatarError('invalid_input', 'usage: avatar eval --compare BEFORE.json AFTER.json');
+    const [beforePath, afterPath] = [values.compare, positionals[0]!];
+    const comparison = compareReports(await loadReport(beforePath), await loadReport(afterPath), { before: beforePath, after: afterPath });
+    process.stdout.write(values.json ? `${JSON.stringify(comparison, null, 1)}\n` : formatComparison(comparison));
+    log(`wrote ${await writeComparison(out, comparison)}`);
+    return comparison.regressions ? 1 : 0;
+  }
+  if (positionals.length) throw new AvatarError('invalid_input', `unexpected argument "${positionals[0]}" (see: avatar --help)`);
+
+  if (values.video !== undefined || values.mouth !== undefined) {
+    if (!values.video || !values.mouth) throw new AvatarError('invalid_input', '--video and --mouth go together: avatar eval --video FILE --mouth x,y,w,h');
+    return scoreVideo(values.video, values.mouth, out, values.json, log);
+  }
+
+  const suite = await chooseSuite(values.suite, values['audio-dir']);
+  const goldPath = values['no-gold'] ? undefined : (values.gold ?? suite.gold);
+  // Read the gold file before the run, so a bad path fails in a second, not after the suite.
+  const gold = goldPath && (values.gold || (await exists(goldPath))) ? await loadGold(goldPath) : undefined;
+  const controller = new AbortController();
+  const onSignal = () => controller.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let report: EvalReport;
+  try {
+    log(`avatar eval: suite ${suite.name}, ${suite.scenarios.length} scenarios, report in ${out}`);
+    const started = performance.now();
+    report = await runSuite(suite, {
+      outDir: out, catalog: options.catalog ?? new BuiltinAvatarCatalog(), signal: controller.signal,
+      onProgress: ({ scenario, index, total, result }) => {
+        if (result) log(`[${index + 1}/${total}] ${scenario.id}: ${describe(result)} (${((performance.now() - started) / 1000).toFixed(1)} s)`);
+      },
+    });
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  if (gold && goldPath) {
+    const outcomes = compareWithGold(report, gold);
+    report = { ...report, gold: { path: goldPath, passed: outcomes.every((o) => o.passed), outcomes } };
+    for (const o of outcomes.filter((x) => !x.passed)) log(`gold: ${o.scenario} ${o.metric} = ${o.actual?.toFixed(3) ?? 'missing'}, expected ${o.expected} ± ${o.tolerance}`);
+  }
+  const files = await writeReport(out, report);
+  if (values['write-gold']) {
+    await writeFileAtomic(values['write-gold'], Buffer.from(`${JSON.stringify(goldFromReport(report), null, 1)}\n`));
+    log(`wrote gold figures to ${values['write-gold']}`);
+  }
+  if (values.json) process.stdout.write(`${JSON.stringify(report, null, 1)}\n`);
+  const counts = (['passed', 'failed', 'error', 'skipped'] as const).map((s) => `${report.scenarios.filter((r) => r.status === s).length} ${s}`).join(', ');
+  const ok = report.passed && (report.gold?.passed ?? true);
+  log(`${ok ? 'PASSED' : 'FAILED'}: ${counts}${report.gold ? `; gold ${report.gold.passed ? 'within tolerance' : 'OUT OF TOLERANCE'}` : ''}; ${(report.durationMs / 1000).toFixed(1)} s`);
+  log(`wrote ${files.json} and ${files.html}`);
+  return ok ? 0 : 1;
+}
+
+function describe(r: ScenarioResult): string {
+  if (!r.analysis) return `${r.status}: ${r.reason ?? ''}`;
+  const a = r.analysis;
+  const failed = r.checks.filter((c) => c.passed === false).map((c) => `${c.check} ${c.value?.toFixed(3)} vs ${c.limit}`);
+  return `${r.status}, offset ${a.sync.offsetMs.toFixed(0)} ms (conf ${a.sync.confidence.toFixed(2)}), stillness ${a.stillness.ratio?.toFixed(3) ?? 'n/a'}`
+    + `${r.accuracy ? `, accuracy ${(r.accuracy.openAgreement * 100).toFixed(1)}%` : ''}, RTF ${r.latency?.realtimeFactor.toFixed(3)}${failed.length ? `; FAILED ${failed.join(', ')}` : ''}`;
+}
+
+async function chooseSuite(name: string | undefined, audioDir: string | undefined): Promise<Suite> {
+  if (!audioDir) return loadSuite(name ?? 'default');
+  const recordings = await audioFiles(audioDir);
+  const scenarios: Scenario[] = recordings.map((file, i) => ({
+    id: `wav-${i + 1}-${basename(file, extname(file)).toLowerCase().replace(/[^a-z0-9_-]+/g, '-').slice(0, 40)}`.replace(/-+$/, ''),
+    title: basename(file), kind: 'audio-file', utterances: [], audioFile: file, avatar: 'default', transport: 'file', fps: 25,
+    checks: AUDIO_DIR_CHECKS, tags: ['audio-dir'],
+  }));
+  if (!name) return { name: 'audio-dir', description: `recordings in ${audioDir}`, path: resolve(audioDir), scenarios };
+  const suite = await loadSuite(name);
+  return { ...suite, scenarios: [...suite.scenarios, ...scenarios] };
+}
+
+async function audioFiles(dir: string): Promise<string[]> {
+  let names: string[];
+  try {
+    if (!(await stat(dir)).isDirectory()) throw new Error('not a folder');
+    names = await readdir(dir);
+  } catch (e) {
+    throw new AvatarError('invalid_input', `--audio-dir ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  const files = names.filter((n) => AUDIO_EXTENSIONS.has(extname(n).toLowerCase())).sort().map((n) => join(resolve(dir), n));
+  if (files.length === 0) throw new AvatarError('invalid_input', `--audio-dir ${dir} holds no .wav files`);
+  return files;
+}
+
+async function scoreVideo(video: string, mouthText: string, out: string, json: boolean, log: (l: string) => void): Promise<number> {
+  const mouth = parseMouthBox(mouthText);
+  const started = performance.now();
+  const { series, probe, ...analysis } = await analyzeTalkingHead(video, mouth);
+  const result: ScenarioResult = {
+    id: 'video', title: video, kind: 'video', avatar: '-', renderer: undefined, transport: 'file', fps: analysis.fps,
+    status: 'passed', video: resolve(video), mouthRegion: [...mouth], analysis, checks: [], series,
+  };
+  const report: EvalReport = {
+    format: 'realtime-avatar-eval/1', suite: 'video', suitePath: resolve(video), createdAt: new Date().toISOString(),
+    machine: { node: process.version, platform: `${process.platform}-${process.arch}`, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown' },
+    durationMs: performance.now() - started, passed: true, scenarios: [result],
+  };
+  const files = await writeReport(out, report);
+  const a = analysis;
+  if (json) process.stdout.write(`${JSON.stringify(report, null, 1)}\n`);
+  else {
+    process.stdout.write([
+      `${video}: ${probe.video?.width}x${probe.video?.height} @ ${a.fps} fps, ${a.frames} frames, ${probe.video?.codec} + ${probe.audio?.codec}`,
+      `offset ${a.sync.offsetMs.toFixed(1)} ms (+ = audio early; ${a.sync.verdict} per ITU-R BT.1359), confidence ${a.sync.confidence.toFixed(2)}, onset estimate ${a.sync.onsetOffsetMs.toFixed(1)} ms`,
+      `drift ${a.drift ? `${a.drift.driftMs.toFixed(1)} ms (first 10 s ${a.drift.firstMs.toFixed(1)}, last 10 s ${a.drift.lastMs.toFixed(1)})` : 'n/a (under 20 s)'}`,
+      `stillness ratio ${a.stillness.ratio?.toFixed(3) ?? 'n/a'} (silent ${a.stillness.silentMotion.toFixed(2)} vs speech ${a.stillness.speechMotion.toFixed(2)}, ${a.stillness.silentFrames} silent frames)`,
+      `F0 ${a.voice.meanHz.toFixed(0)} Hz (${a.voice.lowHz.toFixed(0)}-${a.voice.highHz.toFixed(0)} Hz), A/V duration difference ${a.validity.avDurationDiffMs.toFixed(1)} ms`,
+    ].join('\n') + '\n');
+  }
+  log(`wrote ${files.json} and ${files.html}`);
+  return 0;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(() => true, () => false);
+}

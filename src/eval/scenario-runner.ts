@@ -1,0 +1,197 @@
+import { mkdir, readFile } from 'node:fs/promises';
+import { cpus } from 'node:os';
+import { join, relative } from 'node:path';
+import { decodeAudio } from '../audio/decode-audio.js';
+import { encodeWav } from '../audio/wav.js';
+import { BuiltinAvatarCatalog, type AvatarCatalog } from '../avatars/catalog.js';
+import { AvatarError } from '../core/errors.js';
+import { concatSpeech, type Speech } from '../core/speech.js';
+import { say, writeFileAtomic } from '../say.js';
+import { createTtsProvider } from '../tts/create-tts.js';
+import { detectLanguage, resolveLanguage } from '../tts/language.js';
+import type { TtsProvider } from '../tts/provider.js';
+import { mouthTrackAgreement } from './mouth-accuracy.js';
+import { runChecks, type EvalReport, type LanguageFigures, type LatencyFigures, type ScenarioResult } from './result.js';
+import type { Scenario, Suite } from './scenario.js';
+import { renderSpeechSession, silence, type RenderFigures } from './session-render.js';
+import { analyzeTalkingHead } from './video-metrics.js';
+
+/** Transports the evaluator can drive today. */
+export const SUPPORTED_TRANSPORTS = ['file'] as const;
+/** Pause inserted between the utterances of a session, ms. */
+const UTTERANCE_GAP_MS = 500;
+
+/** How to run a suite. */
+export interface RunOptions {
+  /** Report folder; videos go to `<outDir>/videos`, generated speech to `<outDir>/audio`. */
+  readonly outDir: string;
+  /** Where avatars are looked up (default: the built-in avatars). */
+  readonly catalog?: AvatarCatalog;
+  readonly tts?: TtsProvider;
+  readonly signal?: AbortSignal;
+  /** Called before and after each scenario. */
+  readonly onProgress?: (event: { scenario: Scenario; index: number; total: number; result?: ScenarioResult }) => void;
+}
+
+/** Runs every scenario of a suite in order and gathers the report (gold comparison not included). */
+export async function runSuite(suite: Suite, options: RunOptions): Promise<EvalReport> {
+  const started = performance.now();
+  const results: ScenarioResult[] = [];
+  for (const [index, scenario] of suite.scenarios.entries()) {
+    options.onProgress?.({ scenario, index, total: suite.scenarios.length });
+    const result = await runScenario(scenario, options);
+    results.push(result);
+    options.onProgress?.({ scenario, index, total: suite.scenarios.length, result });
+  }
+  return {
+    format: 'realtime-avatar-eval/1',
+    suite: suite.name, suitePath: suite.path,
+    createdAt: new Date().toISOString(),
+    machine: { node: process.version, platform: `${process.platform}-${process.arch}`, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown' },
+    durationMs: performance.now() - started,
+    passed: results.every((r) => r.status === 'passed' || r.status === 'skipped'),
+    scenarios: results,
+  };
+}
+
+/** Why a scenario cannot run with this catalog and these transports, or undefined when it can. */
+export function skipReason(scenario: Scenario, catalog: AvatarCatalog): string | undefined {
+  if (!(SUPPORTED_TRANSPORTS as readonly string[]).includes(scenario.transport)) {
+    return `transport "${scenario.transport}" is not supported by the evaluator yet (supported: ${SUPPORTED_TRANSPORTS.join(', ')})`;
+  }
+  const avatar = catalog.get(scenario.avatar);
+  if (!avatar) return `avatar "${scenario.avatar}" is not in the catalog (known: ${catalog.list().map((a) => a.id).join(', ') || 'none'})`;
+  if (avatar.status === 'broken') return `avatar "${scenario.avatar}" is broken: ${avatar.reason ?? 'no reason given'}`;
+  if (scenario.renderer && avatar.renderer !== scenario.renderer) {
+    return `avatar "${scenario.avatar}" uses renderer "${avatar.renderer}", the scenario asks for "${scenario.renderer}"`;
+  }
+  return undefined;
+}
+
+/** Runs one scenario; failures of the run become an `error` result, never an exception. */
+export async function runScenario(scenario: Scenario, options: RunOptions): Promise<ScenarioResult> {
+  const catalog = options.catalog ?? new BuiltinAvatarCatalog();
+  const base = {
+    id: scenario.id, title: scenario.title, kind: scenario.kind, avatar: scenario.avatar,
+    renderer: catalog.get(scenario.avatar)?.renderer ?? scenario.renderer, transport: scenario.transport, fps: scenario.fps,
+  };
+  const reason = skipReason(scenario, catalog);
+  if (reason) return { ...base, status: 'skipped', reason, checks: [] };
+  try {
+    const videos = join(options.outDir, 'videos');
+    await mkdir(videos, { recursive: true });
+    const output = join(videos, `${scenario.id}.mp4`);
+    const made = await render(scenario, catalog, output, options);
+    const { series, probe: _probe, ...analysis } = await analyzeTalkingHead(output, made.figures.mouthRegion);
+    const accuracy = made.ttsSpeech ? mouthTrackAgreement(made.ttsSpeech, scenario.fps) : undefined;
+    const checks = runChecks(scenario.checks, { analysis, ...(accuracy ? { accuracy } : {}) });
+    return {
+      ...base,
+      status: checks.every((c) => c.passed !== false) ? 'passed' : 'failed',
+      video: relative(options.outDir, output),
+      mouthRegion: [...made.figures.mouthRegion],
+      ...(made.language ? { language: made.language } : {}),
+      latency: latencyOf(made.figures),
+      analysis,
+      ...(accuracy ? { accuracy } : {}),
+      checks, series,
+    };
+  } catch (e) {
+    if (options.signal?.aborted) throw e;
+    return { ...base, status: 'error', reason: e instanceof Error ? e.message : String(e), checks: [] };
+  }
+}
+
+interface Rendered {
+  readonly figures: RenderFigures;
+  readonly language?: LanguageFigures;
+  /** TTS speech with phoneme timings, for audio-driven runs (the accuracy reference). */
+  readonly ttsSpeech?: Speech;
+}
+
+async function render(scenario: Scenario, catalog: AvatarCatalog, output: string, options: RunOptions): Promise<Rendered> {
+  const tts = options.tts ?? createTtsProvider();
+  const signal = options.signal;
+  switch (scenario.kind) {
+    case 'text': {
+      const u = scenario.utterances[0]!;
+      const renderer = await catalog.createRenderer(scenario.avatar, { fps: scenario.fps });
+      const r = await say({ text: u.text, output, language: u.language, avatar: scenario.avatar, catalog, fps: scenario.fps, tts, ...(signal ? { signal } : {}) });
+      return {
+        figures: { ...r, mouthRegion: renderer.mouthRegion },
+        language: languageFigures([u], [r.language], [r.voice ?? '?']),
+      };
+    }
+    case 'session': {
+      const used: string[] = [];
+      const voices: string[] = [];
+      async function* speech(): AsyncGenerator<Speech> {
+        for (const [i, u] of scenario.utterances.entries()) {
+          const language = resolveLanguage(u.language, u.text).code;
+          used.push(language);
+          let voice = '?';
+          let rate = 0;
+          for await (const part of tts.synthesize({ text: u.text, language }, signal)) {
+            voice = part.voice ?? voice;
+            rate = part.sampleRate;
+            yield part;
+          }
+          voices.push(voice);
+          if (i < scenario.utterances.length - 1 && rate) yield silence(UTTERANCE_GAP_MS, rate);
+        }
+      }
+      const figures = await renderSpeechSession({ speech: speech(), tracker: 'phonemes', catalog, avatar: scenario.avatar, fps: scenario.fps, output, ...(signal ? { signal } : {}) });
+      return { figures, language: languageFigures(scenario.utterances, used, voices) };
+    }
+    case 'audio': {
+      // The project's own speech, written to a WAV file and read back as plain audio: the
+      // audio-only tracker never sees the phoneme timings it is scored against.
+      const u = scenario.utterances[0]!;
+      const language = resolveLanguage(u.language, u.text).code;
+      const parts: Speech[] = [];
+      for await (const part of tts.synthesize({ text: u.text, language }, signal)) parts.push(part);
+      if (parts.length === 0) throw new AvatarError('tts_failed', 'the TTS produced no audio');
+      const ttsSpeech = concatSpeech(parts);
+      const audioDir = join(options.outDir, 'audio');
+      await mkdir(audioDir, { recursive: true });
+      const wav = join(audioDir, `${scenario.id}.wav`);
+      await writeFileAtomic(wav, encodeWav(ttsSpeech));
+      const figures = await renderSpeechSession({ speech: decodedFile(wav, signal), tracker: 'audio-offline', catalog, avatar: scenario.avatar, fps: scenario.fps, output, ...(signal ? { signal } : {}) });
+      return { figures, ttsSpeech, language: languageFigures([u], [language], [ttsSpeech.voice ?? '?']) };
+    }
+    case 'audio-file': {
+      const figures = await renderSpeechSession({ speech: decodedFile(scenario.audioFile!, signal), tracker: 'audio-offline', catalog, avatar: scenario.avatar, fps: scenario.fps, output, ...(signal ? { signal } : {}) });
+      return { figures };
+    }
+  }
+}
+
+async function* decodedFile(path: string, signal: AbortSignal | undefined): AsyncGenerator<Speech> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (e) {
+    throw new AvatarError('invalid_input', `cannot read audio file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  const audio = await decodeAudio(bytes, signal ? { signal } : {});
+  if (audio.pcm.length === 0) throw new AvatarError('invalid_input', `audio file ${path} holds no samples`);
+  yield { pcm: audio.pcm, sampleRate: audio.sampleRate };
+}
+
+function languageFigures(utterances: readonly { text: string; language: string }[], used: string[], voices: string[]): LanguageFigures {
+  const detected = utterances.map((u) => detectLanguage(u.text));
+  return {
+    requested: utterances.map((u) => u.language), used, detected, voices,
+    match: used.length === detected.length && used.every((l, i) => l === detected[i]),
+  };
+}
+
+function latencyOf(f: RenderFigures): LatencyFigures {
+  return {
+    ttsMs: f.ttsMs, firstFrameMs: f.firstFrameMs, renderMs: f.renderMs, encodeMs: f.encodeMs, totalMs: f.totalMs,
+    renderFps: f.renderMs > 0 ? (f.frames * 1000) / f.renderMs : 0,
+    encodeFps: f.encodeMs > 0 ? (f.frames * 1000) / f.encodeMs : 0,
+    realtimeFactor: f.audioS > 0 ? f.totalMs / (f.audioS * 1000) : 0,
+    audioS: f.audioS, frames: f.frames, encoder: f.encoder,
+  };
+}
