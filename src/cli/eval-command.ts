@@ -3,7 +3,9 @@ import { cpus } from 'node:os';
 import { basename, extname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BuiltinAvatarCatalog, type AvatarCatalog } from '../avatars/catalog.js';
+import { AvatarRegistry } from '../avatars/registry.js';
 import { AvatarError } from '../core/errors.js';
+import { ensureFixtureAvatar, isFixtureAvatar } from '../eval/avatar-fixtures.js';
 import { compareReports, formatComparison, loadReport } from '../eval/compare.js';
 import { compareWithGold, goldFromReport, loadGold } from '../eval/gold.js';
 import { writeComparison, writeReport } from '../eval/report-html.js';
@@ -24,6 +26,8 @@ export const EVAL_HELP = `eval options:
   --gold FILE           hold the run to these expected figures (default: the suite's gold file)
   --no-gold             do not compare with any gold file
   --write-gold FILE     write this run's figures as a new gold file
+  --avatars-dir DIR     prepared avatars the suite names (default: OUT/avatars); the
+                        fixture avatars "photo" and "video" are built there when missing
   --audio-dir DIR       evaluate the avatar speaking each WAV in DIR (alone, or with --suite added)
   --video FILE --mouth x,y,w,h   score any talking-head video (mouth box in pixels)
   --compare A.json B.json        print and plot the differences; exit 1 on a regression
@@ -46,6 +50,7 @@ export async function runEval(argv: readonly string[], options: { catalog?: Avat
       mouth: { type: 'string' },
       compare: { type: 'string' },
       quiet: { type: 'boolean', short: 'q', default: false },
+      'avatars-dir': { type: 'string' },
     },
   });
   const out = resolve(values.out);
@@ -75,11 +80,12 @@ export async function runEval(argv: readonly string[], options: { catalog?: Avat
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   let report: EvalReport;
+  const registry = options.catalog ? undefined : await evalRegistry(suite, values['avatars-dir'] ?? join(out, 'avatars'), log);
   try {
     log(`avatar eval: suite ${suite.name}, ${suite.scenarios.length} scenarios, report in ${out}`);
     const started = performance.now();
     report = await runSuite(suite, {
-      outDir: out, catalog: options.catalog ?? new BuiltinAvatarCatalog(), signal: controller.signal,
+      outDir: out, catalog: options.catalog ?? registry ?? new BuiltinAvatarCatalog(), signal: controller.signal,
       onProgress: ({ scenario, index, total, result }) => {
         if (result) log(`[${index + 1}/${total}] ${scenario.id}: ${describe(result)} (${((performance.now() - started) / 1000).toFixed(1)} s)`);
       },
@@ -87,6 +93,7 @@ export async function runEval(argv: readonly string[], options: { catalog?: Avat
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    registry?.close();
   }
   if (gold && goldPath) {
     const outcomes = compareWithGold(report, gold);
@@ -104,6 +111,17 @@ export async function runEval(argv: readonly string[], options: { catalog?: Avat
   log(`${ok ? 'PASSED' : 'FAILED'}: ${counts}${report.gold ? `; gold ${report.gold.passed ? 'within tolerance' : 'OUT OF TOLERANCE'}` : ''}; ${(report.durationMs / 1000).toFixed(1)} s`);
   log(`wrote ${files.json} and ${files.html}`);
   return ok ? 0 : 1;
+}
+
+/**
+ * The prepared avatars the suite names, from `dir`; the fixture avatars (`photo`, `video`)
+ * are built there first when missing, so the warp and select renderers are always measured.
+ */
+async function evalRegistry(suite: Suite, dir: string, log: (line: string) => void): Promise<AvatarRegistry | undefined> {
+  const wanted = new Set(suite.scenarios.map((s) => s.avatar).filter((id) => id !== 'default'));
+  if (wanted.size === 0) return undefined;
+  for (const id of wanted) if (isFixtureAvatar(id)) await ensureFixtureAvatar(dir, id, log);
+  return AvatarRegistry.open({ dirs: [dir], rescanMs: 0 });
 }
 
 function describe(r: ScenarioResult): string {

@@ -6,6 +6,22 @@ export interface BlendEllipse {
   readonly ry: number;
 }
 
+/**
+ * Colour matching that carries over from frame to frame: the measured shift is smoothed
+ * over about 7 frames, so a patch never flickers in brightness as the background changes.
+ */
+export class ColourMatch {
+  private readonly shift = [NaN, NaN, NaN];
+
+  /** The shift to apply to plane `plane` given this frame's measurement. */
+  next(plane: number, measured: number): number {
+    const prev = this.shift[plane]!;
+    const value = Number.isNaN(prev) ? measured : prev + (measured - prev) * 0.15;
+    this.shift[plane] = value;
+    return value;
+  }
+}
+
 /** Share of the radius over which the patch fades into the background. */
 export const BLEND_FEATHER = 0.35;
 const FEATHER = BLEND_FEATHER;
@@ -15,9 +31,12 @@ const FEATHER = BLEND_FEATHER;
  * the background). The source is read shifted by (dx, dy) so its landmarks line up with
  * the background's; the patch fades out over the outer 35% of its radius, and its mean
  * colour in that fading ring is matched to the background's, so neither an edge nor a
- * brightness step shows.
+ * brightness step shows (pass the stream's ColourMatch to keep that shift steady).
  */
-export function blendEllipse(src: Uint8Array, dst: Uint8Array, width: number, height: number, patch: BlendEllipse, dx: number, dy: number): void {
+export function blendEllipse(
+  src: Uint8Array, dst: Uint8Array, width: number, height: number, patch: BlendEllipse, dx: number, dy: number,
+  match: ColourMatch = new ColourMatch(),
+): void {
   const cw = width >> 1;
   const ch = height >> 1;
   const planes = [
@@ -25,7 +44,7 @@ export function blendEllipse(src: Uint8Array, dst: Uint8Array, width: number, he
     { base: width * height, w: cw, h: ch, s: 2 },
     { base: width * height + cw * ch, w: cw, h: ch, s: 2 },
   ];
-  for (const p of planes) {
+  for (const [plane, p] of planes.entries()) {
     const e = { cx: patch.cx / p.s, cy: patch.cy / p.s, rx: patch.rx / p.s, ry: patch.ry / p.s };
     const sx = Math.round(dx / p.s);
     const sy = Math.round(dy / p.s);
@@ -34,7 +53,7 @@ export function blendEllipse(src: Uint8Array, dst: Uint8Array, width: number, he
     const y0 = Math.max(0, Math.floor(e.cy - e.ry), -sy);
     const y1 = Math.min(p.h, Math.ceil(e.cy + e.ry) + 1, p.h - sy);
     if (x1 <= x0 || y1 <= y0) continue;
-    const shift = colourShift(src, dst, p.base, p.w, e, x0, x1, y0, y1, sx, sy);
+    const shift = match.next(plane, colourShift(src, dst, p.base, p.w, e, x0, x1, y0, y1, sx, sy));
     for (let y = y0; y < y1; y++) {
       const ny = (y - e.cy) / e.ry;
       const row = p.base + y * p.w;
@@ -53,7 +72,10 @@ export function blendEllipse(src: Uint8Array, dst: Uint8Array, width: number, he
   }
 }
 
-/** Mean background-minus-source difference in the fading ring. */
+/** Largest per-pixel difference that counts as a lighting change. */
+const MAX_LIGHTING_STEP = 16;
+
+/** Mean background-minus-source difference in the fading ring (lighting, not structure). */
 function colourShift(
   src: Uint8Array, dst: Uint8Array, base: number, w: number, e: BlendEllipse,
   x0: number, x1: number, y0: number, y1: number, sx: number, sy: number,
@@ -66,7 +88,10 @@ function colourShift(
       const nx = (x - e.cx) / e.rx;
       const r = Math.sqrt(nx * nx + ny * ny);
       if (r < 1 - FEATHER || r >= 1) continue;
-      sum += dst[base + y * w + x]! - src[base + (y - sy) * w + (x - sx)]!;
+      const d = dst[base + y * w + x]! - src[base + (y - sy) * w + (x - sx)]!;
+      // Differences this large are different things (hair, a jaw edge), not lighting.
+      if (d > MAX_LIGHTING_STEP || d < -MAX_LIGHTING_STEP) continue;
+      sum += d;
       n++;
     }
   }

@@ -1,6 +1,6 @@
 import type { FrameSource } from '../../avatars/frame-source.js';
 import type { FrameMouth } from '../../avatars/manifest.js';
-import { BLEND_FEATHER, blendEllipse } from '../../compose/mouth-blend.js';
+import { BLEND_FEATHER, blendEllipse, ColourMatch } from '../../compose/mouth-blend.js';
 import type { VideoFrame } from '../../core/frame.js';
 import type { MouthFrame, MouthParams } from '../../visemes/mouth-params.js';
 import { FramePool, pingPong } from '../frame-pool.js';
@@ -22,6 +22,7 @@ export class SelectRenderer implements Renderer {
   private readonly shapes: MouthShapeIndex;
   private readonly mouths: readonly FrameMouth[];
   private previous = -1;
+  private readonly colourMatch = new ColourMatch();
 
   constructor(private readonly frames: FrameSource, mouths: readonly FrameMouth[], scale = 1) {
     this.mouths = mouths.map((m) => ({ cx: m.cx * scale, cy: m.cy * scale, width: m.width * scale, open: m.open * scale, ax: m.ax * scale, ay: m.ay * scale, chinY: m.chinY * scale }));
@@ -61,8 +62,8 @@ export class SelectRenderer implements Renderer {
       const top = b.ay;
       const bottom = b.chinY + 0.1 * (b.chinY - b.cy);
       blendEllipse(src, data, this.frames.width, this.frames.height, {
-        cx: b.cx, cy: (top + bottom) / 2, rx: b.width * 0.95, ry: (bottom - top) / 2 / (1 - BLEND_FEATHER),
-      }, b.ax - s.ax, b.ay - s.ay);
+        cx: b.cx, cy: (top + bottom) / 2, rx: b.width * 1.3, ry: (bottom - top) / 2 / (1 - BLEND_FEATHER),
+      }, b.ax - s.ax, b.ay - s.ay, this.colourMatch);
     }
     return { width: this.frames.width, height: this.frames.height, data, ptsMs: frame.ptsMs, release };
   }
