@@ -84,7 +84,7 @@ export class PhonemeMouthTracker implements MouthTracker {
     let speaking = false;
     for (const s of this.segments) {
       if (s.startMs - ANTICIPATION_MS * REACH > tMs) break;
-      const weight = influence(s, tMs);
+      const weight = influence(s, tMs, VISEME_TARGETS[s.viseme].carryoverMs ?? CARRYOVER_MS);
       if (weight === 0) continue;
       if (tMs >= s.startMs && tMs < s.endMs && s.viseme !== 'sil') speaking = true;
       const target = VISEME_TARGETS[s.viseme];
@@ -115,13 +115,13 @@ export class PhonemeMouthTracker implements MouthTracker {
 }
 
 /** Weight of a segment at time tMs: 1 inside, Gaussian fall-off outside, 0 beyond reach. */
-function influence(s: VisemeSegment, tMs: number): number {
+function influence(s: VisemeSegment, tMs: number, carryoverMs: number): number {
   if (tMs < s.startMs) {
     const d = (s.startMs - tMs) / ANTICIPATION_MS;
     return d > REACH ? 0 : Math.exp(-d * d);
   }
   if (tMs >= s.endMs) {
-    const d = (tMs - s.endMs) / CARRYOVER_MS;
+    const d = (tMs - s.endMs) / carryoverMs;
     return d > REACH ? 0 : Math.exp(-d * d);
   }
   return 1;

@@ -9,7 +9,15 @@ export interface VisemeTarget {
   readonly mouth: MouthParams;
   /** Dominance: a high value keeps the shape when neighbours pull (p/b/m must close). */
   readonly dominance: number;
+  /**
+   * How long the shape lingers after its sound ends, ms (default: the tracker's carry-over).
+   * Lips part abruptly when a p/b/m is released, so closures linger briefly.
+   */
+  readonly carryoverMs?: number;
 }
+
+/** Linger of a lip closure after the consonant ends. */
+const CARRYOVER_MS = 20;
 
 const m = (jawOpen: number, lipWidth: number, rounding: number, closure: number, teeth: number, tongue: number): MouthParams =>
   ({ jawOpen, lipWidth, rounding, closure, teeth, tongue });
@@ -17,7 +25,7 @@ const m = (jawOpen: number, lipWidth: number, rounding: number, closure: number,
 /** Targets per viseme. Vowels open the jaw; p/b/m close the lips whatever their neighbours do. */
 export const VISEME_TARGETS: Record<Viseme, VisemeTarget> = {
   sil: { mouth: m(0, 0.5, 0, 1, 0, 0), dominance: 1 },
-  PP: { mouth: m(0.02, 0.5, 0.1, 1, 0, 0), dominance: 8 },
+  PP: { mouth: m(0.02, 0.5, 0.1, 1, 0, 0), dominance: 8, carryoverMs: CARRYOVER_MS },
   FF: { mouth: m(0.12, 0.55, 0, 0.35, 1, 0), dominance: 3 },
   TH: { mouth: m(0.2, 0.55, 0, 0, 0.8, 1), dominance: 2 },
   DD: { mouth: m(0.25, 0.55, 0, 0, 0.6, 0.4), dominance: 1.2 },
