@@ -23,13 +23,13 @@ describe('avatar eval --suite quick (the CI gate)', () => {
     const { code, stdout, stderr } = await avatarCli(['eval', '--suite', 'quick', '--out', out, '--json']);
     assert.equal(code, 0, stderr);
     report = JSON.parse(stdout) as EvalReport;
-    assert.match(stderr, /\[1\/6\] en-medium: passed, offset -?\d+ ms/, 'progress per scenario on stderr');
+    assert.match(stderr, /\[1\/8\] en-medium: passed, offset -?\d+ ms/, 'progress per scenario on stderr');
     process.stderr.write(`quick suite: ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
   });
 
   it('passes every scenario and the gold figures', () => {
     assert.equal(report.suite, 'quick');
-    assert.equal(report.scenarios.length, 6);
+    assert.equal(report.scenarios.length, 8);
     for (const s of report.scenarios) assert.equal(s.status, 'passed', `${s.id}: ${JSON.stringify(s.checks)}`);
     assert.ok(report.gold?.passed, JSON.stringify(report.gold?.outcomes.filter((o) => !o.passed)));
   });
@@ -47,11 +47,14 @@ describe('avatar eval --suite quick (the CI gate)', () => {
     const audio = byId['audio-en']!;
     assert.ok(audio.accuracy && audio.accuracy.openAgreement >= 0.78, `accuracy ${audio.accuracy?.openAgreement}`);
     assert.ok(audio.latency!.firstFrameMs > 0);
+    // The photo and video avatars the evaluator builds for itself.
+    assert.equal(byId['warp-en']!.renderer, 'warp');
+    assert.equal(byId['select-en']!.renderer, 'select');
   });
 
   it('writes report.json, a self-contained index.html and the videos', async () => {
     const json = JSON.parse(await readFile(join(out, 'report.json'), 'utf8')) as EvalReport;
-    assert.equal(json.scenarios.length, 6);
+    assert.equal(json.scenarios.length, 8);
     const html = await readFile(join(out, 'index.html'), 'utf8');
     assert.match(html, /<svg/);
     assert.match(html, /BT\.1359/);
