@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
@@ -138,6 +138,22 @@ describe('avatar prepare, warp and select', () => {
     const renderer = await registry.createRenderer('anna', { fps: 25 });
     registry.close();
     await assertLipSync(out, renderer.mouthRegion, 'warp from audio');
+  });
+
+  it('prepares every file of a folder in worker threads and reports the ones that fail', async () => {
+    const folder = join(dir, 'batch');
+    await mkdir(folder);
+    await copyFile(join(dir, 'anna.jpg'), join(folder, 'Carla Photo.jpg'));
+    await writeFile(join(folder, 'broken.mp4'), 'not a video at all');
+    const out = join(dir, 'batch-avatars');
+    const res = await avatarCli(['prepare', folder, '--workers', '2', '--avatars-dir', out, '--output-json', join(dir, 'batch.json')]);
+    assert.equal(res.code, 1, 'one file failed');
+    assert.match(res.stderr, /failed: .*broken\.mp4: not a readable image or video/);
+    assert.match(res.stderr, /prepared 1, skipped 0, failed 1/);
+    assert.deepEqual(await readdir(out), ['carla_photo']);
+    const stats = JSON.parse(await readFile(join(dir, 'batch.json'), 'utf8')) as { avatars: { id: string }[]; failures: { input: string }[] };
+    assert.equal(stats.avatars[0]!.id, 'carla_photo');
+    assert.match(stats.failures[0]!.input, /broken\.mp4$/);
   });
 
   it('lists prepared avatars and refuses bad inputs with a clear message', async () => {

@@ -32,7 +32,10 @@ export async function probeMedia(path: string): Promise<MediaInfo> {
   }
   const { stderr } = await runFfmpeg(['-i', path]);
   const video = /Stream #\d+:\d+[^:]*: Video: .*?, (\d{2,5})x(\d{2,5})[ ,\[]/.exec(stderr);
-  if (!video) throw new AvatarError('invalid_input', `${path}: not a readable image or video (${ffmpegErrorTail(stderr, 1) || 'no video stream'})`);
+  if (!video) {
+    const reason = ffmpegErrorTail(stderr, 1).replace(`${path}: `, '') || 'no video stream';
+    throw new AvatarError('invalid_input', `${path}: not a readable image or video (${reason})`);
+  }
   const duration = /Duration: (\d+):(\d+):(\d+(?:\.\d+)?)/.exec(stderr);
   const fps = /, (\d+(?:\.\d+)?) fps/.exec(stderr);
   return {

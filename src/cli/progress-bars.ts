@@ -1,3 +1,5 @@
+import { basename } from 'node:path';
+
 /**
  * One progress line per avatar on a terminal (redrawn in place), or a line at each
  * quarter when the output is a file or pipe.
@@ -27,6 +29,7 @@ export class ProgressBars {
   }
 
   fail(input: string, message: string): void {
-    this.out.write(`${this.out.isTTY ? '\r\x1b[K' : ''}failed: ${message.startsWith(input) ? message : `${input}: ${message}`}\n`);
+    const named = message.includes(basename(input)) ? message : `${input}: ${message}`;
+    this.out.write(`${this.out.isTTY ? '\r\x1b[K' : ''}failed: ${named}\n`);
   }
 }
