@@ -173,6 +173,14 @@ describe('avatar prepare, warp and select', () => {
     const faceless = await avatarCli(['prepare', join(dir, 'wall.png'), '--avatars-dir', avatars]);
     assert.equal(faceless.code, 2);
     assert.match(faceless.stderr, /wall\.png: no face found \(frames 0-0\)/);
+    // Two people.
+    await sharp({ create: { width: 1024, height: 512, channels: 3, background: '#ffffff' } })
+      .composite([{ input: join(dir, 'anna.jpg'), left: 0, top: 0 }, { input: join(dir, 'anna.jpg'), left: 512, top: 0 }])
+      .jpeg().toFile(join(dir, 'two.jpg'));
+    const two = await avatarCli(['prepare', join(dir, 'two.jpg'), '--avatars-dir', avatars]);
+    assert.equal(two.code, 2);
+    assert.match(two.stderr, /two\.jpg: several faces found in 1 frame \(frames 0-0\)/);
+    assert.equal(two.stderr.trim().split('\n').length, 1, 'one error line');
     // Too short: half a second of video.
     const short = await avatarCli(['prepare', join(dir, 'talk.mp4'), '--name', 'short', '--duration', '0.5', '--avatars-dir', avatars]);
     assert.equal(short.code, 2);

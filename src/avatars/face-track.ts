@@ -79,7 +79,7 @@ function checkSecondFaces(frames: readonly FrameFaces[], limits: FaceTrackLimits
   if (count > limits.maxSecondFaceFrames) {
     const first = crowded.indexOf(true);
     const last = crowded.lastIndexOf(true);
-    throw new FaceTrackError(`several faces found in ${count} frames (frames ${first}-${last}); use a source with one person`, first, last);
+    throw new FaceTrackError(`several faces found in ${count} frame${count === 1 ? '' : 's'} (frames ${first}-${last}); use a source with one person`, first, last);
   }
 }
 

@@ -54,6 +54,8 @@ export async function runPrepare(argv: readonly string[]): Promise<number> {
         ? `skipped: ${result.dir} exists (use --force to redo it)`
         : `${result.frames} frames, ${(result.bytes / 1e6).toFixed(1)} MB, ${(result.ms / 1000).toFixed(1)} s (${result.framesPerSecond.toFixed(1)} frames/s), renderer ${result.renderer}`);
     } catch (e) {
+      // One input: its error is the command's error, printed once by the caller.
+      if (inputs.length === 1) throw e;
       const message = e instanceof Error ? e.message : String(e);
       failures.push({ input: file, error: message });
       bars?.fail(file, message);
@@ -71,7 +73,6 @@ export async function runPrepare(argv: readonly string[]): Promise<number> {
   if (values['output-json']) {
     await writeFile(values['output-json'], JSON.stringify({ avatars: results, failures }, null, 2) + '\n');
   }
-  if (failures.length === 1 && inputs.length === 1) throw new AvatarError('invalid_input', failures[0]!.error);
   return failures.length ? 1 : 0;
 }
 
