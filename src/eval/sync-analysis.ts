@@ -156,26 +156,45 @@ export async function analyzeSync(path: string, region: Region, options: { maxLa
   const denom = left - 2 * correlations[best]! + right;
   const refine = denom < 0 ? Math.max(-0.5, Math.min(0.5, (0.5 * (left - right)) / denom)) : 0;
   const sorted = [...correlations].sort((a, b) => a - b);
-  const silentFloor = percentile(envelope, 0.95) * Math.pow(10, -30 / 20);
-  const silent = silentSpans(envelope, silentFloor, SPAN_MARGIN_FRAMES);
-  let silentSum = 0;
-  let silentN = 0;
-  let speechSum = 0;
-  let speechN = 0;
-  for (let i = 1; i < frames.length; i++) {
-    if (silent[i]) {
-      silentSum += motion[i]!;
-      silentN++;
-    } else if (envelope[i]! >= silentFloor) {
-      speechSum += motion[i]!;
-      speechN++;
-    }
-  }
+  const still = motionBySpan(motion, envelope);
   return {
     fps, frames: frames.length, motion, activity, envelope, correlations, lagFrames,
     offsetMs: ((lagFrames + refine) * 1000) / fps,
     peakCorrelation: correlations[best]!,
     confidence: correlations[best]! - sorted[Math.floor(sorted.length / 2)]!,
+    ...still,
+  };
+}
+
+/** Mean mouth motion inside silent spans and in speech, and how many frames each holds. */
+export interface SpanMotion {
+  readonly silentMotion: number;
+  readonly speechMotion: number;
+  readonly silentFrames: number;
+  readonly speechFrames: number;
+}
+
+/**
+ * Splits frames by the loudness envelope (silence: 30 dB below its 95th percentile, inner
+ * part of each quiet run) and averages the motion of each side.
+ */
+export function motionBySpan(motion: ArrayLike<number>, envelope: ArrayLike<number>): SpanMotion {
+  const floor = percentile(envelope, 0.95) * Math.pow(10, -30 / 20);
+  const silent = silentSpans(envelope, floor, SPAN_MARGIN_FRAMES);
+  let silentSum = 0;
+  let silentN = 0;
+  let speechSum = 0;
+  let speechN = 0;
+  for (let i = 1; i < motion.length; i++) {
+    if (silent[i]) {
+      silentSum += motion[i]!;
+      silentN++;
+    } else if (envelope[i]! >= floor) {
+      speechSum += motion[i]!;
+      speechN++;
+    }
+  }
+  return {
     silentMotion: silentN ? silentSum / silentN : 0,
     speechMotion: speechN ? speechSum / speechN : 0,
     silentFrames: silentN,
@@ -210,7 +229,7 @@ function smooth3(x: Float64Array): Float64Array {
   return out;
 }
 
-function percentile(x: Float64Array, p: number): number {
+function percentile(x: ArrayLike<number>, p: number): number {
   const s = Array.from(x).sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? 0;
 }

@@ -3,14 +3,12 @@ import { ffmpegErrorTail, runFfmpeg } from '../encode/ffmpeg.js';
 import { bt1359Verdict, fineEnvelope, measureAvOffset, type AvOffset } from './av-offset.js';
 import { summarizePitch, type PitchSummary } from './pitch.js';
 import { probeMedia, type MediaProbe } from './probe.js';
-import { decodeRegionLuma, frameMotion, mouthActivity, silentSpans, type Region } from './sync-analysis.js';
+import { decodeRegionLuma, frameMotion, motionBySpan, mouthActivity, type Region } from './sync-analysis.js';
 
 /** Sample rate the audio of a video is analysed at. */
 const ANALYSIS_RATE = 16000;
 /** Window each end of a video is measured over for drift, ms. */
 const DRIFT_WINDOW_MS = 10000;
-/** Frames trimmed from each end of a quiet run (lips may still be closing or already opening). */
-const SPAN_MARGIN_FRAMES = 4;
 /** Fewer silent frames than this and stillness is not judged. */
 export const MIN_SILENT_FRAMES = 5;
 
@@ -96,24 +94,7 @@ export async function analyzeTalkingHead(path: string, mouth: Region, options: {
     drift = { firstMs: first.offsetMs, lastMs: last.offsetMs, driftMs: last.offsetMs - first.offsetMs };
   }
 
-  const sortedEnv = Array.from(envelope).sort((a, b) => a - b);
-  const floor = (sortedEnv[Math.floor(0.95 * (sortedEnv.length - 1))] ?? 0) * Math.pow(10, -30 / 20);
-  const silent = silentSpans(envelope, floor, SPAN_MARGIN_FRAMES);
-  let silentSum = 0;
-  let silentN = 0;
-  let speechSum = 0;
-  let speechN = 0;
-  for (let i = 1; i < frames.length; i++) {
-    if (silent[i]) {
-      silentSum += motion[i]!;
-      silentN++;
-    } else if (envelope[i]! >= floor) {
-      speechSum += motion[i]!;
-      speechN++;
-    }
-  }
-  const silentMotion = silentN ? silentSum / silentN : 0;
-  const speechMotion = speechN ? speechSum / speechN : 0;
+  const { silentMotion, speechMotion, silentFrames, speechFrames } = motionBySpan(motion, envelope);
 
   const videoMs = probe.video.durationMs ?? frames.length * frameMs;
   const audioMs = probe.audio.durationMs ?? (pcm.length * 1000) / ANALYSIS_RATE;
@@ -124,8 +105,8 @@ export async function analyzeTalkingHead(path: string, mouth: Region, options: {
     ...(drift ? { drift } : {}),
     stillness: {
       silentMotion, speechMotion,
-      ratio: silentN >= MIN_SILENT_FRAMES && speechMotion > 0 ? silentMotion / speechMotion : null,
-      silentFrames: silentN, speechFrames: speechN,
+      ratio: silentFrames >= MIN_SILENT_FRAMES && speechMotion > 0 ? silentMotion / speechMotion : null,
+      silentFrames, speechFrames,
     },
     voice: summarizePitch(pcm, ANALYSIS_RATE),
     validity: {
