@@ -1,21 +1,18 @@
 import { constants as fsConstants } from 'node:fs';
 import { access, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { AudioMouthTracker } from './audio/audio-mouth-track.js';
 import { decodeAudio } from './audio/decode-audio.js';
 import { encodeWav } from './audio/wav.js';
 import { BuiltinAvatarCatalog, type AvatarCatalog } from './avatars/catalog.js';
-import { AvatarError, throwIfAborted } from './core/errors.js';
+import { AvatarError } from './core/errors.js';
 import { concatSpeech, type Speech } from './core/speech.js';
 import { chooseEncoder } from './encode/encoder-probe.js';
-import { Mp4FileWriter } from './encode/mp4-writer.js';
+import { speechToMp4, startedEarly } from './pipeline/speech-to-mp4.js';
 import { parseSize } from './render/renderer.js';
 import { createTtsProvider } from './tts/create-tts.js';
 import { resolveLanguage } from './tts/language.js';
 import type { TtsProvider } from './tts/provider.js';
 import { splitSentences } from './tts/sentences.js';
-import type { MouthTracker } from './visemes/mouth-params.js';
-import { PhonemeMouthTracker } from './visemes/phoneme-track.js';
 
 /** Limits that keep one request from taking the machine. */
 export const SAY_LIMITS = { maxTextChars: 20000, minFps: 1, maxFps: 60 } as const;
@@ -129,88 +126,41 @@ async function checkWritable(path: string): Promise<void> {
 export async function say(options: SayOptions): Promise<SayResult> {
   const started = performance.now();
   const { fps, width: wantedWidth, height: wantedHeight, language } = await validateSayOptions(options);
-  let stream: AsyncIterator<Speech>;
+  let source: AsyncIterable<Speech>;
   if (options.audio) {
-    stream = audioFileSpeech(options.audio, options.signal)[Symbol.asyncIterator]();
+    source = audioFileSpeech(options.audio, options.signal);
   } else {
     const tts = typeof options.tts === 'object' ? options.tts : createTtsProvider(options.tts);
     if (options.voice) await tts.checkVoice(options.voice, language);
-    // Speech starts first: the TTS engine warms up in its own thread while the avatar and
-    // the encoder are prepared here.
-    stream = tts.synthesize({ text: options.text, language, ...pick(options) }, options.signal)[Symbol.asyncIterator]();
+    source = tts.synthesize({ text: options.text, language, ...pick(options) }, options.signal);
   }
-  let pendingSpeech: Promise<IteratorResult<Speech>> | undefined = stream.next();
-  pendingSpeech.catch(() => undefined);
+  // Speech starts first: the TTS engine warms up in its own thread while the avatar and
+  // the encoder are prepared here.
+  const speech = startedEarly(source);
   const encoderChoice = chooseEncoder(options.encoder);
   encoderChoice.catch(() => undefined);
   const catalog = options.catalog ?? new BuiltinAvatarCatalog();
   const renderer = await catalog.createRenderer(options.avatar ?? 'default', {
     fps, ...(wantedWidth ? { width: wantedWidth } : {}), ...(wantedHeight ? { height: wantedHeight } : {}),
   });
-  const { width, height } = renderer;
   const encoder = await encoderChoice;
   const sentences = options.audio ? 1 : splitSentences(options.text).length;
-  const speechParts: Speech[] = [];
-  let writer: Mp4FileWriter | undefined;
-  let tracker: MouthTracker | undefined;
-  // Time spent waiting for speech (TTS work that did not overlap anything else).
-  let ttsMs = 0;
-  let renderMs = 0;
-  let encodeStarted = 0;
-  let audioMs = 0;
-  let firstFrameMs = 0;
-
-  const renderReady = async () => {
-    for (const frame of tracker!.takeReady()) {
-      const t0 = performance.now();
-      const picture = await renderer.render(frame);
-      renderMs += performance.now() - t0;
-      await writer!.writeFrame(picture);
-      if (firstFrameMs === 0) firstFrameMs = performance.now() - started;
-    }
-  };
-
-  try {
-    for (;;) {
-      const t0 = performance.now();
-      const next = await (pendingSpeech ?? stream.next());
-      pendingSpeech = undefined;
-      ttsMs += performance.now() - t0;
-      if (next.done) break;
-      throwIfAborted(options.signal);
-      const speech = next.value;
-      if (!writer) {
-        encodeStarted = performance.now();
-        writer = await Mp4FileWriter.open({ path: resolve(options.output), width, height, fps, sampleRate: speech.sampleRate, encoder });
-        // A whole file is analysed offline (both-way smoothing, its own loudness range).
-        tracker = speech.phonemes ? new PhonemeMouthTracker(fps) : new AudioMouthTracker({ fps, mode: options.audio ? 'offline' : 'streaming' });
-      }
-      speechParts.push(speech);
-      audioMs += (speech.pcm.length * 1000) / speech.sampleRate;
-      writer.writeAudio(speech.pcm);
-      tracker!.push(speech);
-      await renderReady();
-      options.onProgress?.({ sentencesDone: speechParts.length, sentences, frames: writer.frames, audioMs });
-    }
-    if (!writer || !tracker) throw new AvatarError('tts_failed', 'the TTS produced no audio');
-    writer.endAudio();
-    tracker.finish();
-    await renderReady();
-    await writer.finish();
-  } catch (e) {
-    await writer?.abort();
-    if (options.signal?.aborted) throw new AvatarError('aborted', 'the operation was cancelled', { cause: e });
-    throw e;
-  }
-  const encodeMs = performance.now() - encodeStarted;
-  const speech = concatSpeech(speechParts);
-  if (options.audioOut) await writeFileAtomic(options.audioOut, encodeWav(speech));
+  const rendered = await speechToMp4({
+    speech, renderer, encoder, fps, output: options.output, startedAt: started,
+    // A whole file is analysed offline (both-way smoothing, its own loudness range).
+    tracker: options.audio ? 'audio-offline' : 'auto',
+    ...(options.signal ? { signal: options.signal } : {}),
+    onPart: ({ parts, frames, audioMs }) => options.onProgress?.({ sentencesDone: parts, sentences, frames, audioMs }),
+  });
+  const all = concatSpeech(rendered.parts);
+  if (options.audioOut) await writeFileAtomic(options.audioOut, encodeWav(all));
   const totalMs = performance.now() - started;
-  const audioS = speech.pcm.length / speech.sampleRate;
+  const audioS = all.pcm.length / all.sampleRate;
   return {
-    output: resolve(options.output), language, voice: speech.voice, encoder: encoder.name,
-    width, height, fps, frames: writer.frames, audioS,
-    ttsMs, renderMs, encodeMs, totalMs, firstFrameMs, realtimeFactor: totalMs / (audioS * 1000),
+    output: resolve(options.output), language, voice: all.voice, encoder: encoder.name,
+    width: renderer.width, height: renderer.height, fps, frames: rendered.frames, audioS,
+    ttsMs: rendered.ttsMs, renderMs: rendered.renderMs, encodeMs: rendered.encodeMs, totalMs,
+    firstFrameMs: rendered.firstFrameMs, realtimeFactor: totalMs / (audioS * 1000),
   };
 }
 

@@ -1,12 +1,7 @@
-import { resolve } from 'node:path';
-import { AudioMouthTracker } from '../audio/audio-mouth-track.js';
 import type { AvatarCatalog } from '../avatars/catalog.js';
-import { AvatarError, throwIfAborted } from '../core/errors.js';
 import type { Speech } from '../core/speech.js';
 import { chooseEncoder } from '../encode/encoder-probe.js';
-import { Mp4FileWriter } from '../encode/mp4-writer.js';
-import type { MouthTracker } from '../visemes/mouth-params.js';
-import { PhonemeMouthTracker } from '../visemes/phoneme-track.js';
+import { speechToMp4 } from '../pipeline/speech-to-mp4.js';
 
 /** Latency figures of one rendered video (same meaning as say()'s). */
 export interface RenderFigures {
@@ -47,59 +42,14 @@ export async function renderSpeechSession(options: SessionRenderOptions): Promis
   encoderChoice.catch(() => undefined);
   const renderer = await options.catalog.createRenderer(options.avatar, { fps: options.fps });
   const encoder = await encoderChoice;
-  const iterator = options.speech[Symbol.asyncIterator]();
-  let writer: Mp4FileWriter | undefined;
-  let tracker: MouthTracker | undefined;
-  let sampleRate = 0;
-  let samples = 0;
-  let ttsMs = 0;
-  let renderMs = 0;
-  let firstFrameMs = 0;
-  let encodeStarted = 0;
-  const renderReady = async () => {
-    for (const frame of tracker!.takeReady()) {
-      const t0 = performance.now();
-      const picture = await renderer.render(frame);
-      renderMs += performance.now() - t0;
-      await writer!.writeFrame(picture);
-      if (firstFrameMs === 0) firstFrameMs = performance.now() - started;
-    }
-  };
-  try {
-    for (;;) {
-      const t0 = performance.now();
-      const next = await iterator.next();
-      ttsMs += performance.now() - t0;
-      if (next.done) break;
-      throwIfAborted(options.signal);
-      const part = next.value;
-      if (!writer) {
-        sampleRate = part.sampleRate;
-        encodeStarted = performance.now();
-        writer = await Mp4FileWriter.open({ path: resolve(options.output), width: renderer.width, height: renderer.height, fps: options.fps, sampleRate, encoder });
-        tracker = options.tracker === 'phonemes'
-          ? new PhonemeMouthTracker(options.fps)
-          : new AudioMouthTracker({ fps: options.fps, mode: options.tracker === 'audio-offline' ? 'offline' : 'streaming' });
-      }
-      if (part.sampleRate !== sampleRate) throw new AvatarError('invalid_input', `speech parts change sample rate (${sampleRate} then ${part.sampleRate} Hz)`);
-      samples += part.pcm.length;
-      writer.writeAudio(part.pcm);
-      tracker!.push(part);
-      await renderReady();
-    }
-    if (!writer || !tracker) throw new AvatarError('tts_failed', 'no speech to render');
-    writer.endAudio();
-    tracker.finish();
-    await renderReady();
-    await writer.finish();
-  } catch (e) {
-    await writer?.abort();
-    throw e;
-  }
-  const totalMs = performance.now() - started;
+  const r = await speechToMp4({
+    speech: options.speech, tracker: options.tracker, renderer, encoder, fps: options.fps, output: options.output, startedAt: started,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  const samples = r.parts.reduce((n, p) => n + p.pcm.length, 0);
   return {
-    ttsMs, firstFrameMs, renderMs, encodeMs: performance.now() - encodeStarted, totalMs,
-    frames: writer.frames, audioS: samples / sampleRate, encoder: encoder.name,
+    ttsMs: r.ttsMs, firstFrameMs: r.firstFrameMs, renderMs: r.renderMs, encodeMs: r.encodeMs, totalMs: performance.now() - started,
+    frames: r.frames, audioS: samples / r.parts[0]!.sampleRate, encoder: encoder.name,
     width: renderer.width, height: renderer.height, mouthRegion: renderer.mouthRegion,
   };
 }
