@@ -6,20 +6,22 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 /** A point in image pixels. */
 export type Point = readonly [number, number];
 
+/** Inner and outer lip lines, each from one corner to the other, in image pixels. */
+export interface LipLines {
+  readonly upperInner: readonly Point[];
+  readonly lowerInner: readonly Point[];
+  readonly upperOuter: readonly Point[];
+  readonly lowerOuter: readonly Point[];
+}
+
 /** The mouth as a face-landmark model measures it, in image pixels. */
-export interface MouthGeometry {
+export interface MouthGeometry extends LipLines {
   /** Midpoint of the two lip corners. */
   readonly center: Point;
   /** Corner-to-corner distance of the outer lip line. */
   readonly width: number;
   /** Gap between the inner lip lines at the middle of the mouth (0 when closed). */
   readonly openness: number;
-  /** Inner lip lines, corner to corner. */
-  readonly upperInner: readonly Point[];
-  readonly lowerInner: readonly Point[];
-  /** Outer lip lines, corner to corner. */
-  readonly upperOuter: readonly Point[];
-  readonly lowerOuter: readonly Point[];
 }
 
 /** One face found in an image. */

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Point } from './face-landmarks.js';
+import type { LipLines } from './face-landmarks.js';
 
 /** Version of the avatar folder layout this code writes. */
 export const AVATAR_FORMAT_VERSION = 1;
@@ -43,12 +43,7 @@ export interface MouthFile {
   readonly version: number;
   readonly frames: readonly FrameMouth[];
   /** Inner and outer lip lines of the first frame, corner to corner. */
-  readonly lips: {
-    readonly upperInner: readonly Point[];
-    readonly lowerInner: readonly Point[];
-    readonly upperOuter: readonly Point[];
-    readonly lowerOuter: readonly Point[];
-  };
+  readonly lips: LipLines;
   /** True when geometry was estimated from crop rectangles rather than measured. */
   readonly estimated?: boolean;
 }

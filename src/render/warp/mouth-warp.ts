@@ -1,17 +1,12 @@
-import type { Point } from '../../avatars/face-landmarks.js';
+import type { LipLines, Point } from '../../avatars/face-landmarks.js';
 import { clamp01, smoothstep } from '../parametric/layer.js';
 
 /** Where the mouth of a photo is, in luma pixels. */
-export interface WarpGeometry {
+export interface WarpGeometry extends LipLines {
   /** Lip-corner midpoint and corner-to-corner width. */
   readonly cx: number;
   readonly cy: number;
   readonly width: number;
-  /** Lip lines, corner to corner (any direction). */
-  readonly upperInner: readonly Point[];
-  readonly lowerInner: readonly Point[];
-  readonly upperOuter: readonly Point[];
-  readonly lowerOuter: readonly Point[];
   /** Bottom of the nose and of the chin: the warp fades out above and below them. */
   readonly noseY: number;
   readonly chinY: number;
