@@ -1,5 +1,6 @@
 import { AvatarError } from '../core/errors.js';
 import { runSay } from './say-command.js';
+import { runServe } from './serve-command.js';
 import { runVoices } from './voices-command.js';
 
 const HELP = `avatar: make an avatar speak (text or audio in, lip-synced talking-head video out)
@@ -8,6 +9,8 @@ Usage:
   avatar say TEXT [options]          render TEXT to an MP4
   avatar say --text-file FILE [...]  render the text in FILE
   avatar voices [--lang CODE]        list TTS voices
+  avatar serve [--host H] [--port N] [--config FILE]
+                                     HTTP API, streaming, realtime sessions, web page
   avatar --help | --version
 
 say options:
@@ -24,6 +27,12 @@ say options:
   --audio-out FILE      also write the speech as WAV
   --json                print timings as JSON on stdout
   -q, --quiet           no progress output
+
+serve options (also AVATAR_HOST, AVATAR_PORT, AVATAR_API_KEYS=key:tenant,..., AVATAR_DATA_DIR,
+AVATAR_SIGNING_SECRET, AVATAR_RATE_LIMIT, AVATAR_JOB_CONCURRENCY; flags win over env over file):
+  --host H              listen address (default 127.0.0.1; without API keys always loopback)
+  -p, --port N          port (default 8000)
+  -c, --config FILE     YAML configuration (see README: Serving)
 
 Environment: AVATAR_FFMPEG (ffmpeg binary), AVATAR_ENCODER, AVATAR_TTS, AVATAR_TTS_BASE_URL,
 AVATAR_TTS_API_KEY, AVATAR_TTS_MODEL, AVATAR_TTS_VOICE.
@@ -48,6 +57,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await runSay(rest);
       case 'voices':
         return await runVoices(rest);
+      case 'serve':
+        return await runServe(rest);
       default:
         throw new AvatarError('invalid_input', `unknown command "${command}" (see: avatar --help)`);
     }
