@@ -29,7 +29,7 @@ export interface RealtimeHandlers {
  * through the handlers. Works in browsers and in Node (pass the `ws` constructor).
  */
 export class RealtimeClient {
-  private readonly waiters: { match: (e: ServerEvent) => boolean; resolve: (e: ServerEvent) => void }[] = [];
+  private readonly waiters: { match: (e: ServerEvent) => boolean; resolve: (e: ServerEvent) => void; reject: (e: Error) => void }[] = [];
   /** The session.started event: size, fps and the session id. */
   session: Extract<ServerEvent, { type: 'session.started' }> | undefined;
 
@@ -45,7 +45,10 @@ export class RealtimeClient {
     return new Promise((resolve, reject) => {
       socket.onerror = () => reject(new Error(`cannot open a realtime session at ${url}`));
       socket.onclose = (e) => {
-        reject(new Error(`the session closed before it started (${e.code} ${e.reason})`));
+        const error = new Error(`the session closed (${e.code} ${e.reason})`);
+        reject(error);
+        // Nobody waits for events of a closed session.
+        for (const waiter of client.waiters.splice(0)) waiter.reject(error);
         handlers.onClose?.(e.code, e.reason);
       };
       socket.onmessage = (e) => client.receive(e.data);
@@ -95,6 +98,10 @@ export class RealtimeClient {
         resolve: (e: ServerEvent) => {
           clearTimeout(timer);
           resolve(e);
+        },
+        reject: (e: Error) => {
+          clearTimeout(timer);
+          reject(e);
         },
       };
       this.waiters.push(waiter);

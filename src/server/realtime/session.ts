@@ -92,8 +92,18 @@ export class RealtimeSession implements SpeechTimeline {
     this.stopSpeech();
   }
 
-  /** Handles one client message (a text frame or a binary PCM frame). Bad input gets an `error` event; the session goes on. */
-  async handle(data: Buffer, isBinary: boolean): Promise<void> {
+  private inbox: Promise<void> = Promise.resolve();
+
+  /**
+   * Handles one client message (a text frame or a binary PCM frame), strictly in arrival
+   * order. Bad input gets an `error` event; the session goes on.
+   */
+  handle(data: Buffer, isBinary: boolean): Promise<void> {
+    this.inbox = this.inbox.then(() => this.handleNow(data, isBinary));
+    return this.inbox;
+  }
+
+  private async handleNow(data: Buffer, isBinary: boolean): Promise<void> {
     try {
       if (isBinary) return this.audioChunk(data);
       let message: ClientMessage;
@@ -176,7 +186,7 @@ export class RealtimeSession implements SpeechTimeline {
     this.current = { utterance, controller };
     try {
       await utterance.play(this, controller.signal);
-      if (!controller.signal.aborted && this.firstSlots.has(utterance.id)) this.endings.push({ slot: Math.max(this.timelineEnd, this.pacer.nextIndex), id: utterance.id });
+      if (!controller.signal.aborted && this.open.has(utterance.id)) this.endings.push({ slot: Math.max(this.timelineEnd, this.pacer.nextIndex), id: utterance.id });
     } catch (e) {
       if (!controller.signal.aborted) {
         const { body } = toHttpError(e);
