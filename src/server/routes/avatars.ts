@@ -55,7 +55,7 @@ export function registerAvatarRoutes(app: FastifyInstance, ctx: ServerContext): 
         } catch (e) {
           await ctx.access.release(id);
           await unlink(stored).catch(() => undefined);
-          throw e;
+          throw e instanceof AvatarError || e instanceof HttpError ? e : new AvatarError('invalid_input', `could not prepare avatar "${id}": ${(e as Error).message}`);
         }
         ctx.renderers.drop(id);
         return { avatar: id, kind: sniffed.kind, format: sniffed.format, ...media };
