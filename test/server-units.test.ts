@@ -1,0 +1,158 @@
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import sharp from 'sharp';
+import { decodeMediaMessage, encodeMediaHeader, MEDIA_KIND } from '../src/client/protocol.js';
+import { i420ToRgb, SharpJpegEncoder } from '../src/compose/jpeg.js';
+import { hexColor, i420FrameBytes, rgbToYuv } from '../src/core/frame.js';
+import { loadServerConfig } from '../src/server/config.js';
+import { Histogram, ServerMetrics } from '../src/server/metrics.js';
+import { FramePacer } from '../src/server/realtime/pacer.js';
+import { RateLimiter } from '../src/server/rate-limit.js';
+import { UrlSigner } from '../src/server/signed-url.js';
+import { sniffMedia } from '../src/server/upload-check.js';
+import { tempDir } from './helpers/media.js';
+
+describe('frame pacer', () => {
+  it('keeps an absolute clock: slow ticks skip slots instead of drifting', async () => {
+    const seen: number[] = [];
+    const pacer = new FramePacer(100, async (index) => {
+      seen.push(index);
+      // Every 10th tick takes 35 ms: three and a half slots.
+      if (index % 10 === 5) await new Promise((r) => setTimeout(r, 35));
+    });
+    const t0 = performance.now();
+    pacer.start();
+    await new Promise((r) => setTimeout(r, 1000));
+    pacer.stop();
+    const elapsed = performance.now() - t0;
+    const last = seen[seen.length - 1]!;
+    // The slot index follows wall time (no cumulative lag) within a couple of slots.
+    assert.ok(Math.abs(last - elapsed / 10) <= 3, `last slot ${last} after ${elapsed.toFixed(0)} ms`);
+    assert.ok(pacer.stats.skipped >= 15, `skipped ${pacer.stats.skipped}`);
+    for (let i = 1; i < seen.length; i++) assert.ok(seen[i]! > seen[i - 1]!);
+  });
+});
+
+describe('metrics', () => {
+  it('renders Prometheus histograms with cumulative buckets, sum and count per label set', () => {
+    const h = new Histogram('x_ms', 'help', [10, 100]);
+    h.observe(5, { encoder: 'libx264' });
+    h.observe(50, { encoder: 'libx264' });
+    h.observe(500, { encoder: 'libx264' });
+    const text = h.render();
+    assert.match(text, /# TYPE x_ms histogram/);
+    assert.match(text, /x_ms_bucket\{encoder="libx264",le="10"\} 1/);
+    assert.match(text, /x_ms_bucket\{encoder="libx264",le="100"\} 2/);
+    assert.match(text, /x_ms_bucket\{encoder="libx264",le="\+Inf"\} 3/);
+    assert.match(text, /x_ms_sum\{encoder="libx264"\} 555/);
+    const m = new ServerMetrics(() => 3, () => 2);
+    m.countFrames(10);
+    const all = m.render();
+    assert.match(all, /^active_sessions 3$/m);
+    assert.match(all, /^queue_depth 2$/m);
+    assert.match(all, /^frames_generated_total 10$/m);
+  });
+});
+
+describe('limits and signatures', () => {
+  it('rate limiter allows N per minute per key, then says when to retry', () => {
+    let now = 1_000_000;
+    const limiter = new RateLimiter(2, () => now);
+    limiter.take('a');
+    limiter.take('a');
+    limiter.take('b');
+    assert.throws(() => limiter.take('a'), (e: Error & { status?: number }) => e.status === 429 && /retry in \d+ s/.test(e.message));
+    now += 60_001;
+    limiter.take('a');
+  });
+
+  it('signed URLs verify, and fail when changed or expired', () => {
+    const signer = new UrlSigner('secret');
+    const url = new URL(signer.sign('acme', 'f.mp4', 5000), 'http://x');
+    const [expires, sig] = [url.searchParams.get('expires')!, url.searchParams.get('sig')!];
+    assert.equal(signer.verify('acme', 'f.mp4', expires, sig, 4000), 'ok');
+    assert.equal(signer.verify('acme', 'f.mp4', expires, sig, 6000), 'expired');
+    assert.equal(signer.verify('other', 'f.mp4', expires, sig, 4000), 'bad');
+    assert.equal(signer.verify('acme', 'f.mp4', '9999', sig, 4000), 'bad');
+    assert.equal(new UrlSigner('other').verify('acme', 'f.mp4', expires, sig, 4000), 'bad');
+  });
+
+  it('recognizes media by content', () => {
+    const bytes = (...parts: (string | number[])[]) => Uint8Array.from(parts.flatMap((p) => (typeof p === 'string' ? [...p].map((c) => c.charCodeAt(0)) : p)));
+    assert.deepEqual(sniffMedia(bytes([0xff, 0xd8, 0xff, 0xe0])), { kind: 'image', format: 'jpeg' });
+    assert.deepEqual(sniffMedia(bytes([0x89], 'PNG')), { kind: 'image', format: 'png' });
+    assert.deepEqual(sniffMedia(bytes([0, 0, 0, 24], 'ftypisom')), { kind: 'video', format: 'mp4' });
+    assert.deepEqual(sniffMedia(bytes('RIFF', [0, 0, 0, 0], 'WAVE')), { kind: 'audio', format: 'wav' });
+    assert.equal(sniffMedia(bytes('hello world')), undefined);
+  });
+});
+
+describe('configuration', () => {
+  it('merges file < environment < flags, and reads API keys from the environment', async () => {
+    const { dir, cleanup } = await tempDir();
+    try {
+      const file = join(dir, 'avatar.yaml');
+      await writeFile(file, 'host: 0.0.0.0\nport: 9000\njobConcurrency: 3\nlimits:\n  generationsPerMinute: 5\n  maxTextChars: 100\n');
+      const config = await loadServerConfig({ file, env: { AVATAR_PORT: '9100', AVATAR_API_KEYS: 'k-0123456789abcdef:acme', AVATAR_RATE_LIMIT: '7' }, flags: { port: '9200' } });
+      assert.equal(config.host, '0.0.0.0');
+      assert.equal(config.port, 9200);
+      assert.equal(config.jobConcurrency, 3);
+      assert.equal(config.limits.generationsPerMinute, 7);
+      assert.equal(config.limits.maxTextChars, 100);
+      assert.deepEqual(config.apiKeys, [{ key: 'k-0123456789abcdef', tenant: 'acme' }]);
+      assert.equal(config.urlExpiryMs, 24 * 3600 * 1000);
+      assert.equal(config.retentionMs, 7 * 24 * 3600 * 1000);
+    } finally {
+      await cleanup();
+    }
+  });
+});
+
+describe('JPEG frames and the media protocol', () => {
+  it('converts I420 to RGB with the frames\' BT.709 colours', () => {
+    const width = 4;
+    const height = 2;
+    const data = new Uint8Array(i420FrameBytes(width, height));
+    const orange = rgbToYuv(hexColor('#e07020'));
+    data.fill(Math.round(orange.y), 0, 8);
+    data.fill(Math.round(orange.u), 8, 10);
+    data.fill(Math.round(orange.v), 10, 12);
+    const rgb = new Uint8ClampedArray(width * height * 3);
+    i420ToRgb({ width, height, data, ptsMs: 0 }, rgb);
+    for (let i = 0; i < rgb.length; i += 3) {
+      assert.ok(Math.abs(rgb[i]! - 0xe0) <= 3 && Math.abs(rgb[i + 1]! - 0x70) <= 3 && Math.abs(rgb[i + 2]! - 0x20) <= 3, `${rgb.subarray(i, i + 3)}`);
+    }
+  });
+
+  it('encodes a frame to a JPEG of the same size and colour', async () => {
+    const width = 64;
+    const height = 32;
+    const data = new Uint8Array(i420FrameBytes(width, height));
+    const c = rgbToYuv({ r: 30, g: 160, b: 90 });
+    data.fill(Math.round(c.y), 0, width * height);
+    data.fill(Math.round(c.u), width * height, width * height * 1.25);
+    data.fill(Math.round(c.v), width * height * 1.25);
+    const jpeg = await new SharpJpegEncoder(90).encode({ width, height, data, ptsMs: 0 });
+    const { info, data: pixels } = await sharp(jpeg).raw().toBuffer({ resolveWithObject: true });
+    assert.deepEqual([info.width, info.height], [width, height]);
+    assert.ok(Math.abs(pixels[0]! - 30) < 6 && Math.abs(pixels[1]! - 160) < 6 && Math.abs(pixels[2]! - 90) < 6, `${pixels.subarray(0, 3)}`);
+  });
+
+  it('media messages round-trip through the 16-byte header', () => {
+    const pcm = Int16Array.from([1, -2, 300]);
+    const header = encodeMediaHeader(MEDIA_KIND.audio, 0, 22050, 1234.5);
+    const message = new Uint8Array(header.length + pcm.byteLength);
+    message.set(header);
+    message.set(new Uint8Array(pcm.buffer), header.length);
+    const decoded = decodeMediaMessage(message);
+    assert.equal(decoded.kind, 'audio');
+    if (decoded.kind === 'audio') {
+      assert.equal(decoded.sampleRate, 22050);
+      assert.equal(decoded.ptsMs, 1234.5);
+      assert.deepEqual([...decoded.pcm], [1, -2, 300]);
+    }
+    assert.throws(() => decodeMediaMessage(new Uint8Array(4)), /shorter than its header/);
+  });
+});
