@@ -86,8 +86,14 @@ describe('realtime session', () => {
     assert.ok(speaking.length > 20, `${speaking.length} speaking frames`);
     const firstUtteranceFrame = frames.find((f) => f.ptsMs >= startedEvent.ptsMs)!;
     assert.ok(firstUtteranceFrame.at - asked < 1000, 'speech starts promptly');
-    const sizes = new Set(speaking.map((f) => f.jpeg.length));
-    assert.ok(sizes.size > 5, 'the mouth moves: speaking frames differ');
+    // Speaking frames of the drawn avatar come as the idle picture plus a mouth patch.
+    assert.ok(speaking.every((f) => f.patch && f.patch.y > 0 && f.patch.jpeg.length > 0), 'speaking frames carry a mouth patch');
+    const sizes = new Set(speaking.map((f) => f.patch!.jpeg.length));
+    assert.ok(sizes.size > 5, 'the mouth moves: speaking patches differ');
+    const patch = await sharp(speaking[10]!.patch!.jpeg).metadata();
+    const base = await sharp(speaking[10]!.jpeg).metadata();
+    assert.equal(base.width, 256);
+    assert.ok(patch.width! < 256 && speaking[10]!.patch!.x + patch.width! <= 256 && speaking[10]!.patch!.y + patch.height! <= 256, 'the patch lies inside the picture');
     assert.ok(audio.length > 0);
     assert.equal(audio[0]!.ptsMs, startedEvent.ptsMs, 'audio starts with the first frame of the utterance');
     const audioMs = audio.reduce((sum, a) => sum + (a.pcm.length * 1000) / a.sampleRate, 0);

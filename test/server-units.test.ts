@@ -9,6 +9,8 @@ import { hexColor, i420FrameBytes, rgbToYuv } from '../src/core/frame.js';
 import { loadServerConfig } from '../src/server/config.js';
 import { Histogram, ServerMetrics } from '../src/server/metrics.js';
 import { FramePacer } from '../src/server/realtime/pacer.js';
+import { AvatarStage } from '../src/server/realtime/renderer-cache.js';
+import { ParametricRenderer } from '../src/render/parametric/parametric-renderer.js';
 import { RateLimiter } from '../src/server/rate-limit.js';
 import { UrlSigner } from '../src/server/signed-url.js';
 import { sniffMedia } from '../src/server/upload-check.js';
@@ -138,6 +140,25 @@ describe('JPEG frames and the media protocol', () => {
     const { info, data: pixels } = await sharp(jpeg).raw().toBuffer({ resolveWithObject: true });
     assert.deepEqual([info.width, info.height], [width, height]);
     assert.ok(Math.abs(pixels[0]! - 30) < 6 && Math.abs(pixels[1]! - 160) < 6 && Math.abs(pixels[2]! - 90) < 6, `${pixels.subarray(0, 3)}`);
+  });
+
+  it('a speaking frame sent as idle picture + mouth patch looks like the whole frame', async () => {
+    const jpeg = new SharpJpegEncoder(90);
+    const stage = new AvatarStage('default', new ParametricRenderer(256, 256), 25, jpeg);
+    await stage.prepare();
+    const region = stage.patchRegion!;
+    assert.ok(region, 'the drawn avatar has a speech region');
+    assert.ok(region[2] * region[3] < 0.3 * 256 * 256, `region ${region} is a small part of the frame`);
+    const mouth = { jawOpen: 0.9, lipWidth: 0.6, rounding: 0.1, closure: 0, teeth: 0.6, tongue: 0.3 };
+    for (const position of [3, 77, 190]) {
+      const sent = await stage.speechFrame(position, mouth);
+      const composite = await sharp(sent.jpeg).composite([{ input: sent.patch!.jpeg, left: sent.patch!.x, top: sent.patch!.y }]).removeAlpha().raw().toBuffer();
+      const frame = await new ParametricRenderer(256, 256).render({ index: position, ptsMs: position * 40, mouth, speaking: true });
+      const whole = await sharp(await jpeg.encode(frame)).raw().toBuffer();
+      let diff = 0;
+      for (let i = 0; i < whole.length; i++) diff += Math.abs(whole[i]! - composite[i]!);
+      assert.ok(diff / whole.length < 2.5, `mean difference ${diff / whole.length} at position ${position}`);
+    }
   });
 
   it('media messages round-trip through the 16-byte header', () => {

@@ -65,7 +65,7 @@ async function connect(): Promise<void> {
   if (keyInput.value) url.searchParams.set('api_key', keyInput.value);
   stateLine.textContent = 'connecting…';
   const opened = await RealtimeClient.connect(url.href, {
-    onFrame: (f) => void player.addFrame(f.ptsMs, f.speaking, f.jpeg),
+    onFrame: (f) => void player.addFrame(f.ptsMs, f.speaking, f.jpeg, f.patch),
     onAudio: (a) => player.addAudio(a.ptsMs, a.sampleRate, a.pcm),
     onEvent: (e) => {
       events.push(e);

@@ -25,6 +25,8 @@ interface QueuedFrame {
   ptsMs: number;
   speaking: boolean;
   bitmap: ImageBitmap;
+  /** Drawn over `bitmap` at (x, y): the speaking mouth over the idle picture. */
+  patch?: { x: number; y: number; bitmap: ImageBitmap };
 }
 
 /** Data that arrives this long before it is due is on time: absorbs network jitter. */
@@ -55,7 +57,7 @@ export class RealtimePlayer {
   reset(): void {
     this.anchor = undefined;
     this.stopAudioFrom(-Infinity);
-    for (const f of this.frames.splice(0)) f.bitmap.close();
+    for (const f of this.frames.splice(0)) close(f);
   }
 
   stop(): void {
@@ -63,14 +65,15 @@ export class RealtimePlayer {
     this.reset();
   }
 
-  /** A JPEG frame with its presentation time. */
-  async addFrame(ptsMs: number, speaking: boolean, jpeg: Uint8Array): Promise<void> {
+  /** A JPEG frame (and the patch drawn over it, if any) with its presentation time. */
+  async addFrame(ptsMs: number, speaking: boolean, jpeg: Uint8Array, patch?: { x: number; y: number; jpeg: Uint8Array }): Promise<void> {
     const arrived = performance.now();
     this.anchor ??= arrived + PLAYOUT_DELAY_MS - ptsMs;
     // Arriving far behind the clock means the clock is wrong (a stall): move it.
     if (arrived - (this.anchor + ptsMs) > 500) this.anchor = arrived + PLAYOUT_DELAY_MS - ptsMs;
-    const bitmap = await createImageBitmap(new Blob([jpeg as BlobPart], { type: 'image/jpeg' }));
-    this.frames.push({ ptsMs, speaking, bitmap });
+    const decode = (bytes: Uint8Array) => createImageBitmap(new Blob([bytes as BlobPart], { type: 'image/jpeg' }));
+    const [bitmap, patchBitmap] = await Promise.all([decode(jpeg), patch ? decode(patch.jpeg) : undefined]);
+    this.frames.push({ ptsMs, speaking, bitmap, ...(patch && patchBitmap ? { patch: { x: patch.x, y: patch.y, bitmap: patchBitmap } } : {}) });
   }
 
   /** PCM (mono s16) to play at its presentation time. */
@@ -120,7 +123,7 @@ export class RealtimePlayer {
     const clock = now - this.anchor;
     let latest: QueuedFrame | undefined;
     while (this.frames.length && this.frames[0]!.ptsMs <= clock) {
-      latest?.bitmap.close();
+      if (latest) close(latest);
       latest = this.frames.shift();
     }
     this.analyser.getFloatTimeDomainData(this.level);
@@ -139,7 +142,8 @@ export class RealtimePlayer {
     if (this.canvas.width !== latest.bitmap.width) this.canvas.width = latest.bitmap.width;
     if (this.canvas.height !== latest.bitmap.height) this.canvas.height = latest.bitmap.height;
     ctx.drawImage(latest.bitmap, 0, 0);
-    latest.bitmap.close();
+    if (latest.patch) ctx.drawImage(latest.patch.bitmap, latest.patch.x, latest.patch.y);
+    close(latest);
     this.stats.framesDrawn++;
     this.drawTimes.push(now);
     while (this.drawTimes.length && now - this.drawTimes[0]! > 1000) this.drawTimes.shift();
@@ -158,4 +162,9 @@ export class RealtimePlayer {
     this.stats.speakingRms = s.speakN ? s.speakRms / s.speakN : 0;
     this.stats.idleRms = s.idleN ? s.idleRms / s.idleN : 0;
   }
+}
+
+function close(frame: QueuedFrame): void {
+  frame.bitmap.close();
+  frame.patch?.bitmap.close();
 }

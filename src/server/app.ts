@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
@@ -9,6 +10,7 @@ import { BuiltinAvatarCatalog } from '../avatars/catalog.js';
 import { SharpJpegEncoder, type JpegEncoder } from '../compose/jpeg.js';
 import { chooseEncoder } from '../encode/encoder-probe.js';
 import { createTtsProvider } from '../tts/create-tts.js';
+import { EspeakTtsProvider } from '../tts/espeak.js';
 import type { TtsProvider } from '../tts/provider.js';
 import { ApiKeyAuth, type Caller } from './auth.js';
 import { AvatarAccess } from './avatar-access.js';
@@ -26,6 +28,7 @@ import { registerRealtimeRoute } from './routes/realtime.js';
 import { registerStreamRoutes } from './routes/stream.js';
 import { registerSystemRoutes } from './routes/system.js';
 import { UrlSigner } from './signed-url.js';
+import { TtsPool } from './tts-pool.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -73,7 +76,7 @@ export async function createAvatarServer(options: AvatarServerOptions): Promise<
     limiter: new RateLimiter(config.limits.generationsPerMinute), jobs,
     metrics: (metrics = new ServerMetrics(() => context.sessions, () => jobs.depth)),
     signer: new UrlSigner(config.signingSecret ?? randomBytes(32).toString('hex')),
-    tts: options.tts ?? createTtsProvider(config.tts),
+    tts: options.tts ?? createServerTts(config.tts),
     encoder: chooseEncoder(config.encoder), jpeg, renderers: new RendererCache(catalog, jpeg),
     outputsDir, uploadsDir, sessions: 0, startedAt: Date.now(), version: await packageVersion(),
   };
@@ -131,6 +134,7 @@ export async function createAvatarServer(options: AvatarServerOptions): Promise<
     },
     async warmUp() {
       const tts = context.tts;
+      await (tts as { warmUp?: () => Promise<void> }).warmUp?.();
       for (const text of ['Hello, this is a warm-up sentence.', 'Hola, ¿cómo estás?']) {
         const language = text.startsWith('Hola') ? 'es' : 'en';
         for await (const _ of tts.synthesize({ text, language })) void _;
@@ -150,6 +154,12 @@ export async function createAvatarServer(options: AvatarServerOptions): Promise<
       await app.close();
     },
   };
+}
+
+/** espeak gets one engine (worker thread) per core, so concurrent sessions synthesize in parallel. */
+function createServerTts(name: string): TtsProvider {
+  if (name !== 'espeak') return createTtsProvider(name);
+  return new TtsPool(Array.from({ length: Math.max(1, Math.min(4, availableParallelism())) }, () => new EspeakTtsProvider()));
 }
 
 function isApiRoute(request: FastifyRequest): boolean {

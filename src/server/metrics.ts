@@ -39,12 +39,12 @@ export class Counter implements Metric {
 /** A value read at scrape time or set by its owner. */
 export class Gauge implements Metric {
   private readonly values = new Map<string, number>();
-  constructor(readonly name: string, readonly help: string, private readonly collect?: () => number) {}
+  constructor(readonly name: string, readonly help: string, private readonly collect?: () => number, private readonly type: 'gauge' | 'counter' = 'gauge') {}
   set(value: number, labels: Labels = {}): void {
     this.values.set(labelKey(labels), value);
   }
   render(): string {
-    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`];
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.type}`];
     if (this.collect) lines.push(formatLine(this.name, '', this.collect()));
     for (const [key, value] of this.values) lines.push(formatLine(this.name, key, value));
     return lines.join('\n');
@@ -98,6 +98,10 @@ export class ServerMetrics {
   readonly activeSessions: Gauge;
   readonly queueDepth: Gauge;
   readonly memory = new Gauge('process_resident_memory_bytes', 'Resident set size of the server process', () => process.memoryUsage().rss);
+  readonly cpu = new Gauge('process_cpu_seconds_total', 'CPU time of the server process (user + system), s', () => {
+    const { user, system } = process.cpuUsage();
+    return (user + system) / 1e6;
+  }, 'counter');
   readonly heap = new Gauge('process_heap_used_bytes', 'V8 heap in use', () => process.memoryUsage().heapUsed);
 
   constructor(sessions: () => number, queue: () => number) {
@@ -130,7 +134,7 @@ export class ServerMetrics {
   render(): string {
     const all: Metric[] = [
       this.ttsLatency, this.firstFrameLatency, this.totalGeneration, this.framesTotal, this.lateFrames, this.framesPerSecond,
-      this.activeSessions, this.queueDepth, this.errors, this.requests, this.memory, this.heap,
+      this.activeSessions, this.queueDepth, this.errors, this.requests, this.memory, this.heap, this.cpu,
     ];
     return `${all.map((m) => m.render()).join('\n')}\n`;
   }

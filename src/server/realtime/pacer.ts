@@ -22,7 +22,11 @@ export class FramePacer {
   private running = false;
   private counts = { ticks: 0, late: 0, skipped: 0 };
 
-  constructor(fps: number, private readonly tick: (index: number, lateMs: number) => Promise<void> | void) {
+  /**
+   * `leadMs`: ticks start this much before their slot is due, so the frame can be ready on
+   * time; the tick itself waits for `dueAt` before sending.
+   */
+  constructor(fps: number, private readonly tick: (index: number, dueAt: number) => Promise<void> | void, private readonly leadMs = 0) {
     this.frameMs = 1000 / fps;
   }
 
@@ -54,13 +58,13 @@ export class FramePacer {
 
   private schedule(): void {
     if (!this.running) return;
-    const due = this.startedAt + this.next * this.frameMs;
+    const due = this.startedAt + this.next * this.frameMs - this.leadMs;
     this.timer = setTimeout(() => void this.run(), Math.max(0, due - performance.now()));
   }
 
   private async run(): Promise<void> {
     if (!this.running) return;
-    const now = performance.now();
+    const now = performance.now() + this.leadMs;
     const behind = Math.floor((now - this.startedAt) / this.frameMs) - this.next;
     if (behind >= 1) {
       this.counts.skipped += behind;
@@ -71,7 +75,7 @@ export class FramePacer {
     this.counts.ticks++;
     const index = this.next++;
     try {
-      await this.tick(index, lateMs);
+      await this.tick(index, this.startedAt + index * this.frameMs);
     } finally {
       this.schedule();
     }

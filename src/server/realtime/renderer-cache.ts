@@ -1,7 +1,8 @@
 import type { AvatarCatalog } from '../../avatars/catalog.js';
-import type { JpegEncoder } from '../../compose/jpeg.js';
+import type { FrameRect, JpegEncoder } from '../../compose/jpeg.js';
 import type { Renderer } from '../../render/renderer.js';
 import { REST_MOUTH, type MouthParams } from '../../visemes/mouth-params.js';
+import { measureSpeechRegion } from './patch-region.js';
 
 /** Seconds of idle motion that realtime sessions loop over (forwards, then backwards). */
 const IDLE_LOOP_S = 10;
@@ -18,10 +19,22 @@ const IDLE_LOOP_S = 10;
 export class AvatarStage {
   readonly loopFrames: number;
   private readonly idle: (Promise<Buffer> | undefined)[];
+  /** Where speech changes the picture; until measured (or when too large), speech frames are whole. */
+  private speechRegion: FrameRect | undefined;
 
   constructor(readonly avatar: string, readonly renderer: Renderer, readonly fps: number, private readonly jpeg: JpegEncoder) {
     this.loopFrames = Math.max(2, Math.round(IDLE_LOOP_S * fps));
     this.idle = new Array<Promise<Buffer> | undefined>(this.loopFrames);
+  }
+
+  /** Measures the speech region (once, when the stage is created). */
+  async prepare(): Promise<void> {
+    this.speechRegion = await measureSpeechRegion(this.renderer, this.loopFrames, this.fps);
+  }
+
+  /** The measured speech region, if speech frames are sent as patches. */
+  get patchRegion(): FrameRect | undefined {
+    return this.speechRegion;
   }
 
   get width(): number {
@@ -48,15 +61,22 @@ export class AvatarStage {
     return cached;
   }
 
-  /** The JPEG of a speech frame: the idle pose at `position` with this mouth. */
-  speechJpeg(position: number, mouth: MouthParams): Promise<Buffer> {
-    return this.encode(position, mouth, true);
+  /**
+   * A speech frame: the idle pose at `position` with this mouth. With a measured speech
+   * region it is the cached idle JPEG plus a JPEG of that region only (a fraction of the
+   * cost); otherwise one whole JPEG.
+   */
+  async speechFrame(position: number, mouth: MouthParams): Promise<{ jpeg: Buffer; patch?: { x: number; y: number; jpeg: Buffer } }> {
+    const region = this.speechRegion;
+    if (!region) return { jpeg: await this.encode(position, mouth, true) };
+    const [base, patch] = await Promise.all([this.idleJpeg(position), this.encode(position, mouth, true, region)]);
+    return { jpeg: base, patch: { x: region[0], y: region[1], jpeg: patch } };
   }
 
-  private async encode(position: number, mouth: MouthParams, speaking: boolean): Promise<Buffer> {
+  private async encode(position: number, mouth: MouthParams, speaking: boolean, region?: FrameRect): Promise<Buffer> {
     const frame = await this.renderer.render({ index: position, ptsMs: (position * 1000) / this.fps, mouth, speaking });
     try {
-      return await this.jpeg.encode(frame);
+      return await this.jpeg.encode(frame, region);
     } finally {
       frame.release?.();
     }
@@ -76,7 +96,11 @@ export class RendererCache {
     const key = stageKey(avatar, request);
     let stage = this.stages.get(key);
     if (!stage) {
-      stage = this.catalog.createRenderer(avatar, request).then((renderer) => new AvatarStage(avatar, renderer, request.fps, this.jpeg));
+      stage = this.catalog.createRenderer(avatar, request).then(async (renderer) => {
+        const created = new AvatarStage(avatar, renderer, request.fps, this.jpeg);
+        await created.prepare();
+        return created;
+      });
       stage.catch(() => this.stages.delete(key));
       this.stages.set(key, stage);
     }

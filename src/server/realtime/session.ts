@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { AvatarError } from '../../core/errors.js';
-import { encodeMediaHeader, FLAG_SPEAKING, MEDIA_KIND, type ClientMessage, type ServerEvent } from '../../client/protocol.js';
+import { encodeMediaHeader, encodePatchHeader, FLAG_PATCH, FLAG_SPEAKING, MEDIA_KIND, type ClientMessage, type ServerEvent } from '../../client/protocol.js';
 import { resolveLanguage } from '../../tts/language.js';
 import type { TtsProvider } from '../../tts/provider.js';
 import { REST_MOUTH, type MouthFrame, type MouthParams } from '../../visemes/mouth-params.js';
@@ -46,6 +46,8 @@ interface Placed {
 /** Client send buffer beyond which frames are skipped rather than queued. */
 const MAX_BUFFERED_BYTES = 1 << 20;
 const MAX_QUEUED_UTTERANCES = 16;
+/** Frames are produced up to this long before they are due (at most half an interval), then sent on time. */
+const PRODUCE_LEAD_MS = 20;
 
 /**
  * One realtime session: a steady stream of JPEG frames from connect to close, idle when
@@ -73,7 +75,7 @@ export class RealtimeSession implements SpeechTimeline {
 
   constructor(private stage: AvatarStage, private readonly socket: SessionSocket, private readonly deps: SessionDeps) {
     this.fps = stage.fps;
-    this.pacer = new FramePacer(stage.fps, (slot) => this.produce(slot));
+    this.pacer = new FramePacer(stage.fps, (slot, dueAt) => this.produce(slot, dueAt), Math.min(PRODUCE_LEAD_MS, 500 / stage.fps));
   }
 
   get stats(): SessionStats {
@@ -252,8 +254,8 @@ export class RealtimeSession implements SpeechTimeline {
     this.event({ type: 'speech.started', id: utterance, ptsMs: this.slotMs(slot), source: current.source });
   }
 
-  /** Produces and sends the frame of one slot. */
-  private async produce(slot: number): Promise<void> {
+  /** Produces the frame of one slot ahead of time, and sends it when it is due. */
+  private async produce(slot: number, dueAt: number): Promise<void> {
     this.advanceMotion();
     const placed = this.timeline.get(slot);
     if (placed) this.timeline.delete(slot);
@@ -264,9 +266,15 @@ export class RealtimeSession implements SpeechTimeline {
       this.counts.dropped++;
       late = true;
     } else {
-      const jpeg = await (still ? stage.idleJpeg(this.position) : stage.speechJpeg(this.position, placed!.mouth));
+      const picture = still ? { jpeg: await stage.idleJpeg(this.position) } : await stage.speechFrame(this.position, placed!.mouth);
+      const wait = dueAt - performance.now();
+      if (wait >= 1) await new Promise((resolve) => setTimeout(resolve, wait));
       if (this.closed) return;
-      this.socket.send(Buffer.concat([encodeMediaHeader(MEDIA_KIND.video, placed?.speaking ? FLAG_SPEAKING : 0, slot, this.slotMs(slot)), jpeg]));
+      const flags = (placed?.speaking ? FLAG_SPEAKING : 0) | (picture.patch ? FLAG_PATCH : 0);
+      const header = encodeMediaHeader(MEDIA_KIND.video, flags, slot, this.slotMs(slot));
+      this.socket.send(picture.patch
+        ? Buffer.concat([header, encodePatchHeader(picture.patch.x, picture.patch.y, picture.jpeg.length), picture.jpeg, picture.patch.jpeg])
+        : Buffer.concat([header, picture.jpeg]));
       this.counts.frames++;
       if (!still) this.counts.speechFrames++;
     }
