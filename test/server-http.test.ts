@@ -3,12 +3,16 @@ import { writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { resampleLinear } from '../src/audio/resample.js';
+import { encodeWav } from '../src/audio/wav.js';
+import { concatSpeech } from '../src/core/speech.js';
+import { createTtsProvider } from '../src/tts/create-tts.js';
 import { ffprobe } from './helpers/media.js';
 import { call, startTestServer, type TestServer } from './helpers/server.js';
 
 let s: TestServer;
 before(async () => {
-  s = await startTestServer({ limits: { generationsPerMinute: 1000, maxTextChars: 300 } });
+  s = await startTestServer({ limits: { generationsPerMinute: 1000, maxTextChars: 300, audioUploadMB: 2 } });
 });
 after(() => s.close());
 
@@ -142,6 +146,44 @@ describe('POST /api/v1/generate', () => {
     const expired = new URL(s.server.context.signer.sign('local', `${id}.mp4`, Date.now() - 1000), s.url);
     assert.equal((await call(expired.href)).status, 410);
     assert.equal((await call(`${s.url}/api/v1/jobs/00000000-0000-0000-0000-000000000000`)).status, 404);
+  });
+});
+
+describe('POST /api/v1/generate with a recording', () => {
+  async function postAudio(file: Buffer, name: string, fields: Record<string, string> = {}) {
+    const form = new FormData();
+    for (const [k, v] of Object.entries(fields)) form.append(k, v);
+    form.append('file', new Blob([file]), name);
+    const response = await fetch(`${s.url}/api/v1/generate`, { method: 'POST', body: form });
+    const type = response.headers.get('content-type') ?? '';
+    const body: any = type.includes('json') ? await response.json() : Buffer.from(await response.arrayBuffer());
+    return { status: response.status, headers: response.headers, body };
+  }
+
+  it('lip-syncs an uploaded recording into an MP4 of the same length', async () => {
+    const parts = [];
+    for await (const part of createTtsProvider('espeak').synthesize({ text: 'A recording from somewhere else.', language: 'en' })) parts.push(part);
+    const speech = concatSpeech(parts);
+    const wav = encodeWav({ pcm: resampleLinear(speech.pcm, speech.sampleRate, 16000), sampleRate: 16000 });
+    const r = await postAudio(wav, 'voice.bin', { size: '128', fps: '25' });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const path = join(s.dataDir, 'from-audio.mp4');
+    await writeFile(path, r.body as Buffer);
+    const probe = await ffprobe(path);
+    assert.equal(probe.streams.find((x) => x.codec_type === 'video')!.width, 128);
+    const expectedS = speech.pcm.length / speech.sampleRate;
+    assert.ok(Math.abs(Number(probe.format.duration) - expectedS) < 0.15, `${probe.format.duration} s for ${expectedS} s of audio`);
+  });
+
+  it('refuses what is not audio, or too much of it, by content', async () => {
+    const text = await postAudio(Buffer.from('not audio at all, only words'), 'voice.wav');
+    assert.equal(text.status, 415);
+    assert.match(text.body.message, /judged by its content/);
+    const big = await postAudio(Buffer.concat([Buffer.from('RIFF\0\0\0\0WAVE'), Buffer.alloc(2.1 * 1024 * 1024)]), 'big.wav');
+    assert.equal(big.status, 413);
+    assert.match(big.body.message, /audio uploads are limited to 2\.0 MB/);
+    const badField = await postAudio(encodeWav({ pcm: new Int16Array(16000), sampleRate: 16000 }), 'a.wav', { colour: 'red' });
+    assert.equal(badField.status, 400);
   });
 });
 

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { setPriority } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { AvatarError } from '../core/errors.js';
 import { i420FrameBytes, type VideoFrame } from '../core/frame.js';
@@ -14,6 +15,8 @@ export interface MuxInputOptions {
   readonly sampleRate: number;
   readonly encoder: H264Encoder;
   readonly audioBitrateKbps?: number;
+  /** Scheduling niceness of the ffmpeg process (0 = as the caller; higher yields the CPU to others). */
+  readonly niceness?: number;
 }
 
 /** Frames kept in flight towards ffmpeg before a writer waits: enough to keep it busy, little memory. */
@@ -55,6 +58,13 @@ export class FfmpegMuxProcess {
     ];
     const toPipe = target === 'pipe:1';
     this.child = spawn(ffmpegPath, args, { stdio: ['pipe', toPipe ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    if (options.niceness && this.child.pid !== undefined) {
+      try {
+        setPriority(this.child.pid, options.niceness);
+      } catch {
+        // Not permitted here: it runs at normal priority.
+      }
+    }
     this.video = this.child.stdin!;
     this.audio = this.child.stdio[3] as Writable;
     this.stdout = toPipe ? this.child.stdout : null;

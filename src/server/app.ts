@@ -135,16 +135,17 @@ export async function createAvatarServer(options: AvatarServerOptions): Promise<
     async warmUp() {
       const tts = context.tts;
       await (tts as { warmUp?: () => Promise<void> }).warmUp?.();
-      for (const text of ['Hello, this is a warm-up sentence.', 'Hola, ¿cómo estás?']) {
-        const language = text.startsWith('Hola') ? 'es' : 'en';
-        for await (const _ of tts.synthesize({ text, language })) void _;
-      }
+      // Enough sentences that every engine of a pool has compiled its hot paths.
+      const sentences = ['Hello, this is a warm-up sentence.', 'Hola, ¿cómo estás?', 'The weather is lovely today, is it not?', 'Good morning to you.'];
+      await Promise.all(sentences.map(async (text) => {
+        for await (const _ of tts.synthesize({ text, language: text.startsWith('Hola') ? 'es' : 'en' })) void _;
+      }));
       const avatar = catalog.get('default') ? 'default' : catalog.list().find((a) => a.status === 'ready')?.id;
       if (!avatar) return;
       const size = { width: config.realtime.size, height: config.realtime.size, fps: config.realtime.fps };
       const stage = await context.renderers.get(avatar, size);
-      // The first second of idle frames, so early sessions find them encoded.
-      for (let i = 0; i < Math.min(stage.loopFrames, config.realtime.fps); i++) await stage.idleJpeg(i);
+      // The whole idle loop, so sessions never wait for an idle picture.
+      for (let i = 0; i < stage.loopFrames; i++) await stage.idleJpeg(i);
       context.renderers.checkin(avatar, size, await context.renderers.checkout(avatar, size));
     },
     async close() {

@@ -37,6 +37,11 @@ export function checkGenerateRequest(input: unknown, limits: LimitsConfig): Gene
   if (body.voice !== undefined && (typeof body.voice !== 'string' || !/^[\w.+-]{1,64}$/.test(body.voice))) {
     throw new AvatarError('invalid_input', '"voice" must be a voice id such as "en-us" (letters, digits, . + - _)');
   }
+  return { text, language, ...checkRenderOptions(body, limits), ...(typeof body.voice === 'string' ? { voice: body.voice } : {}) };
+}
+
+/** The picture options of a generation (avatar, fps, size, async), checked against the limits. */
+export function checkRenderOptions(body: Record<string, unknown>, limits: LimitsConfig): { avatar: string; fps: number; width?: number; height?: number; async: boolean } {
   const avatar = body.avatar === undefined ? 'default' : body.avatar;
   if (typeof avatar !== 'string') throw new AvatarError('invalid_input', '"avatar" must be an avatar id');
   checkAvatarId(avatar);
@@ -55,9 +60,5 @@ export function checkGenerateRequest(input: unknown, limits: LimitsConfig): Gene
     if (size.width > limits.maxSize || size.height > limits.maxSize) throw new AvatarError('invalid_input', `"size" sides must be at most ${limits.maxSize}`);
   }
   const isAsync = body.async === true || body.async === 'true';
-  return {
-    text, language, avatar, fps, async: isAsync,
-    ...(typeof body.voice === 'string' ? { voice: body.voice } : {}),
-    ...(size ? { width: size.width, height: size.height } : {}),
-  };
+  return { avatar, fps, async: isAsync, ...(size ? { width: size.width, height: size.height } : {}) };
 }

@@ -38,6 +38,13 @@ export interface StartedStream {
 /** Audio rate of streamed MP4s (espeak's own rate, so its speech needs no resampling). */
 const STREAM_SAMPLE_RATE = 22050;
 
+/** Streams encode faster than real time; under contention, realtime sessions come first. */
+const STREAM_NICENESS = 5;
+
+/** Fastest a stream is rendered, as a multiple of real time, after its head start (ms of video). */
+const STREAM_MAX_SPEED = 4;
+const STREAM_HEAD_START_MS = 2000;
+
 /** Longest the headers wait for the rest of the text to be synthesized, to state an exact duration. */
 const HEADER_WAIT_MS = 100;
 
@@ -58,7 +65,7 @@ export async function startStreamGeneration(
   // ffmpeg starts while the first sentence is synthesized: its audio input runs at a fixed
   // rate, and speech at any other rate is resampled to it.
   const writerReady = Promise.all([rendererReady, deps.encoder]).then(([r, encoder]) =>
-    Fmp4StreamWriter.open({ width: r.width, height: r.height, fps: request.fps, sampleRate: STREAM_SAMPLE_RATE, encoder }));
+    Fmp4StreamWriter.open({ width: r.width, height: r.height, fps: request.fps, sampleRate: STREAM_SAMPLE_RATE, encoder, niceness: STREAM_NICENESS }));
   writerReady.catch(() => undefined);
   let first: IteratorResult<Speech>;
   try {
@@ -113,6 +120,14 @@ export async function startStreamGeneration(
   const charsKnown = sentenceChars.slice(0, parts.length).reduce((a, b) => a + b, 0) || 1;
   const durationMs = ttsDone ? knownMs : (knownMs * totalChars) / charsKnown;
 
+  // A player consumes the stream at 1x: beyond a head start, rendering faster than a few
+  // times real time only takes the CPU from live sessions.
+  let firstFrameAt: number | undefined;
+  const pace = async (frameIndex: number) => {
+    firstFrameAt ??= performance.now();
+    const aheadMs = (frameIndex * 1000) / request.fps - (performance.now() - firstFrameAt) * STREAM_MAX_SPEED;
+    if (aheadMs > STREAM_HEAD_START_MS) await new Promise((r) => setTimeout(r, (aheadMs - STREAM_HEAD_START_MS) / STREAM_MAX_SPEED));
+  };
   const renderLoop = async (): Promise<{ frames: number; totalMs: number }> => {
     let used = 0;
     try {
@@ -122,6 +137,7 @@ export async function startStreamGeneration(
           writer.writeAudio(resampleLinear(speech.pcm, speech.sampleRate, STREAM_SAMPLE_RATE));
           tracker.push(speech);
           for (const frame of tracker.takeReady()) {
+            await pace(frame.index);
             if (signal.aborted) throw new AvatarError('aborted', 'the client went away');
             await writer.writeFrame(await renderer.render(frame));
             deps.onFrames?.(1);
@@ -135,6 +151,7 @@ export async function startStreamGeneration(
       writer.endAudio();
       tracker.finish();
       for (const frame of tracker.takeReady()) {
+        await pace(frame.index);
         if (signal.aborted) throw new AvatarError('aborted', 'the client went away');
         await writer.writeFrame(await renderer.render(frame));
         deps.onFrames?.(1);

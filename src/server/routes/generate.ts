@@ -6,21 +6,56 @@ import { say, type SayResult } from '../../say.js';
 import type { ServerContext } from '../context.js';
 import { HttpError } from '../http-errors.js';
 import { checkGenerateRequest, type GenerateRequest } from '../request-checks.js';
+import { renderAudioToMp4 } from '../audio-generation.js';
+import { receiveAudioUpload } from './audio-upload.js';
 
 /** POST /api/v1/generate, GET /api/v1/jobs/:id, GET /api/v1/outputs/:tenant/:file */
 export function registerGenerateRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.post('/api/v1/generate', async (request, reply) => {
-    const req = checkGenerateRequest(request.body, ctx.config.limits);
     const { tenant } = request.caller;
-    ctx.access.require(req.avatar, tenant);
-    ctx.limiter.take(request.caller.rateKey);
+    let render: Render;
+    let cleanup = async () => undefined as void;
+    let isAsync: boolean;
+    if (request.isMultipart()) {
+      ctx.limiter.take(request.caller.rateKey);
+      const upload = await receiveAudioUpload(request, ctx);
+      cleanup = upload.discard;
+      const options = upload.options;
+      try {
+        ctx.access.require(options.avatar, tenant);
+      } catch (e) {
+        await cleanup();
+        throw e;
+      }
+      isAsync = options.async;
+      render = (path, signal, progress) => renderAudioToMp4({
+        audioPath: upload.path, output: path, avatar: options.avatar, fps: options.fps,
+        ...(options.width ? { width: options.width, height: options.height } : {}),
+        ...(ctx.config.encoder ? { encoder: ctx.config.encoder } : {}),
+      }, ctx.catalog, signal, progress);
+    } else {
+      const req = checkGenerateRequest(request.body, ctx.config.limits);
+      ctx.access.require(req.avatar, tenant);
+      ctx.limiter.take(request.caller.rateKey);
+      isAsync = req.async;
+      render = (path, signal, progress) => renderText(ctx, req, path, signal, progress);
+    }
     const folder = join(ctx.outputsDir, tenant);
     await mkdir(folder, { recursive: true });
+    const measured: Render = async (path, signal, progress) => {
+      try {
+        const result = await render(path, signal, progress);
+        ctx.metrics.totalGeneration.observe(result.totalMs, { encoder: result.encoder });
+        ctx.metrics.countFrames(result.frames, { kind: 'mp4' });
+        return result;
+      } finally {
+        await cleanup();
+      }
+    };
 
-    if (req.async) {
+    if (isAsync) {
       const id = ctx.jobs.submit(tenant, 'generate', async (progress, signal, jobId) => {
-        const path = join(folder, `${jobId}.mp4`);
-        const result = await render(ctx, req, path, signal, progress);
+        const result = await measured(join(folder, `${jobId}.mp4`), signal, progress);
         const expiresAt = Date.now() + ctx.config.urlExpiryMs;
         return { url: ctx.signer.sign(tenant, `${jobId}.mp4`, expiresAt), expiresAt: new Date(expiresAt).toISOString(), ...figures(result) };
       });
@@ -30,11 +65,12 @@ export function registerGenerateRoutes(app: FastifyInstance, ctx: ServerContext)
     // Synchronous: the same queue (so concurrency holds), the MP4 in the response, no file kept.
     const gone = abortOnDisconnect(reply);
     const path = join(folder, `sync-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.mp4`);
-    let result: SayResult | undefined;
+    let result: Rendered | undefined;
     const job = await ctx.jobs.run(tenant, 'generate', async (progress, signal) => {
-      result = await render(ctx, req, path, signal, progress);
+      result = await measured(path, signal, progress);
       return figures(result);
     }, gone.signal);
+    await cleanup();
     if (job.state !== 'succeeded' || !result) {
       await unlink(path).catch(() => undefined);
       const status = job.error?.error === 'aborted' ? 499 : statusOf(job.error?.error);
@@ -73,7 +109,11 @@ export function registerGenerateRoutes(app: FastifyInstance, ctx: ServerContext)
   });
 }
 
-async function render(ctx: ServerContext, req: GenerateRequest, path: string, signal: AbortSignal, progress: (f: number) => void): Promise<SayResult> {
+/** What every generation reports. */
+type Rendered = Pick<SayResult, 'encoder' | 'width' | 'height' | 'fps' | 'frames' | 'audioS' | 'totalMs'> & { language?: string };
+type Render = (path: string, signal: AbortSignal, progress: (f: number) => void) => Promise<Rendered>;
+
+async function renderText(ctx: ServerContext, req: GenerateRequest, path: string, signal: AbortSignal, progress: (f: number) => void): Promise<SayResult> {
   const result = await say({
     text: req.text, output: path, language: req.language, avatar: req.avatar, catalog: ctx.catalog, fps: req.fps,
     ...(req.width ? { size: `${req.width}x${req.height}` } : {}),
@@ -82,14 +122,12 @@ async function render(ctx: ServerContext, req: GenerateRequest, path: string, si
     tts: ctx.tts, signal,
     onProgress: (p) => progress(p.sentences ? (0.95 * p.sentencesDone) / p.sentences : 0),
   });
-  ctx.metrics.totalGeneration.observe(result.totalMs, { encoder: result.encoder });
   ctx.metrics.ttsLatency.observe(result.ttsMs, { encoder: result.encoder });
-  ctx.metrics.countFrames(result.frames, { kind: 'mp4' });
   return result;
 }
 
-function figures(r: SayResult): Record<string, unknown> {
-  return { durationS: r.audioS, frames: r.frames, fps: r.fps, width: r.width, height: r.height, encoder: r.encoder, language: r.language, generationMs: Math.round(r.totalMs) };
+function figures(r: Rendered): Record<string, unknown> {
+  return { durationS: r.audioS, frames: r.frames, fps: r.fps, width: r.width, height: r.height, encoder: r.encoder, ...(r.language ? { language: r.language } : {}), generationMs: Math.round(r.totalMs) };
 }
 
 function statusOf(code: string | undefined): number {
