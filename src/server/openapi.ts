@@ -28,8 +28,8 @@ export function openApiDocument(version: string): Record<string, unknown> {
       '/metrics': { get: { summary: 'Prometheus metrics', security: [], responses: { 200: { description: 'text exposition format' } } } },
       '/api/v1/generate': {
         post: {
-          summary: 'Text to MP4 (H.264 + AAC); with async: 202 and a job id',
-          requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/GenerateRequest' } } } },
+          summary: 'Text (JSON) or a recording (multipart field "file"; fields avatar, fps, size, async) to MP4 (H.264 + AAC); with async: 202 and a job id',
+          requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/GenerateRequest' } }, 'multipart/form-data': {} } },
           responses: { 200: { description: 'the MP4', content: { 'video/mp4': {} } }, 202: { description: 'job accepted' }, 400: error, 401: error, 404: error, 429: error },
         },
       },
