@@ -153,6 +153,8 @@ export async function createAvatarServer(options: AvatarServerOptions): Promise<
       clearInterval(sweeper);
       await jobs.close();
       await app.close();
+      // A pool this server made is its own to stop; an injected provider belongs to the caller.
+      if (!options.tts && context.tts instanceof TtsPool) await context.tts.close();
     },
   };
 }

@@ -35,6 +35,11 @@ export class TtsPool implements TtsProvider {
     return this.members[0]!.checkVoice(voice, language);
   }
 
+  /** Stops every member's engine. */
+  async close(): Promise<void> {
+    await Promise.all(this.members.map((m) => (m as { close?: () => Promise<void> }).close?.()));
+  }
+
   /** Starts every member's engine. */
   async warmUp(): Promise<void> {
     await Promise.all(this.members.map((m) => (m as { warmUp?: () => Promise<void> }).warmUp?.()));
