@@ -10,6 +10,7 @@ import { loadServerConfig } from '../src/server/config.js';
 import { Histogram, ServerMetrics } from '../src/server/metrics.js';
 import { FramePacer } from '../src/server/realtime/pacer.js';
 import { AvatarStage } from '../src/server/realtime/renderer-cache.js';
+import { trimLeadingSilence } from '../src/server/realtime/utterance.js';
 import { ParametricRenderer } from '../src/render/parametric/parametric-renderer.js';
 import { RateLimiter } from '../src/server/rate-limit.js';
 import { UrlSigner } from '../src/server/signed-url.js';
@@ -34,6 +35,18 @@ describe('frame pacer', () => {
     assert.ok(Math.abs(last - elapsed / 10) <= 3, `last slot ${last} after ${elapsed.toFixed(0)} ms`);
     assert.ok(pacer.stats.skipped >= 15, `skipped ${pacer.stats.skipped}`);
     for (let i = 1; i < seen.length; i++) assert.ok(seen[i]! > seen[i - 1]!);
+  });
+});
+
+describe('live speech', () => {
+  it('starts with the voice: leading silence is cut (20 ms kept) and the timings shift with it', () => {
+    const pcm = new Int16Array(22050);
+    for (let i = 4410; i < 22050; i++) pcm[i] = i % 2 ? 8000 : -8000; // sound from 200 ms
+    const trimmed = trimLeadingSilence({ pcm, sampleRate: 22050, phonemes: [{ ipa: 'h', startMs: 190, endMs: 260 }, { ipa: 'a', startMs: 260, endMs: 400 }] });
+    assert.equal(trimmed.pcm.length, 22050 - 4410 + 441);
+    assert.deepEqual(trimmed.phonemes!.map((p) => [p.ipa, Math.round(p.startMs), Math.round(p.endMs)]), [['h', 10, 80], ['a', 80, 220]]);
+    const silent = { pcm: new Int16Array(100), sampleRate: 22050 };
+    assert.equal(trimLeadingSilence(silent), silent, 'all-silent speech is left alone');
   });
 });
 

@@ -1,5 +1,6 @@
 import { AudioMouthTracker } from '../../audio/audio-mouth-track.js';
 import { AvatarError } from '../../core/errors.js';
+import type { Speech } from '../../core/speech.js';
 import type { TtsProvider } from '../../tts/provider.js';
 import type { MouthFrame } from '../../visemes/mouth-params.js';
 import { PhonemeMouthTracker } from '../../visemes/phoneme-track.js';
@@ -42,9 +43,11 @@ export class TextUtterance implements Utterance {
 
   async play(timeline: SpeechTimeline, signal: AbortSignal): Promise<void> {
     let first = true;
-    for await (const speech of this.tts.synthesize(this.request, signal)) {
+    for await (const synthesized of this.tts.synthesize(this.request, signal)) {
       if (signal.aborted) return;
       this.ttsMs ??= performance.now() - this.requestedAt;
+      // Live speech starts with the voice, not with the engine's lead-in silence.
+      const speech = first ? trimLeadingSilence(synthesized) : synthesized;
       const tracker = speech.phonemes ? new PhonemeMouthTracker(timeline.fps) : new AudioMouthTracker({ fps: timeline.fps, mode: 'offline' });
       tracker.push(speech);
       tracker.finish();
@@ -123,6 +126,26 @@ export class StreamedAudioUtterance implements Utterance {
       signal.removeEventListener('abort', onAbort);
     }
   }
+}
+
+/** Silence kept before the first sound of an utterance, ms. */
+const KEEP_LEAD_MS = 20;
+/** Samples quieter than this (about -40 dBFS) are silence. */
+const SILENCE_LEVEL = 328;
+
+/** Drops the silence before the first sound (keeping a little), shifting the timings to match. */
+export function trimLeadingSilence(speech: Speech): Speech {
+  const { pcm, sampleRate } = speech;
+  let first = 0;
+  while (first < pcm.length && Math.abs(pcm[first]!) < SILENCE_LEVEL) first++;
+  const cut = Math.max(0, first - Math.round((KEEP_LEAD_MS * sampleRate) / 1000));
+  if (cut === 0 || first === pcm.length) return speech;
+  const cutMs = (cut * 1000) / sampleRate;
+  const shift = <T extends { startMs: number; endMs: number }>(list: readonly T[] | undefined) =>
+    list?.map((t) => ({ ...t, startMs: Math.max(0, t.startMs - cutMs), endMs: Math.max(0, t.endMs - cutMs) })).filter((t) => t.endMs > 0);
+  const phonemes = shift(speech.phonemes);
+  const words = shift(speech.words);
+  return { ...speech, pcm: pcm.subarray(cut), ...(phonemes ? { phonemes } : {}), ...(words ? { words } : {}) };
 }
 
 /** Audio goes out in chunks of this length, ms: small enough to stop promptly on interrupt. */
