@@ -31,6 +31,8 @@ export async function measureSpeechRegion(renderer: Renderer, loopFrames: number
   let y1 = -1;
   const step = Math.max(1, Math.floor(loopFrames / SAMPLES));
   for (let position = 0; position < loopFrames; position += step) {
+    // Live sessions share this thread: let their frames out between samples.
+    await new Promise((resolve) => setImmediate(resolve));
     const ptsMs = (position * 1000) / fps;
     const idleFrame = await renderer.render({ index: position, ptsMs, mouth: REST_MOUTH, speaking: false });
     const idle = idleFrame.data.slice();
@@ -54,6 +56,7 @@ export async function measureSpeechRegion(renderer: Renderer, loopFrames: number
         }
       }
       frame.release?.();
+      await new Promise((resolve) => setImmediate(resolve));
     }
   }
   if (x1 < 0) return undefined;
