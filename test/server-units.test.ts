@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, readdir, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import sharp from 'sharp';
@@ -7,6 +7,7 @@ import { decodeMediaMessage, encodeMediaHeader, MEDIA_KIND } from '../src/client
 import { i420ToRgb, SharpJpegEncoder } from '../src/compose/jpeg.js';
 import { hexColor, i420FrameBytes, rgbToYuv } from '../src/core/frame.js';
 import { loadServerConfig } from '../src/server/config.js';
+import { JobQueue, sweepFiles } from '../src/server/jobs.js';
 import { Histogram, ServerMetrics } from '../src/server/metrics.js';
 import { FramePacer } from '../src/server/realtime/pacer.js';
 import { AvatarStage } from '../src/server/realtime/renderer-cache.js';
@@ -101,6 +102,56 @@ describe('limits and signatures', () => {
     assert.deepEqual(sniffMedia(bytes([0, 0, 0, 24], 'ftypisom')), { kind: 'video', format: 'mp4' });
     assert.deepEqual(sniffMedia(bytes('RIFF', [0, 0, 0, 0], 'WAVE')), { kind: 'audio', format: 'wav' });
     assert.equal(sniffMedia(bytes('hello world')), undefined);
+  });
+});
+
+describe('job queue and retention', () => {
+  it('runs at most `concurrency` jobs at once, in order, each visible only to its tenant', async () => {
+    const queue = new JobQueue(2, 60_000);
+    let running = 0;
+    let peak = 0;
+    const order: number[] = [];
+    const ids = [0, 1, 2, 3, 4].map((n) => queue.submit(n % 2 ? 'a' : 'b', 'test', async (progress) => {
+      running++;
+      peak = Math.max(peak, running);
+      order.push(n);
+      progress(0.5);
+      await new Promise((r) => setTimeout(r, 30));
+      running--;
+      if (n === 3) throw new Error('boom');
+      return { n };
+    }));
+    assert.equal(queue.depth, 3);
+    const done = await queue.run('a', 'test', async () => ({ last: true }));
+    assert.equal(done.state, 'succeeded');
+    assert.equal(peak, 2);
+    assert.deepEqual(order, [0, 1, 2, 3, 4]);
+    assert.equal(queue.get('b', ids[0]!)!.state, 'succeeded');
+    assert.equal(queue.get('a', ids[0]!), undefined, 'another tenant\'s job does not exist');
+    assert.equal(queue.get('a', ids[3]!)!.state, 'failed');
+    assert.equal(queue.get('a', ids[3]!)!.error!.error, 'internal');
+  });
+
+  it('forgets finished jobs and deletes output files older than the retention', async () => {
+    const { dir, cleanup } = await tempDir();
+    try {
+      await mkdir(join(dir, 'acme'));
+      await writeFile(join(dir, 'acme', 'old.mp4'), 'x');
+      await writeFile(join(dir, 'acme', 'new.mp4'), 'x');
+      const eightDaysAgo = new Date(Date.now() - 8 * 86400_000);
+      await utimes(join(dir, 'acme', 'old.mp4'), eightDaysAgo, eightDaysAgo);
+      assert.equal(await sweepFiles(dir, 7 * 86400_000), 1);
+      assert.deepEqual(await readdir(join(dir, 'acme')), ['new.mp4']);
+      const queue = new JobQueue(1, 1000);
+      const id = queue.submit('t', 'test', async () => ({}));
+      await queue.run('t', 'test', async () => ({}));
+      queue.forgetExpired(Date.now() + 500);
+      assert.ok(queue.get('t', id));
+      queue.forgetExpired(Date.now() + 2000);
+      assert.equal(queue.get('t', id), undefined);
+    } finally {
+      await cleanup();
+    }
   });
 });
 
