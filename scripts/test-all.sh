@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Runs every test on a fresh machine: installs what npm cannot (Debian's ffmpeg, for ffprobe
-# and a current ffmpeg), the npm dependencies, builds, and runs the suite.
+# and a current ffmpeg; Debian's chromium for the web page test), the npm dependencies,
+# builds, and runs the suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || need_apt+=(ffmpeg)
+# The web page is tested in a real browser (playwright-core drives Debian's chromium).
+[ -x "${AVATAR_CHROMIUM:-/usr/bin/chromium}" ] || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if ! command -v apt-get >/dev/null 2>&1; then
-    echo "test-all: please install: ${need_apt[*]} (ffmpeg with ffprobe)" >&2
+    echo "test-all: please install: ${need_apt[*]} (ffmpeg with ffprobe; chromium, or set AVATAR_CHROMIUM)" >&2
     exit 1
   fi
   sudo=""

@@ -17,6 +17,8 @@ export interface PrepareOptions {
   readonly outputDir?: string;
   /** Display name; the id is derived from it (default: the file name). */
   readonly name?: string;
+  /** Id to use instead of one derived from the name. */
+  readonly id?: string;
   /** Frame rate of the extracted frames (video; default 25). */
   readonly fps?: number;
   /** JPEG quality of stored frames, 1-100 (default 90). */
@@ -91,7 +93,7 @@ export async function prepareAvatar(options: PrepareOptions): Promise<PrepareRes
   const inputStat = await stat(input).catch(() => undefined);
   if (!inputStat?.isFile()) throw new AvatarError('invalid_input', `${options.input}: no such file`);
   const name = options.name ?? basename(input, extname(input));
-  const id = avatarIdFromName(name);
+  const id = options.id ?? avatarIdFromName(name);
   checkAvatarId(id);
   const fps = options.fps ?? 25;
   if (!Number.isFinite(fps) || fps < PREPARE_FPS_RANGE[0] || fps > PREPARE_FPS_RANGE[1]) {

@@ -1,6 +1,7 @@
 import { AvatarError } from '../core/errors.js';
 import { EVAL_HELP, runEval } from './eval-command.js';
 import { runSay } from './say-command.js';
+import { runServeWithAvatars } from './serve-command.js';
 import { runVoices } from './voices-command.js';
 import { runPrepare } from './prepare-command.js';
 import { runList } from './list-command.js';
@@ -15,6 +16,8 @@ Usage:
   avatar list                        list avatars (prepared and built in)
   avatar voices [--lang CODE]        list TTS voices
   avatar eval [options]              measure latency and lip sync; HTML + JSON report
+  avatar serve [--host H] [--port N] [--config FILE]
+                                     HTTP API, streaming, realtime sessions, web page
   avatar --help | --version
 
 say options:
@@ -45,6 +48,13 @@ prepare options:
   --avatars-dir DIR     where avatars are written (default: $AVATAR_HOME, else ./avatars)
 
 ${EVAL_HELP}
+serve options (also AVATAR_HOST, AVATAR_PORT, AVATAR_API_KEYS=key:tenant,..., AVATAR_DATA_DIR,
+AVATAR_SIGNING_SECRET, AVATAR_RATE_LIMIT, AVATAR_JOB_CONCURRENCY; flags win over env over file):
+  --host H              listen address (default 127.0.0.1; without API keys always loopback)
+  -p, --port N          port (default 8000)
+  -c, --config FILE     YAML configuration (see README: Serving)
+  --avatars-dir DIR     prepared avatars served, uploads prepared here (default: $AVATAR_HOME, else ./avatars)
+
 Environment: AVATAR_FFMPEG (ffmpeg binary), AVATAR_ENCODER, AVATAR_TTS, AVATAR_TTS_BASE_URL,
 AVATAR_TTS_API_KEY, AVATAR_TTS_MODEL, AVATAR_TTS_VOICE, AVATAR_HOME (avatars folder).
 `;
@@ -74,6 +84,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await runList(rest);
       case 'eval':
         return await runEval(rest);
+      case 'serve':
+        return await runServeWithAvatars(rest);
       default:
         throw new AvatarError('invalid_input', `unknown command "${command}" (see: avatar --help)`);
     }

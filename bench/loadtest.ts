@@ -1,0 +1,222 @@
+/**
+ * `npm run loadtest`: N realtime sessions for T seconds plus M concurrent streamed
+ * generations against a server, then the figures: frames on time, frame interval p50/p95,
+ * first speaking frame after `speak` p50/p95, first bytes of /generate/stream, and the
+ * server's CPU and RSS over time (from its /metrics). Starts its own `avatar serve` unless
+ * --url is given. Reports; never fails on time.
+ *
+ *   npm run loadtest -- --sessions 12 --seconds 30 --generate 1 [--size 512] [--fps 25]
+ *                       [--pause-ms 1000] [--url http://host:port --key KEY]
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import WebSocket from 'ws';
+import { RealtimeClient, type WebSocketConstructor } from '../src/client/realtime-client.js';
+
+const { values } = parseArgs({
+  options: {
+    sessions: { type: 'string', default: '12' },
+    seconds: { type: 'string', default: '30' },
+    generate: { type: 'string', default: '1' },
+    size: { type: 'string', default: '512' },
+    fps: { type: 'string', default: '25' },
+    'pause-ms': { type: 'string', default: '1000' },
+    url: { type: 'string' },
+    key: { type: 'string' },
+  },
+});
+const SESSIONS = Number(values.sessions);
+const SECONDS = Number(values.seconds);
+const GENERATE = Number(values.generate);
+const FPS = Number(values.fps);
+const FRAME_MS = 1000 / FPS;
+const PAUSE_MS = Number(values['pause-ms']);
+const LINES = [
+  'Hello, and welcome. How can I help you today?',
+  'The weather is lovely, and the forecast says it will stay that way.',
+  'Please tell me more about what you are looking for.',
+  'I can speak any text you type, in several languages.',
+];
+
+const percentile = (xs: number[], p: number) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]! : NaN);
+const fmt = (v: number, d = 1) => (Number.isFinite(v) ? v.toFixed(d) : '-');
+
+interface SessionFigures {
+  arrivals: { index: number; at: number; ptsMs: number }[];
+  firstFrame: number[];
+  errors: string[];
+}
+
+async function runSession(wsUrl: string, until: number, stagger: number): Promise<SessionFigures> {
+  const figures: SessionFigures = { arrivals: [], firstFrame: [], errors: [] };
+  let askedAt: number | undefined;
+  const client = await RealtimeClient.connect(wsUrl, {
+    onFrame: (f) => {
+      const at = performance.now();
+      figures.arrivals.push({ index: f.index, at, ptsMs: f.ptsMs });
+      if (f.speaking && askedAt !== undefined) {
+        figures.firstFrame.push(at - askedAt);
+        askedAt = undefined;
+      }
+    },
+    onEvent: (e) => {
+      if (e.type === 'error') figures.errors.push(e.message);
+    },
+  }, WebSocket as unknown as WebSocketConstructor);
+  await sleep(stagger);
+  let line = Math.floor(Math.random() * LINES.length);
+  while (performance.now() < until) {
+    askedAt = performance.now();
+    client.speak(LINES[line++ % LINES.length]!);
+    await client.waitFor('speech.ended', () => true, 30000).catch(() => undefined);
+    await sleep(PAUSE_MS);
+  }
+  client.close();
+  return figures;
+}
+
+async function runGenerator(baseUrl: string, headers: Record<string, string>, until: number): Promise<{ firstBytes: number[]; totals: number[]; failures: number }> {
+  const out = { firstBytes: [] as number[], totals: [] as number[], failures: 0 };
+  while (performance.now() < until) {
+    const t0 = performance.now();
+    try {
+      const response = await fetch(`${baseUrl}/api/v1/generate/stream`, {
+        method: 'POST', headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ text: LINES[out.totals.length % LINES.length], size: Number(values.size) }),
+      });
+      if (!response.ok || !response.body) throw new Error(String(response.status));
+      const reader = response.body.getReader();
+      let first = true;
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        if (first && value.length) {
+          out.firstBytes.push(performance.now() - t0);
+          first = false;
+        }
+      }
+      out.totals.push(performance.now() - t0);
+    } catch {
+      out.failures++;
+      await sleep(500);
+    }
+  }
+  return out;
+}
+
+async function scrape(baseUrl: string): Promise<{ cpuS: number; rss: number; fps: number }> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  const read = (name: string) => Number(new RegExp(`^${name} ([0-9.e+-]+)$`, 'm').exec(text)?.[1] ?? NaN);
+  return { cpuS: read('process_cpu_seconds_total'), rss: read('process_resident_memory_bytes'), fps: read('frames_per_second') };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+async function startServer(): Promise<{ url: string; child: ChildProcess; dataDir: string }> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'avatar-loadtest-'));
+  const child = spawn(process.execPath, [new URL('../../bin/avatar.js', import.meta.url).pathname, 'serve', '--port', '0'], {
+    env: { ...process.env, AVATAR_DATA_DIR: dataDir, AVATAR_RATE_LIMIT: '100000' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m && /avatar upload/.test(out)) resolve(m[1]!);
+    });
+    child.on('exit', (code) => reject(new Error(`avatar serve exited (${code}): ${out}`)));
+  });
+  return { url, child, dataDir };
+}
+
+async function main(): Promise<void> {
+  const own = values.url ? undefined : await startServer();
+  const baseUrl = values.url ?? own!.url;
+  const headers: Record<string, string> = values.key ? { authorization: `Bearer ${values.key}` } : {};
+  const wsUrl = `${baseUrl.replace(/^http/, 'ws')}/api/v1/realtime?avatar=default&size=${values.size}&fps=${FPS}${values.key ? `&api_key=${values.key}` : ''}`;
+  process.stdout.write(`loadtest: ${SESSIONS} realtime sessions at ${values.size}px ${FPS} fps for ${SECONDS} s (speak, wait for the end, pause ${PAUSE_MS} ms, repeat) + ${GENERATE} concurrent streamed generations, against ${baseUrl}\n`);
+  const start = performance.now();
+  const until = start + SECONDS * 1000;
+  const samples: { t: number; cpuS: number; rss: number; fps: number }[] = [];
+  const sampler = (async () => {
+    while (performance.now() < until + 500) {
+      samples.push({ t: (performance.now() - start) / 1000, ...(await scrape(baseUrl).catch(() => ({ cpuS: NaN, rss: NaN, fps: NaN }))) });
+      await sleep(2000);
+    }
+  })();
+  const sessions = Array.from({ length: SESSIONS }, (_, i) => runSession(wsUrl, until, (i * 1000) / Math.max(1, SESSIONS)));
+  const generators = Array.from({ length: GENERATE }, () => runGenerator(baseUrl, headers, until));
+  const results = await Promise.all(sessions);
+  const gens = await Promise.all(generators);
+  await sampler;
+  if (own) {
+    own.child.kill('SIGTERM');
+    await new Promise((r) => own.child.once('exit', r));
+    rmSync(own.dataDir, { recursive: true, force: true });
+  }
+  report(results, gens, samples);
+}
+
+function report(results: SessionFigures[], gens: { firstBytes: number[]; totals: number[]; failures: number }[], samples: { t: number; cpuS: number; rss: number; fps: number }[]): void {
+  let frames = 0;
+  let onTime = 0;
+  let onTimeStrict = 0;
+  let missing = 0;
+  const intervals: number[] = [];
+  const lateness: number[] = [];
+  for (const r of results) {
+    const a = r.arrivals.slice(FPS); // the first second (connection set-up) is not steady state
+    if (a.length < 2) continue;
+    // Each frame's due time: its pts on the client clock, using the session's best offset.
+    const offset = Math.min(...a.map((f) => f.at - f.ptsMs));
+    for (let i = 0; i < a.length; i++) {
+      const late = a[i]!.at - a[i]!.ptsMs - offset;
+      lateness.push(late);
+      if (late <= FRAME_MS) onTime++;
+      if (late <= FRAME_MS / 2) onTimeStrict++;
+      if (i > 0) {
+        intervals.push(a[i]!.at - a[i - 1]!.at);
+        missing += a[i]!.index - a[i - 1]!.index - 1;
+      }
+    }
+    frames += a.length;
+  }
+  const slots = frames + missing;
+  const first = results.flatMap((r) => r.firstFrame);
+  const firstLater = results.flatMap((r) => r.firstFrame.slice(1));
+  const errors = results.flatMap((r) => r.errors);
+  const firstBytes = gens.flatMap((g) => g.firstBytes);
+  const totals = gens.flatMap((g) => g.totals);
+  const lines = [
+    '',
+    `realtime sessions          ${results.length}`,
+    `frame slots (after 1 s)    ${slots} (${frames} received, ${missing} skipped by the server)`,
+    `frames on time (<= 1 frame late)    ${fmt((100 * onTime) / slots, 2)} %`,
+    `frames on time (<= 1/2 frame late)  ${fmt((100 * onTimeStrict) / slots, 2)} %`,
+    `frame lateness p50/p95/p99 ${fmt(percentile(lateness, 50))} / ${fmt(percentile(lateness, 95))} / ${fmt(percentile(lateness, 99))} ms`,
+    `frame interval p50/p95     ${fmt(percentile(intervals, 50))} / ${fmt(percentile(intervals, 95))} ms (target ${fmt(FRAME_MS)})`,
+    `first speaking frame after speak p50/p95   ${fmt(percentile(first, 50))} / ${fmt(percentile(first, 95))} ms (${first.length} utterances)`,
+    `  without each session's first utterance  ${fmt(percentile(firstLater, 50))} / ${fmt(percentile(firstLater, 95))} ms (the first ones all start within one second)`,
+    `stream first bytes p50/p95 ${fmt(percentile(firstBytes, 50))} / ${fmt(percentile(firstBytes, 95))} ms, total p50 ${fmt(percentile(totals, 50))} ms (${totals.length} streams, ${gens.reduce((n, g) => n + g.failures, 0)} failed)`,
+    `session errors             ${errors.length}${errors.length ? ` (${[...new Set(errors)].slice(0, 3).join('; ')})` : ''}`,
+    '',
+    'server over time:   t(s)   CPU(% of one core)   RSS(MB)   frames/s',
+  ];
+  for (let i = 1; i < samples.length; i++) {
+    const a = samples[i - 1]!;
+    const b = samples[i]!;
+    lines.push(`                 ${fmt(b.t, 0).padStart(6)}   ${fmt((100 * (b.cpuS - a.cpuS)) / (b.t - a.t), 0).padStart(18)}   ${fmt(b.rss / 1048576, 0).padStart(7)}   ${fmt(b.fps, 0).padStart(8)}`);
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`loadtest: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exitCode = 1;
+});

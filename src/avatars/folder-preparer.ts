@@ -1,0 +1,31 @@
+import { rm, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { AvatarPreparer, PrepareTarget } from '../server/avatar-preparer.js';
+import { checkAvatarId } from './builtin.js';
+import { prepareAvatar } from './prepare.js';
+import type { AvatarRegistry } from './registry.js';
+
+/**
+ * Prepares uploaded photos and videos into a registry's avatar folder (the `avatar prepare`
+ * pipeline) and removes them; the registry sees each change at once.
+ */
+export class FolderAvatarPreparer implements AvatarPreparer {
+  private readonly dir: string;
+
+  constructor(dir: string, private readonly registry: AvatarRegistry) {
+    this.dir = resolve(dir);
+  }
+
+  async prepare(inputPath: string, target: PrepareTarget): Promise<void> {
+    await prepareAvatar({ input: inputPath, id: target.id, name: target.name, outputDir: this.dir, force: true });
+    await this.registry.refresh();
+  }
+
+  async remove(id: string): Promise<void> {
+    checkAvatarId(id);
+    const folder = join(this.dir, id);
+    if (!(await stat(join(folder, 'avatar.json')).then(() => true, () => false))) throw new Error(`no prepared avatar "${id}" in ${this.dir}`);
+    await rm(folder, { recursive: true, force: true });
+    await this.registry.refresh();
+  }
+}

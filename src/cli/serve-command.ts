@@ -1,0 +1,95 @@
+import { parseArgs } from 'node:util';
+import { mkdir } from 'node:fs/promises';
+import { BuiltinAvatarCatalog, type AvatarCatalog } from '../avatars/catalog.js';
+import { FolderAvatarPreparer } from '../avatars/folder-preparer.js';
+import { AvatarRegistry } from '../avatars/registry.js';
+import { AvatarError } from '../core/errors.js';
+import { avatarsDir } from './avatar-dirs.js';
+import { createAvatarServer } from '../server/app.js';
+import type { AvatarPreparer } from '../server/avatar-preparer.js';
+import { loadServerConfig, type ServerConfig } from '../server/config.js';
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
+
+/** Where serving gets its avatars and its avatar preparer; replaced by the avatar registry when present. */
+export interface ServeDependencies {
+  readonly catalog: AvatarCatalog;
+  readonly preparer?: AvatarPreparer;
+}
+
+/**
+ * `avatar serve` over the prepared avatars of `--avatars-dir` (else `$AVATAR_HOME`, else
+ * `./avatars`), with uploads prepared into that folder.
+ */
+export async function runServeWithAvatars(argv: readonly string[]): Promise<number> {
+  const args = [...argv];
+  const at = args.indexOf('--avatars-dir');
+  const dirOption = at >= 0 ? args[at + 1] : undefined;
+  if (at >= 0) {
+    if (!dirOption || dirOption.startsWith('-')) throw new AvatarError('invalid_input', '--avatars-dir needs a folder');
+    args.splice(at, 2);
+  }
+  const dir = avatarsDir(dirOption);
+  await mkdir(dir, { recursive: true }).catch((e: Error) => {
+    throw new AvatarError('output_unwritable', `cannot use avatars folder ${dir}: ${e.message}`);
+  });
+  const registry = await AvatarRegistry.open({ dirs: [dir] });
+  try {
+    return await runServe(args, { catalog: registry, preparer: new FolderAvatarPreparer(dir, registry) });
+  } finally {
+    registry.close();
+  }
+}
+
+/** `avatar serve [--host H] [--port N] [--config FILE]`: runs until SIGINT/SIGTERM. */
+export async function runServe(argv: readonly string[], deps: ServeDependencies = { catalog: new BuiltinAvatarCatalog() }): Promise<number> {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      host: { type: 'string' },
+      port: { type: 'string', short: 'p' },
+      config: { type: 'string', short: 'c' },
+    },
+  });
+  let config = await loadServerConfig({
+    ...(values.config ? { file: values.config } : {}),
+    env: process.env,
+    flags: { ...(values.host !== undefined ? { host: values.host } : {}), ...(values.port !== undefined ? { port: values.port } : {}) },
+  });
+  const notes: string[] = [];
+  if (config.apiKeys.length === 0 && !LOOPBACK.has(config.host)) {
+    notes.push(`no API keys are configured, so the server listens on 127.0.0.1 only (not ${config.host}); add apiKeys to serve other machines`);
+    config = { ...config, host: '127.0.0.1' };
+  }
+  if (!config.signingSecret) notes.push('no signingSecret configured: download links stop working when the server restarts');
+  const server = await createAvatarServer({ config, catalog: deps.catalog, ...(deps.preparer ? { preparer: deps.preparer } : {}) });
+  const encoder = await server.context.encoder; // fails start-up with a clear message when no encoder works
+  await server.warmUp();
+  const { url } = await server.listen();
+  process.stdout.write(banner(config, url, encoder.name, server.context.catalog, server.context.tts.name, !!deps.preparer, notes));
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  process.stdout.write('avatar serve: stopping\n');
+  await server.close();
+  return 0;
+}
+
+function banner(config: ServerConfig, url: string, encoder: string, catalog: AvatarCatalog, tts: string, preparer: boolean, notes: string[]): string {
+  const avatars = catalog.list();
+  const lines = [
+    `avatar serve: listening on ${url}`,
+    `  web page      ${url}/   API docs ${url}/docs`,
+    `  avatars       ${avatars.length} (${avatars.slice(0, 8).map((a) => a.id + (a.status === 'broken' ? ' [broken]' : '')).join(', ')}${avatars.length > 8 ? ', ...' : ''})`,
+    `  TTS           ${tts}`,
+    `  encoder       ${encoder} (MP4, stream); JPEG for realtime at ${config.realtime.size}px ${config.realtime.fps} fps`,
+    `  auth          ${config.apiKeys.length ? `on: ${config.apiKeys.length} API key(s), ${new Set(config.apiKeys.map((k) => k.tenant)).size} tenant(s)` : 'off (no API keys; local use only)'}`,
+    `  limits        ${config.limits.generationsPerMinute} generations/min per key, text <= ${config.limits.maxTextChars} chars, ${config.limits.maxRealtimeSessions} realtime sessions`,
+    `  jobs          concurrency ${config.jobConcurrency}, outputs kept ${(config.retentionMs / 86400000).toFixed(1)} days in ${config.dataDir}`,
+    `  avatar upload ${preparer ? 'on' : 'off (no avatar preparer configured)'}`,
+    ...notes.map((n) => `  note: ${n}`),
+  ];
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,148 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { setPriority } from 'node:os';
+import type { Readable, Writable } from 'node:stream';
+import { AvatarError } from '../core/errors.js';
+import { i420FrameBytes, type VideoFrame } from '../core/frame.js';
+import type { H264Encoder } from './encoder-probe.js';
+import { ffmpegErrorTail } from './ffmpeg.js';
+
+/** Raw inputs of an ffmpeg H.264 + AAC encode. */
+export interface MuxInputOptions {
+  readonly width: number;
+  readonly height: number;
+  readonly fps: number;
+  /** Rate of the mono 16-bit PCM given to writeAudio. */
+  readonly sampleRate: number;
+  readonly encoder: H264Encoder;
+  readonly audioBitrateKbps?: number;
+  /** Scheduling niceness of the ffmpeg process (0 = as the caller; higher yields the CPU to others). */
+  readonly niceness?: number;
+}
+
+/** Frames kept in flight towards ffmpeg before a writer waits: enough to keep it busy, little memory. */
+const FRAMES_IN_FLIGHT = 3;
+
+/**
+ * One ffmpeg process fed raw I420 frames on stdin and PCM on a second pipe (fd 3), encoding
+ * H.264 + AAC into `target` (a file path, or `pipe:1` to read the container from `stdout`).
+ * Shared by the MP4 file writer and the fragmented-MP4 stream writer.
+ */
+export class FfmpegMuxProcess {
+  private readonly child: ChildProcess;
+  private readonly video: Writable;
+  private readonly audio: Writable;
+  private readonly frameBytes: number;
+  /** Resolves when ffmpeg has exited (never rejects); `failure` tells how. */
+  readonly exited: Promise<{ code: number | null; stderr: string }>;
+  private failureValue: AvatarError | undefined;
+  private framesWritten = 0;
+  /** The container bytes when the target is `pipe:1`. */
+  readonly stdout: Readable | null;
+
+  constructor(ffmpegPath: string, private readonly options: MuxInputOptions, containerArgs: readonly string[], target: string) {
+    this.frameBytes = i420FrameBytes(options.width, options.height);
+    const args = [
+      '-hide_banner', '-nostats', '-loglevel', 'error', '-y',
+      ...options.encoder.globalArgs,
+      // Both inputs are fully described by their flags: probing them would block on pipes
+      // that are fed only as fast as rendering goes.
+      '-probesize', '32', '-analyzeduration', '0',
+      '-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-s', `${options.width}x${options.height}`, '-r', String(options.fps),
+      '-color_range', 'tv', '-colorspace', 'bt709', '-i', 'pipe:0',
+      '-probesize', '32', '-analyzeduration', '0', '-f', 's16le', '-ar', String(options.sampleRate), '-ac', '1', '-i', 'pipe:3',
+      '-map', '0:v', '-map', '1:a',
+      ...options.encoder.outputArgs,
+      '-pix_fmt', 'yuv420p', '-color_range', 'tv', '-colorspace', 'bt709', '-color_primaries', 'bt709', '-color_trc', 'bt709',
+      '-c:a', 'aac', '-b:a', `${options.audioBitrateKbps ?? 96}k`,
+      ...containerArgs, target,
+    ];
+    const toPipe = target === 'pipe:1';
+    this.child = spawn(ffmpegPath, args, { stdio: ['pipe', toPipe ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    if (options.niceness && this.child.pid !== undefined) {
+      try {
+        setPriority(this.child.pid, options.niceness);
+      } catch {
+        // Not permitted here: it runs at normal priority.
+      }
+    }
+    this.video = this.child.stdin!;
+    this.audio = this.child.stdio[3] as Writable;
+    this.stdout = toPipe ? this.child.stdout : null;
+    let stderr = '';
+    this.child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-8000)));
+    // A dead ffmpeg surfaces through `exited`; pipe errors (EPIPE) are its echo.
+    this.video.on('error', () => undefined);
+    this.audio.on('error', () => undefined);
+    this.exited = new Promise((resolve) => {
+      this.child.on('error', (e) => {
+        this.failureValue ??= new AvatarError('ffmpeg_failed', `could not start ffmpeg: ${e.message}`, { cause: e });
+        resolve({ code: -1, stderr });
+      });
+      this.child.on('close', (code, signal) => {
+        if (code !== 0) this.failureValue ??= new AvatarError('ffmpeg_failed', `ffmpeg failed (exit ${code ?? signal}): ${ffmpegErrorTail(stderr)}`);
+        resolve({ code, stderr });
+      });
+    });
+  }
+
+  /** Why ffmpeg failed, once it has. */
+  get failure(): AvatarError | undefined {
+    return this.failureValue;
+  }
+
+  /** Number of frames accepted so far. */
+  get frames(): number {
+    return this.framesWritten;
+  }
+
+  /** Queues audio. Audio must run ahead of (or with) the video it accompanies. */
+  writeAudio(pcm: Int16Array): void {
+    this.raiseFailure();
+    this.audio.write(Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength));
+  }
+
+  /** No more audio will come. */
+  endAudio(): void {
+    this.audio.end();
+  }
+
+  /** Queues a frame, waiting when ffmpeg is more than a few frames behind. */
+  async writeFrame(frame: VideoFrame): Promise<void> {
+    this.raiseFailure();
+    if (frame.width !== this.options.width || frame.height !== this.options.height || frame.data.length !== this.frameBytes) {
+      throw new AvatarError('invalid_input', `frame is ${frame.width}x${frame.height}, the stream is ${this.options.width}x${this.options.height}`);
+    }
+    this.video.write(frame.data, () => frame.release?.());
+    this.framesWritten++;
+    if (this.video.writableLength > FRAMES_IN_FLIGHT * this.frameBytes) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          this.video.off('drain', done);
+          this.child.off('close', done);
+          resolve();
+        };
+        this.video.once('drain', done);
+        this.child.once('close', done);
+      });
+      this.raiseFailure();
+    }
+  }
+
+  /** Closes both inputs and waits for ffmpeg; throws its failure, if any. */
+  async close(): Promise<void> {
+    this.video.end();
+    this.audio.end();
+    await this.exited;
+    this.raiseFailure();
+  }
+
+  /** Kills ffmpeg at once and waits for it to go. */
+  async kill(): Promise<void> {
+    this.child.kill('SIGKILL');
+    await this.exited;
+  }
+
+  private raiseFailure(): void {
+    if (this.failureValue) throw this.failureValue;
+  }
+}

@@ -1,0 +1,179 @@
+import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import multipart from '@fastify/multipart';
+import websocket from '@fastify/websocket';
+import type { AvatarCatalog } from '../avatars/catalog.js';
+import { BuiltinAvatarCatalog } from '../avatars/catalog.js';
+import { SharpJpegEncoder, type JpegEncoder } from '../compose/jpeg.js';
+import { chooseEncoder } from '../encode/encoder-probe.js';
+import { createTtsProvider } from '../tts/create-tts.js';
+import { EspeakTtsProvider } from '../tts/espeak.js';
+import type { TtsProvider } from '../tts/provider.js';
+import { ApiKeyAuth, type Caller } from './auth.js';
+import { AvatarAccess } from './avatar-access.js';
+import type { AvatarPreparer } from './avatar-preparer.js';
+import type { ServerConfig } from './config.js';
+import type { ServerContext } from './context.js';
+import { toHttpError } from './http-errors.js';
+import { JobQueue, sweepFiles } from './jobs.js';
+import { ServerMetrics } from './metrics.js';
+import { RateLimiter } from './rate-limit.js';
+import { RendererCache } from './realtime/renderer-cache.js';
+import { registerAvatarRoutes } from './routes/avatars.js';
+import { registerGenerateRoutes } from './routes/generate.js';
+import { registerRealtimeRoute } from './routes/realtime.js';
+import { registerStreamRoutes } from './routes/stream.js';
+import { registerSystemRoutes } from './routes/system.js';
+import { UrlSigner } from './signed-url.js';
+import { TtsPool } from './tts-pool.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the auth hook on every /api route. */
+    caller: Caller;
+  }
+}
+
+/** What a server is built from; everything but the config has a default. */
+export interface AvatarServerOptions {
+  readonly config: ServerConfig;
+  readonly catalog?: AvatarCatalog;
+  /** Builds avatars from uploads; without one, upload and delete answer 501. */
+  readonly preparer?: AvatarPreparer;
+  readonly tts?: TtsProvider;
+  readonly jpeg?: JpegEncoder;
+}
+
+/** A built server: the Fastify instance and its shared state. */
+export interface AvatarServer {
+  readonly app: FastifyInstance;
+  readonly context: ServerContext;
+  /** Starts listening; resolves to the address (port 0 picks a free port). */
+  listen(): Promise<{ host: string; port: number; url: string }>;
+  /** Pays first-use costs now (TTS engine, the default avatar's renderers and idle frames) rather than on the first request. */
+  warmUp(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Builds the HTTP + WebSocket server (routes, auth, limits, jobs, metrics) without listening. */
+export async function createAvatarServer(options: AvatarServerOptions): Promise<AvatarServer> {
+  const { config } = options;
+  const catalog = options.catalog ?? new BuiltinAvatarCatalog();
+  const outputsDir = join(config.dataDir, 'outputs');
+  const uploadsDir = join(config.dataDir, 'uploads');
+  await mkdir(outputsDir, { recursive: true });
+  await mkdir(uploadsDir, { recursive: true });
+  const access = new AvatarAccess(catalog, config.avatarTenants, join(config.dataDir, 'avatar-tenants.json'));
+  await access.load();
+  const jpeg = options.jpeg ?? new SharpJpegEncoder(config.realtime.jpegQuality);
+  let metrics!: ServerMetrics;
+  const jobs = new JobQueue(config.jobConcurrency, config.retentionMs, (_kind, error) => metrics.errors.inc({ kind: error }));
+  const context: ServerContext = {
+    config, catalog, access, preparer: options.preparer, auth: new ApiKeyAuth(config.apiKeys),
+    limiter: new RateLimiter(config.limits.generationsPerMinute), jobs,
+    metrics: (metrics = new ServerMetrics(() => context.sessions, () => jobs.depth)),
+    signer: new UrlSigner(config.signingSecret ?? randomBytes(32).toString('hex')),
+    tts: options.tts ?? createServerTts(config.tts),
+    encoder: chooseEncoder(config.encoder), jpeg, renderers: new RendererCache(catalog, jpeg),
+    outputsDir, uploadsDir, sessions: 0, startedAt: Date.now(), version: await packageVersion(),
+  };
+  context.encoder.catch(() => undefined);
+
+  const app = Fastify({ logger: false, bodyLimit: 1 << 20, trustProxy: false });
+  await app.register(websocket, { options: { maxPayload: 1 << 20 } });
+  await app.register(multipart, {
+    limits: { fileSize: Math.max(config.limits.imageUploadBytes, config.limits.videoUploadBytes, config.limits.audioUploadBytes), files: 1, fields: 10, fieldSize: 4096 },
+  });
+  app.decorateRequest('caller', null as unknown as Caller);
+  app.addHook('onRequest', async (request) => {
+    if (!isApiRoute(request) || request.url.startsWith('/api/v1/outputs/')) return;
+    const query = request.query as Record<string, unknown> | undefined;
+    const queryKey = request.method === 'GET' && typeof query?.api_key === 'string' ? query.api_key : undefined;
+    request.caller = context.auth.authenticate(request.headers, request.ip, queryKey);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    context.metrics.requests.inc({ route: request.routeOptions.url ?? 'unknown', status: String(reply.statusCode) });
+  });
+  app.setErrorHandler((error, _request, reply) => {
+    const { status, body } = toHttpError(error);
+    context.metrics.errors.inc({ kind: body.error });
+    const retry = (error as { retryAfterS?: number }).retryAfterS;
+    if (retry) void reply.header('retry-after', String(retry));
+    if (status >= 500 && status !== 501 && status !== 503) process.stderr.write(`avatar serve: ${(error as Error).stack ?? String(error)}\n`);
+    return reply.code(status).type('application/json').send(body);
+  });
+  app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` }));
+
+  registerSystemRoutes(app, context);
+  registerGenerateRoutes(app, context);
+  registerStreamRoutes(app, context);
+  registerAvatarRoutes(app, context);
+  registerRealtimeRoute(app, context);
+
+  const sampler = setInterval(() => context.metrics.sampleFrames(), 1000);
+  sampler.unref();
+  const sweep = async () => {
+    jobs.forgetExpired();
+    await sweepFiles(outputsDir, config.retentionMs).catch(() => 0);
+  };
+  await sweep();
+  const sweeper = setInterval(() => void sweep(), Math.min(3600_000, Math.max(1000, config.retentionMs / 10)));
+  sweeper.unref();
+
+  return {
+    app, context,
+    async listen() {
+      await app.listen({ host: config.host, port: config.port });
+      const address = app.server.address();
+      const port = typeof address === 'object' && address ? address.port : config.port;
+      const shownHost = config.host.includes(':') ? `[${config.host}]` : config.host;
+      return { host: config.host, port, url: `http://${shownHost}:${port}` };
+    },
+    async warmUp() {
+      const tts = context.tts;
+      await (tts as { warmUp?: () => Promise<void> }).warmUp?.();
+      // Enough sentences that every engine of a pool has compiled its hot paths.
+      const sentences = ['Hello, this is a warm-up sentence.', 'Hola, ¿cómo estás?', 'The weather is lovely today, is it not?', 'Good morning to you.'];
+      await Promise.all(sentences.map(async (text) => {
+        for await (const _ of tts.synthesize({ text, language: text.startsWith('Hola') ? 'es' : 'en' })) void _;
+      }));
+      const avatar = catalog.get('default') ? 'default' : catalog.list().find((a) => a.status === 'ready')?.id;
+      if (!avatar) return;
+      const size = { width: config.realtime.size, height: config.realtime.size, fps: config.realtime.fps };
+      const stage = await context.renderers.get(avatar, size);
+      // The whole idle loop, so sessions never wait for an idle picture.
+      for (let i = 0; i < stage.loopFrames; i++) await stage.idleJpeg(i);
+      context.renderers.checkin(avatar, size, await context.renderers.checkout(avatar, size));
+    },
+    async close() {
+      clearInterval(sampler);
+      clearInterval(sweeper);
+      await jobs.close();
+      await app.close();
+      // A pool this server made is its own to stop; an injected provider belongs to the caller.
+      if (!options.tts && context.tts instanceof TtsPool) await context.tts.close();
+    },
+  };
+}
+
+/** espeak gets one engine (worker thread) per core, so concurrent sessions synthesize in parallel. */
+function createServerTts(name: string): TtsProvider {
+  if (name !== 'espeak') return createTtsProvider(name);
+  return new TtsPool(Array.from({ length: Math.max(1, Math.min(4, availableParallelism())) }, () => new EspeakTtsProvider()));
+}
+
+function isApiRoute(request: FastifyRequest): boolean {
+  return request.url.startsWith('/api/');
+}
+
+async function packageVersion(): Promise<string> {
+  try {
+    const pkg = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+    return pkg.version;
+  } catch {
+    return 'unknown';
+  }
+}

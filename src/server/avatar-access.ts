@@ -1,0 +1,75 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { AvatarCatalog, AvatarSummary } from '../avatars/catalog.js';
+import { checkAvatarId } from '../avatars/builtin.js';
+import { AvatarError } from '../core/errors.js';
+
+/**
+ * Which tenant owns which avatar. Avatars with no owner (the built-in ones, and any not
+ * assigned in the configuration) are shared by every tenant; owned avatars are visible to
+ * their tenant only, and to others they do not exist (404, never 403, so ids do not leak).
+ * Ownership of uploaded avatars is kept in a JSON file so it survives restarts.
+ */
+export class AvatarAccess {
+  private readonly owners = new Map<string, string>();
+
+  constructor(readonly catalog: AvatarCatalog, configured: Readonly<Record<string, string>>, private readonly stateFile?: string) {
+    for (const [id, tenant] of Object.entries(configured)) this.owners.set(id, tenant);
+  }
+
+  /** Loads the ownership of avatars uploaded in earlier runs. */
+  async load(): Promise<void> {
+    if (!this.stateFile) return;
+    try {
+      const saved = JSON.parse(await readFile(this.stateFile, 'utf8')) as Record<string, string>;
+      for (const [id, tenant] of Object.entries(saved)) if (!this.owners.has(id)) this.owners.set(id, tenant);
+    } catch {
+      // No file yet.
+    }
+  }
+
+  /** Avatars `tenant` may use. */
+  list(tenant: string): AvatarSummary[] {
+    return this.catalog.list().filter((a) => this.visible(a.id, tenant));
+  }
+
+  /** Owner tenant of an avatar, or undefined when shared. */
+  owner(id: string): string | undefined {
+    return this.owners.get(id);
+  }
+
+  /** The avatar if `tenant` may use it; throws `invalid_input` for ids that are not plain names and `unknown_avatar` otherwise. */
+  require(id: string, tenant: string): AvatarSummary {
+    checkAvatarId(id);
+    const summary = this.catalog.get(id);
+    if (!summary || !this.visible(id, tenant)) throw new AvatarError('unknown_avatar', `unknown avatar "${id}"`);
+    if (summary.status === 'broken') throw new AvatarError('invalid_input', `avatar "${id}" cannot be used: ${summary.reason ?? 'it is broken'}`);
+    return summary;
+  }
+
+  /** True when the id is taken by any avatar or reserved by an owner entry (whoever owns it). */
+  taken(id: string): boolean {
+    return this.catalog.get(id) !== undefined || this.owners.has(id);
+  }
+
+  async assign(id: string, tenant: string): Promise<void> {
+    this.owners.set(id, tenant);
+    await this.save();
+  }
+
+  async release(id: string): Promise<void> {
+    this.owners.delete(id);
+    await this.save();
+  }
+
+  private visible(id: string, tenant: string): boolean {
+    const owner = this.owners.get(id);
+    return owner === undefined || owner === tenant;
+  }
+
+  private async save(): Promise<void> {
+    if (!this.stateFile) return;
+    await mkdir(dirname(this.stateFile), { recursive: true });
+    await writeFile(this.stateFile, JSON.stringify(Object.fromEntries(this.owners), null, 2));
+  }
+}

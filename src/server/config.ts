@@ -1,0 +1,195 @@
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { AvatarError } from '../core/errors.js';
+
+/** One API key and the tenant it acts for. */
+export interface ApiKeyConfig {
+  readonly key: string;
+  readonly tenant: string;
+}
+
+/** Input limits; each request outside them gets a 4xx with the reason. */
+export interface LimitsConfig {
+  readonly maxTextChars: number;
+  readonly minFps: number;
+  readonly maxFps: number;
+  /** Largest side of a requested frame size, pixels. */
+  readonly maxSize: number;
+  readonly generationsPerMinute: number;
+  readonly imageUploadBytes: number;
+  readonly audioUploadBytes: number;
+  readonly videoUploadBytes: number;
+  readonly maxRealtimeSessions: number;
+}
+
+/** Everything `avatar serve` runs with. */
+export interface ServerConfig {
+  readonly host: string;
+  readonly port: number;
+  /** Where job outputs and uploads live. */
+  readonly dataDir: string;
+  readonly tts: string;
+  /** Forced H.264 encoder; undefined = fastest that works here. */
+  readonly encoder: string | undefined;
+  readonly apiKeys: readonly ApiKeyConfig[];
+  /** Owner tenant of avatars; avatars not listed are shared by all tenants. */
+  readonly avatarTenants: Readonly<Record<string, string>>;
+  /** Secret for signed download URLs; random per start when not configured. */
+  readonly signingSecret: string | undefined;
+  readonly jobConcurrency: number;
+  readonly retentionMs: number;
+  readonly urlExpiryMs: number;
+  readonly realtime: { readonly fps: number; readonly size: number; readonly jpegQuality: number };
+  readonly limits: LimitsConfig;
+}
+
+const MB = 1024 * 1024;
+
+/** Defaults: what a developer gets from `avatar serve` with no configuration. */
+export const DEFAULT_CONFIG: ServerConfig = {
+  host: '127.0.0.1', port: 8000, dataDir: './avatar-data', tts: 'espeak', encoder: undefined,
+  apiKeys: [], avatarTenants: {}, signingSecret: undefined,
+  jobConcurrency: 1, retentionMs: 7 * 24 * 3600 * 1000, urlExpiryMs: 24 * 3600 * 1000,
+  realtime: { fps: 25, size: 512, jpegQuality: 80 },
+  limits: {
+    maxTextChars: 5000, minFps: 1, maxFps: 60, maxSize: 1024, generationsPerMinute: 10,
+    imageUploadBytes: 10 * MB, audioUploadBytes: 50 * MB, videoUploadBytes: 200 * MB, maxRealtimeSessions: 32,
+  },
+};
+
+type Raw = Record<string, unknown>;
+
+/** Sources of configuration, later ones winning: file, environment, command-line flags. */
+export interface ConfigSources {
+  readonly file?: string;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly flags?: { host?: string; port?: string | number };
+}
+
+/** Reads, merges and validates the configuration; throws AvatarError `invalid_input` with every problem found. */
+export async function loadServerConfig(sources: ConfigSources = {}): Promise<ServerConfig> {
+  let fromFile: Raw = {};
+  if (sources.file) {
+    let text: string;
+    try {
+      text = await readFile(sources.file, 'utf8');
+    } catch (e) {
+      throw new AvatarError('invalid_input', `cannot read config file ${sources.file}: ${(e as Error).message}`);
+    }
+    try {
+      const parsed = parseYaml(text) as unknown;
+      if (parsed !== null && (typeof parsed !== 'object' || Array.isArray(parsed))) throw new Error('the top level must be a mapping');
+      fromFile = (parsed ?? {}) as Raw;
+    } catch (e) {
+      throw new AvatarError('invalid_input', `config file ${sources.file} is not valid YAML: ${(e as Error).message}`);
+    }
+  }
+  const env = sources.env ?? {};
+  const fromEnv: Raw = {};
+  const envMap: [string, string][] = [
+    ['AVATAR_HOST', 'host'], ['AVATAR_PORT', 'port'], ['AVATAR_DATA_DIR', 'dataDir'], ['AVATAR_TTS', 'tts'],
+    ['AVATAR_ENCODER', 'encoder'], ['AVATAR_SIGNING_SECRET', 'signingSecret'], ['AVATAR_JOB_CONCURRENCY', 'jobConcurrency'],
+  ];
+  for (const [name, key] of envMap) if (env[name]) fromEnv[key] = env[name];
+  if (env.AVATAR_API_KEYS) {
+    // "key1:tenant1,key2:tenant2"
+    fromEnv.apiKeys = env.AVATAR_API_KEYS.split(',').map((pair) => pair.trim()).filter(Boolean).map((pair) => {
+      const at = pair.lastIndexOf(':');
+      return at > 0 ? { key: pair.slice(0, at), tenant: pair.slice(at + 1) } : { key: pair, tenant: '' };
+    });
+  }
+  if (env.AVATAR_RATE_LIMIT) fromEnv.limits = { generationsPerMinute: env.AVATAR_RATE_LIMIT };
+  const fromFlags: Raw = {};
+  if (sources.flags?.host !== undefined) fromFlags.host = sources.flags.host;
+  if (sources.flags?.port !== undefined) fromFlags.port = sources.flags.port;
+  return validateConfig({ ...fromFile, ...fromEnv, ...fromFlags, limits: { ...asRaw(fromFile.limits), ...asRaw(fromEnv.limits) } });
+}
+
+function asRaw(v: unknown): Raw {
+  return v && typeof v === 'object' && !Array.isArray(v) ? (v as Raw) : {};
+}
+
+const KNOWN_KEYS = new Set([
+  'host', 'port', 'dataDir', 'tts', 'encoder', 'apiKeys', 'avatarTenants', 'signingSecret', 'jobConcurrency',
+  'retentionDays', 'urlExpiryHours', 'realtime', 'limits',
+]);
+
+/** Checks a merged raw configuration, collecting every problem into one message. */
+export function validateConfig(raw: Raw): ServerConfig {
+  const problems: string[] = [];
+  for (const key of Object.keys(raw)) if (!KNOWN_KEYS.has(key)) problems.push(`unknown setting "${key}"`);
+  const d = DEFAULT_CONFIG;
+  const num = (value: unknown, name: string, fallback: number, min: number, max: number, integer = true): number => {
+    if (value === undefined || value === null || value === '') return fallback;
+    const n = typeof value === 'number' ? value : Number(value);
+    if (!Number.isFinite(n) || (integer && !Number.isInteger(n)) || n < min || n > max) {
+      problems.push(`${name} must be ${integer ? 'a whole number' : 'a number'} from ${min} to ${max}, got ${JSON.stringify(value)}`);
+      return fallback;
+    }
+    return n;
+  };
+  const str = (value: unknown, name: string, fallback: string | undefined): string | undefined => {
+    if (value === undefined || value === null) return fallback;
+    if (typeof value !== 'string' || !value) {
+      problems.push(`${name} must be a non-empty string`);
+      return fallback;
+    }
+    return value;
+  };
+  const apiKeys: ApiKeyConfig[] = [];
+  if (raw.apiKeys !== undefined) {
+    if (!Array.isArray(raw.apiKeys)) problems.push('apiKeys must be a list of {key, tenant}');
+    else raw.apiKeys.forEach((entry: unknown, i) => {
+      const e = asRaw(entry);
+      const key = typeof entry === 'string' ? entry : e.key;
+      const tenant = typeof entry === 'string' ? 'default' : e.tenant;
+      if (typeof key !== 'string' || key.length < 16) problems.push(`apiKeys[${i}].key must be a string of at least 16 characters`);
+      else if (typeof tenant !== 'string' || !/^[a-z0-9_-]{1,64}$/.test(tenant)) problems.push(`apiKeys[${i}].tenant must be a plain name (a-z, 0-9, _ or -), got ${JSON.stringify(tenant)}`);
+      else apiKeys.push({ key, tenant });
+    });
+  }
+  if (new Set(apiKeys.map((k) => k.key)).size !== apiKeys.length) problems.push('apiKeys has the same key twice');
+  const avatarTenants: Record<string, string> = {};
+  for (const [id, tenant] of Object.entries(asRaw(raw.avatarTenants))) {
+    if (typeof tenant !== 'string') problems.push(`avatarTenants.${id} must be a tenant name`);
+    else avatarTenants[id] = tenant;
+  }
+  const rt = asRaw(raw.realtime);
+  const lim = asRaw(raw.limits);
+  const tts = str(raw.tts, 'tts', d.tts)!;
+  if (!['espeak', 'openai'].includes(tts)) problems.push(`tts must be espeak or openai, got "${tts}"`);
+  const config: ServerConfig = {
+    host: str(raw.host, 'host', d.host)!,
+    port: num(raw.port, 'port', d.port, 0, 65535),
+    dataDir: resolve(str(raw.dataDir, 'dataDir', d.dataDir)!),
+    tts,
+    encoder: str(raw.encoder, 'encoder', undefined),
+    apiKeys,
+    avatarTenants,
+    signingSecret: str(raw.signingSecret, 'signingSecret', undefined),
+    jobConcurrency: num(raw.jobConcurrency, 'jobConcurrency', d.jobConcurrency, 1, 64),
+    retentionMs: num(raw.retentionDays, 'retentionDays', 7, 0.0001, 3650, false) * 24 * 3600 * 1000,
+    urlExpiryMs: num(raw.urlExpiryHours, 'urlExpiryHours', 24, 0.001, 24 * 365, false) * 3600 * 1000,
+    realtime: {
+      fps: num(rt.fps, 'realtime.fps', d.realtime.fps, 1, 60),
+      size: num(rt.size, 'realtime.size', d.realtime.size, 64, 2048),
+      jpegQuality: num(rt.jpegQuality, 'realtime.jpegQuality', d.realtime.jpegQuality, 10, 100),
+    },
+    limits: {
+      maxTextChars: num(lim.maxTextChars, 'limits.maxTextChars', d.limits.maxTextChars, 1, 20000),
+      minFps: num(lim.minFps, 'limits.minFps', d.limits.minFps, 1, 60),
+      maxFps: num(lim.maxFps, 'limits.maxFps', d.limits.maxFps, 1, 60),
+      maxSize: num(lim.maxSize, 'limits.maxSize', d.limits.maxSize, 64, 2048),
+      generationsPerMinute: num(lim.generationsPerMinute, 'limits.generationsPerMinute', d.limits.generationsPerMinute, 1, 100000),
+      imageUploadBytes: num(lim.imageUploadMB, 'limits.imageUploadMB', 10, 0.001, 1024, false) * MB,
+      audioUploadBytes: num(lim.audioUploadMB, 'limits.audioUploadMB', 50, 0.001, 4096, false) * MB,
+      videoUploadBytes: num(lim.videoUploadMB, 'limits.videoUploadMB', 200, 0.001, 16384, false) * MB,
+      maxRealtimeSessions: num(lim.maxRealtimeSessions, 'limits.maxRealtimeSessions', d.limits.maxRealtimeSessions, 1, 10000),
+    },
+  };
+  if (config.realtime.size % 2 !== 0) problems.push('realtime.size must be even');
+  if (config.limits.minFps > config.limits.maxFps) problems.push('limits.minFps is above limits.maxFps');
+  if (problems.length) throw new AvatarError('invalid_input', `invalid configuration:\n  - ${problems.join('\n  - ')}`);
+  return config;
+}

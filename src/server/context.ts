@@ -1,0 +1,39 @@
+import type { AvatarCatalog } from '../avatars/catalog.js';
+import type { JpegEncoder } from '../compose/jpeg.js';
+import type { H264Encoder } from '../encode/encoder-probe.js';
+import type { TtsProvider } from '../tts/provider.js';
+import type { ApiKeyAuth } from './auth.js';
+import type { AvatarAccess } from './avatar-access.js';
+import type { AvatarPreparer } from './avatar-preparer.js';
+import type { ServerConfig } from './config.js';
+import type { JobQueue } from './jobs.js';
+import type { ServerMetrics } from './metrics.js';
+import type { RateLimiter } from './rate-limit.js';
+import type { RendererCache } from './realtime/renderer-cache.js';
+import type { UrlSigner } from './signed-url.js';
+
+/** Everything the routes share: one per server. */
+export interface ServerContext {
+  readonly config: ServerConfig;
+  readonly catalog: AvatarCatalog;
+  readonly access: AvatarAccess;
+  readonly preparer: AvatarPreparer | undefined;
+  readonly auth: ApiKeyAuth;
+  readonly limiter: RateLimiter;
+  readonly jobs: JobQueue;
+  readonly metrics: ServerMetrics;
+  readonly signer: UrlSigner;
+  readonly tts: TtsProvider;
+  /** The H.264 encoder (probed once at start). */
+  readonly encoder: Promise<H264Encoder>;
+  readonly jpeg: JpegEncoder;
+  readonly renderers: RendererCache;
+  /** Folder of finished outputs, one subfolder per tenant. */
+  readonly outputsDir: string;
+  /** Folder of stored uploads, one subfolder per tenant. */
+  readonly uploadsDir: string;
+  /** Open realtime sessions plus running streams. */
+  sessions: number;
+  readonly startedAt: number;
+  readonly version: string;
+}

@@ -1,0 +1,174 @@
+import { randomUUID } from 'node:crypto';
+import { readdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { toHttpError } from './http-errors.js';
+
+/** Where a job is in its life. */
+export type JobState = 'queued' | 'running' | 'succeeded' | 'failed';
+
+/** What a client sees of a job. */
+export interface JobView {
+  readonly id: string;
+  readonly kind: string;
+  readonly state: JobState;
+  /** 0..1 */
+  readonly progress: number;
+  readonly createdAt: string;
+  readonly finishedAt?: string;
+  readonly error?: { error: string; message: string };
+  readonly result?: Record<string, unknown>;
+}
+
+/** Work a job does; reports progress through the callback and returns its result. */
+export type JobWork = (progress: (fraction: number) => void, signal: AbortSignal, jobId: string) => Promise<Record<string, unknown>>;
+
+interface Job {
+  id: string;
+  tenant: string;
+  kind: string;
+  state: JobState;
+  progress: number;
+  createdAt: number;
+  finishedAt?: number;
+  error?: { error: string; message: string };
+  result?: Record<string, unknown>;
+  work: JobWork;
+  controller: AbortController;
+  done: Promise<void>;
+  settle: () => void;
+}
+
+/**
+ * An in-process job queue: at most `concurrency` jobs run at once, the rest wait in order.
+ * Jobs belong to a tenant and are only visible to it. Finished jobs are forgotten after
+ * the retention time (their files are deleted by `sweepFiles`).
+ */
+export class JobQueue {
+  private readonly jobs = new Map<string, Job>();
+  private readonly waiting: Job[] = [];
+  private running = 0;
+
+  constructor(private readonly concurrency: number, private readonly retentionMs: number, private readonly onFailure?: (kind: string, error: string) => void) {}
+
+  /** Jobs waiting to start. */
+  get depth(): number {
+    return this.waiting.length;
+  }
+
+  /** Jobs running now. */
+  get active(): number {
+    return this.running;
+  }
+
+  /** Queues work and returns the job's id at once. */
+  submit(tenant: string, kind: string, work: JobWork): string {
+    let settle!: () => void;
+    const done = new Promise<void>((resolve) => (settle = resolve));
+    const job: Job = { id: randomUUID(), tenant, kind, state: 'queued', progress: 0, createdAt: Date.now(), work, controller: new AbortController(), done, settle };
+    this.jobs.set(job.id, job);
+    this.waiting.push(job);
+    this.pump();
+    return job.id;
+  }
+
+  /** Queues work and waits for it to finish; returns the job's view (state succeeded or failed). */
+  async run(tenant: string, kind: string, work: JobWork, signal?: AbortSignal): Promise<JobView> {
+    const id = this.submit(tenant, kind, work);
+    const job = this.jobs.get(id)!;
+    const cancel = () => this.cancel(id);
+    signal?.addEventListener('abort', cancel, { once: true });
+    try {
+      await job.done;
+    } finally {
+      signal?.removeEventListener('abort', cancel);
+    }
+    return view(job);
+  }
+
+  /** The job as its tenant sees it; undefined for unknown ids and other tenants' jobs. */
+  get(tenant: string, id: string): JobView | undefined {
+    const job = this.jobs.get(id);
+    return job && job.tenant === tenant ? view(job) : undefined;
+  }
+
+  /** Stops a queued or running job (a queued one never starts). */
+  cancel(id: string): void {
+    const job = this.jobs.get(id);
+    if (!job || job.state === 'succeeded' || job.state === 'failed') return;
+    job.controller.abort();
+    const at = this.waiting.indexOf(job);
+    if (at >= 0) {
+      this.waiting.splice(at, 1);
+      this.finish(job, { error: { error: 'aborted', message: 'the job was cancelled' } });
+    }
+  }
+
+  /** Forgets finished jobs older than the retention. */
+  forgetExpired(now = Date.now()): void {
+    for (const [id, job] of this.jobs) if (job.finishedAt !== undefined && now - job.finishedAt > this.retentionMs) this.jobs.delete(id);
+  }
+
+  /** Cancels everything (server shutdown) and waits for running jobs to stop. */
+  async close(): Promise<void> {
+    const all = [...this.jobs.values()];
+    for (const job of all) this.cancel(job.id);
+    await Promise.all(all.map((j) => j.done));
+  }
+
+  private pump(): void {
+    while (this.running < this.concurrency && this.waiting.length) {
+      const job = this.waiting.shift()!;
+      this.running++;
+      job.state = 'running';
+      job.work((f) => (job.progress = Math.max(job.progress, Math.min(1, f))), job.controller.signal, job.id)
+        .then((result) => this.finish(job, { result }), (e: unknown) => this.finish(job, { error: toHttpError(e).body, status: toHttpError(e).status }))
+        .finally(() => {
+          this.running--;
+          this.pump();
+        });
+    }
+  }
+
+  private finish(job: Job, outcome: { result?: Record<string, unknown>; error?: { error: string; message: string }; status?: number }): void {
+    job.finishedAt = Date.now();
+    if (outcome.error) {
+      job.state = 'failed';
+      job.error = outcome.error;
+      this.onFailure?.(job.kind, outcome.error.error);
+    } else {
+      job.state = 'succeeded';
+      job.progress = 1;
+      job.result = outcome.result ?? {};
+    }
+    job.settle();
+  }
+}
+
+function view(job: Job): JobView {
+  return {
+    id: job.id, kind: job.kind, state: job.state, progress: Math.round(job.progress * 1000) / 1000,
+    createdAt: new Date(job.createdAt).toISOString(),
+    ...(job.finishedAt !== undefined ? { finishedAt: new Date(job.finishedAt).toISOString() } : {}),
+    ...(job.error ? { error: job.error } : {}),
+    ...(job.result ? { result: job.result } : {}),
+  };
+}
+
+/** Deletes files under `dir` (one level of tenant folders) older than `maxAgeMs`; returns how many. */
+export async function sweepFiles(dir: string, maxAgeMs: number, now = Date.now()): Promise<number> {
+  let removed = 0;
+  const tenants = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  for (const t of tenants) {
+    if (!t.isDirectory()) continue;
+    const folder = join(dir, t.name);
+    for (const name of await readdir(folder).catch(() => [] as string[])) {
+      const path = join(folder, name);
+      const info = await stat(path).catch(() => undefined);
+      if (info && now - info.mtimeMs > maxAgeMs) {
+        await rm(path, { recursive: true, force: true });
+        removed++;
+      }
+    }
+  }
+  return removed;
+}

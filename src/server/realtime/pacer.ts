@@ -1,0 +1,83 @@
+/** Counters of a pacer since it started. */
+export interface PacerStats {
+  /** Ticks run (frames produced). */
+  readonly ticks: number;
+  /** Ticks that started more than half a frame interval after their due time. */
+  readonly late: number;
+  /** Frame slots skipped to catch up with the clock. */
+  readonly skipped: number;
+}
+
+/**
+ * Calls `tick(index)` once per frame slot on an absolute clock: slot n is due at
+ * start + n * frameMs, so timer jitter never accumulates. When a tick finishes after the
+ * next slot has passed by more than a whole interval, the missed slots are skipped
+ * (counted), never played late one after another: a session cannot fall behind.
+ */
+export class FramePacer {
+  readonly frameMs: number;
+  private startedAt = 0;
+  private next = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private counts = { ticks: 0, late: 0, skipped: 0 };
+
+  /**
+   * `leadMs`: ticks start this much before their slot is due, so the frame can be ready on
+   * time; the tick itself waits for `dueAt` before sending.
+   */
+  constructor(fps: number, private readonly tick: (index: number, dueAt: number) => Promise<void> | void, private readonly leadMs = 0) {
+    this.frameMs = 1000 / fps;
+  }
+
+  /** Session clock origin (performance.now() ms). */
+  get origin(): number {
+    return this.startedAt;
+  }
+
+  /** Index of the next slot that will be produced. */
+  get nextIndex(): number {
+    return this.next;
+  }
+
+  get stats(): PacerStats {
+    return { ...this.counts };
+  }
+
+  start(): void {
+    this.startedAt = performance.now();
+    this.running = true;
+    this.schedule();
+  }
+
+  stop(): void {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private schedule(): void {
+    if (!this.running) return;
+    const due = this.startedAt + this.next * this.frameMs - this.leadMs;
+    this.timer = setTimeout(() => void this.run(), Math.max(0, due - performance.now()));
+  }
+
+  private async run(): Promise<void> {
+    if (!this.running) return;
+    const now = performance.now() + this.leadMs;
+    const behind = Math.floor((now - this.startedAt) / this.frameMs) - this.next;
+    if (behind >= 1) {
+      this.counts.skipped += behind;
+      this.next += behind;
+    }
+    const lateMs = now - (this.startedAt + this.next * this.frameMs);
+    if (lateMs > this.frameMs / 2) this.counts.late++;
+    this.counts.ticks++;
+    const index = this.next++;
+    try {
+      await this.tick(index, this.startedAt + index * this.frameMs);
+    } finally {
+      this.schedule();
+    }
+  }
+}

@@ -1,0 +1,317 @@
+import { randomUUID } from 'node:crypto';
+import { AvatarError } from '../../core/errors.js';
+import { encodeMediaHeader, encodePatchHeader, FLAG_PATCH, FLAG_SPEAKING, MEDIA_KIND, type ClientMessage, type ServerEvent } from '../../client/protocol.js';
+import { resolveLanguage } from '../../tts/language.js';
+import type { TtsProvider } from '../../tts/provider.js';
+import { REST_MOUTH, type MouthFrame, type MouthParams } from '../../visemes/mouth-params.js';
+import { checkAvatarId } from '../../avatars/builtin.js';
+import { toHttpError } from '../http-errors.js';
+import { FramePacer } from './pacer.js';
+import type { AvatarStage } from './renderer-cache.js';
+import { StreamedAudioUtterance, TextUtterance, type SpeechTimeline, type Utterance } from './utterance.js';
+
+/** The transport a session writes to (a WebSocket). */
+export interface SessionSocket {
+  send(data: Buffer | string): void;
+  /** Bytes queued but not yet sent: frames are skipped while the client cannot keep up. */
+  readonly bufferedAmount: number;
+}
+
+/** What a session needs from the server. */
+export interface SessionDeps {
+  readonly tts: TtsProvider;
+  /** Resolves an avatar id the caller may use to its stage (throws AvatarError otherwise). */
+  stageFor(avatar: string): Promise<AvatarStage>;
+  readonly maxTextChars: number;
+  onFirstFrame?(latencyMs: number, ttsMs: number | undefined): void;
+  onFrame?(late: boolean): void;
+  onError?(kind: string): void;
+}
+
+/** Figures of a session so far. */
+export interface SessionStats {
+  readonly frames: number;
+  readonly speechFrames: number;
+  readonly lateTicks: number;
+  readonly skippedSlots: number;
+  readonly droppedForBackpressure: number;
+}
+
+interface Placed {
+  readonly mouth: MouthParams;
+  readonly speaking: boolean;
+  readonly utterance: string;
+}
+
+/** Client send buffer beyond which frames are skipped rather than queued. */
+const MAX_BUFFERED_BYTES = 1 << 20;
+const MAX_QUEUED_UTTERANCES = 16;
+/** Frames are produced up to this long before they are due (at most half an interval), then sent on time. */
+const PRODUCE_LEAD_MS = 20;
+
+/**
+ * One realtime session: a steady stream of JPEG frames from connect to close, idle when
+ * silent and speaking when asked, with speech audio sent ahead with presentation times on
+ * the same clock (slot n is at n * 1000 / fps ms). Utterances play one after another;
+ * `interrupt` drops everything not yet shown, so the very next frame is idle again.
+ */
+export class RealtimeSession implements SpeechTimeline {
+  readonly id = randomUUID();
+  readonly fps: number;
+  private readonly pacer: FramePacer;
+  private readonly timeline = new Map<number, Placed>();
+  private timelineEnd = 0;
+  private readonly queue: Utterance[] = [];
+  private current: { utterance: Utterance; controller: AbortController } | undefined;
+  private firstSlots = new Map<string, { slot: number; utterance: Utterance }>();
+  private endings: { slot: number; id: string }[] = [];
+  /** Utterances announced with speech.started and not yet ended. */
+  private readonly open = new Set<string>();
+  private audioIn: StreamedAudioUtterance | undefined;
+  private position = 0;
+  private direction = 1;
+  private closed = false;
+  private counts = { frames: 0, speechFrames: 0, dropped: 0 };
+
+  constructor(private stage: AvatarStage, private readonly socket: SessionSocket, private readonly deps: SessionDeps) {
+    this.fps = stage.fps;
+    this.pacer = new FramePacer(stage.fps, (slot, dueAt) => this.produce(slot, dueAt), Math.min(PRODUCE_LEAD_MS, 500 / stage.fps));
+  }
+
+  get stats(): SessionStats {
+    const p = this.pacer.stats;
+    return { frames: this.counts.frames, speechFrames: this.counts.speechFrames, lateTicks: p.late, skippedSlots: p.skipped, droppedForBackpressure: this.counts.dropped };
+  }
+
+  start(): void {
+    this.event({ type: 'session.started', sessionId: this.id, avatar: this.stage.avatar, fps: this.fps, width: this.stage.width, height: this.stage.height, frameMs: 1000 / this.fps });
+    this.pacer.start();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.pacer.stop();
+    this.stopSpeech();
+  }
+
+  private inbox: Promise<void> = Promise.resolve();
+
+  /**
+   * Handles one client message (a text frame or a binary PCM frame), strictly in arrival
+   * order. Bad input gets an `error` event; the session goes on.
+   */
+  handle(data: Buffer, isBinary: boolean): Promise<void> {
+    this.inbox = this.inbox.then(() => this.handleNow(data, isBinary));
+    return this.inbox;
+  }
+
+  private async handleNow(data: Buffer, isBinary: boolean): Promise<void> {
+    try {
+      if (isBinary) return this.audioChunk(data);
+      let message: ClientMessage;
+      try {
+        message = JSON.parse(data.toString('utf8')) as ClientMessage;
+      } catch {
+        throw new AvatarError('invalid_input', 'messages must be JSON objects with a "type"');
+      }
+      await this.dispatch(message);
+    } catch (e) {
+      const { body } = toHttpError(e);
+      this.deps.onError?.(body.error);
+      this.event({ type: 'error', ...body });
+    }
+  }
+
+  private async dispatch(message: ClientMessage): Promise<void> {
+    switch (message?.type) {
+      case 'speak': {
+        if (typeof message.text !== 'string' || !/[\p{L}\p{N}]/u.test(message.text)) throw new AvatarError('invalid_input', 'speak needs "text" with something to say');
+        if (message.text.length > this.deps.maxTextChars) throw new AvatarError('invalid_input', `text is ${message.text.length} characters; the limit is ${this.deps.maxTextChars}`);
+        const language = resolveLanguage(message.language, message.text).code;
+        if (message.voice !== undefined && (typeof message.voice !== 'string' || !/^[\w.+-]{1,64}$/.test(message.voice))) throw new AvatarError('invalid_input', '"voice" must be a voice id');
+        this.enqueue(new TextUtterance(this.utteranceId(message.id), this.deps.tts, { text: message.text, language, ...(message.voice ? { voice: message.voice } : {}) }));
+        return;
+      }
+      case 'interrupt':
+        this.interrupt();
+        return;
+      case 'audio.start': {
+        const rate = message.sampleRate ?? 16000;
+        if (!Number.isInteger(rate) || rate < 8000 || rate > 48000) throw new AvatarError('invalid_input', 'audio.start "sampleRate" must be a whole number from 8000 to 48000 (default 16000)');
+        this.audioIn?.end();
+        this.audioIn = new StreamedAudioUtterance(this.utteranceId(message.id), rate, message.echo !== false, this.fps);
+        this.enqueue(this.audioIn);
+        return;
+      }
+      case 'audio.end':
+        if (!this.audioIn) throw new AvatarError('invalid_input', 'audio.end without audio.start');
+        this.audioIn.end();
+        this.audioIn = undefined;
+        return;
+      case 'avatar': {
+        if (typeof message.avatar !== 'string') throw new AvatarError('invalid_input', 'avatar needs "avatar": an avatar id');
+        checkAvatarId(message.avatar);
+        this.stage = await this.deps.stageFor(message.avatar);
+        this.event({ type: 'avatar.changed', avatar: message.avatar, ptsMs: this.slotMs(this.pacer.nextIndex) });
+        return;
+      }
+      case 'ping':
+        this.event({ type: 'pong', ...(typeof message.t === 'number' ? { t: message.t } : {}), ptsMs: performance.now() - this.pacer.origin });
+        return;
+      default:
+        throw new AvatarError('invalid_input', `unknown message type ${JSON.stringify((message as { type?: unknown })?.type)}: use speak, interrupt, audio.start, audio.end, avatar or ping`);
+    }
+  }
+
+  private audioChunk(data: Buffer): void {
+    if (!this.audioIn) throw new AvatarError('invalid_input', 'binary audio must come between audio.start and audio.end');
+    if (data.length % 2 !== 0) throw new AvatarError('invalid_input', 'binary audio must be 16-bit PCM (an even number of bytes)');
+    const copy = new Int16Array(data.length >> 1);
+    new Uint8Array(copy.buffer).set(data);
+    this.audioIn.push(copy);
+  }
+
+  private utteranceId(given: unknown): string {
+    return typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID().slice(0, 8);
+  }
+
+  private enqueue(utterance: Utterance): void {
+    if (this.queue.length >= MAX_QUEUED_UTTERANCES) throw new AvatarError('invalid_input', `too many utterances queued (at most ${MAX_QUEUED_UTTERANCES}); send interrupt or wait`);
+    this.queue.push(utterance);
+    if (!this.current) void this.playNext();
+  }
+
+  private async playNext(): Promise<void> {
+    const utterance = this.queue.shift();
+    if (!utterance || this.closed) return;
+    const controller = new AbortController();
+    this.current = { utterance, controller };
+    try {
+      await utterance.play(this, controller.signal);
+      if (!controller.signal.aborted && this.open.has(utterance.id)) this.endings.push({ slot: Math.max(this.timelineEnd, this.pacer.nextIndex), id: utterance.id });
+    } catch (e) {
+      if (!controller.signal.aborted) {
+        const { body } = toHttpError(e);
+        this.deps.onError?.(body.error);
+        this.event({ type: 'error', ...body });
+        this.event({ type: 'speech.ended', id: utterance.id, ptsMs: this.slotMs(this.pacer.nextIndex), reason: 'error' });
+        this.firstSlots.delete(utterance.id);
+        this.open.delete(utterance.id);
+      }
+    } finally {
+      if (this.current?.utterance === utterance) this.current = undefined;
+    }
+    if (!this.current) void this.playNext();
+  }
+
+  /** Stops all speech: nothing placed from the next slot on is shown, queued utterances are dropped. */
+  private interrupt(): void {
+    const ids = [...this.open];
+    this.stopSpeech();
+    const at = this.pacer.nextIndex;
+    for (const id of ids) this.event({ type: 'speech.ended', id, ptsMs: this.slotMs(at), reason: 'interrupted' });
+  }
+
+  private stopSpeech(): void {
+    this.queue.length = 0;
+    this.current?.controller.abort();
+    this.current = undefined;
+    this.audioIn?.end();
+    this.audioIn = undefined;
+    this.timeline.clear();
+    this.timelineEnd = this.pacer.nextIndex;
+    this.firstSlots.clear();
+    this.endings = [];
+    this.open.clear();
+  }
+
+  // SpeechTimeline, used by utterances.
+  freeSlot(lead: number): number {
+    return Math.max(this.timelineEnd, this.pacer.nextIndex + lead);
+  }
+
+  place(utterance: string, start: number, frames: readonly MouthFrame[]): void {
+    if (this.current?.utterance.id !== utterance) return;
+    for (const frame of frames) {
+      const slot = start + frame.index;
+      if (slot < this.pacer.nextIndex) continue;
+      this.timeline.set(slot, { mouth: frame.mouth, speaking: frame.speaking, utterance });
+      if (slot >= this.timelineEnd) this.timelineEnd = slot + 1;
+    }
+  }
+
+  sendAudio(pcm: Int16Array, sampleRate: number, ptsMs: number): void {
+    if (this.closed) return;
+    const header = encodeMediaHeader(MEDIA_KIND.audio, 0, sampleRate, ptsMs);
+    this.socket.send(Buffer.concat([header, Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength)]));
+  }
+
+  started(utterance: string, slot: number): void {
+    const current = this.current?.utterance;
+    if (!current || current.id !== utterance) return;
+    this.firstSlots.set(utterance, { slot, utterance: current });
+    this.open.add(utterance);
+    this.event({ type: 'speech.started', id: utterance, ptsMs: this.slotMs(slot), source: current.source });
+  }
+
+  /** Produces the frame of one slot ahead of time, and sends it when it is due. */
+  private async produce(slot: number, dueAt: number): Promise<void> {
+    this.advanceMotion();
+    const placed = this.timeline.get(slot);
+    if (placed) this.timeline.delete(slot);
+    const stage = this.stage;
+    const still = !placed || (!placed.speaking && sameMouth(placed.mouth, REST_MOUTH));
+    let late = false;
+    if (this.socket.bufferedAmount > MAX_BUFFERED_BYTES) {
+      this.counts.dropped++;
+      late = true;
+    } else {
+      const picture = still ? { jpeg: await stage.idleJpeg(this.position) } : await stage.speechFrame(this.position, placed!.mouth);
+      const wait = dueAt - performance.now();
+      if (wait >= 1) await new Promise((resolve) => setTimeout(resolve, wait));
+      if (this.closed) return;
+      const flags = (placed?.speaking ? FLAG_SPEAKING : 0) | (picture.patch ? FLAG_PATCH : 0);
+      const header = encodeMediaHeader(MEDIA_KIND.video, flags, slot, this.slotMs(slot));
+      this.socket.send(picture.patch
+        ? Buffer.concat([header, encodePatchHeader(picture.patch.x, picture.patch.y, picture.jpeg.length), picture.jpeg, picture.patch.jpeg])
+        : Buffer.concat([header, picture.jpeg]));
+      this.counts.frames++;
+      if (!still) this.counts.speechFrames++;
+    }
+    this.deps.onFrame?.(late);
+    for (const [id, first] of this.firstSlots) {
+      if (first.slot <= slot) {
+        this.deps.onFirstFrame?.(performance.now() - first.utterance.requestedAt, (first.utterance as { ttsMs?: number }).ttsMs);
+        this.firstSlots.delete(id);
+      }
+    }
+    while (this.endings.length && this.endings[0]!.slot <= slot + 1) {
+      const ending = this.endings.shift()!;
+      this.open.delete(ending.id);
+      this.event({ type: 'speech.ended', id: ending.id, ptsMs: this.slotMs(slot + 1), reason: 'done' });
+    }
+  }
+
+  /** Walks the idle loop forwards then backwards, one position per slot. */
+  private advanceMotion(): void {
+    const last = this.stage.loopFrames - 1;
+    let next = this.position + this.direction;
+    if (next > last || next < 0) {
+      this.direction = -this.direction;
+      next = this.position + this.direction;
+    }
+    this.position = Math.max(0, Math.min(last, next));
+  }
+
+  private slotMs(slot: number): number {
+    return (slot * 1000) / this.fps;
+  }
+
+  private event(event: ServerEvent): void {
+    if (!this.closed) this.socket.send(JSON.stringify(event));
+  }
+}
+
+function sameMouth(a: MouthParams, b: MouthParams): boolean {
+  return a.jawOpen === b.jawOpen && a.lipWidth === b.lipWidth && a.rounding === b.rounding && a.closure === b.closure && a.teeth === b.teeth && a.tongue === b.tongue;
+}

@@ -1,0 +1,64 @@
+import { checkAvatarId } from '../avatars/builtin.js';
+import { AvatarError } from '../core/errors.js';
+import { parseSize } from '../render/renderer.js';
+import { resolveLanguage } from '../tts/language.js';
+import type { LimitsConfig } from './config.js';
+
+/** A generation request after validation. */
+export interface GenerateRequest {
+  readonly text: string;
+  readonly language: string;
+  readonly voice?: string;
+  readonly avatar: string;
+  readonly fps: number;
+  readonly width?: number;
+  readonly height?: number;
+  readonly async: boolean;
+}
+
+const FIELDS = new Set(['text', 'language', 'lang', 'avatar', 'voice', 'fps', 'size', 'async']);
+
+/**
+ * Checks a generate body (JSON, or the query of a GET stream) against the limits and
+ * returns the request, or throws AvatarError with a message naming the field.
+ */
+export function checkGenerateRequest(input: unknown, limits: LimitsConfig): GenerateRequest {
+  if (!input || typeof input !== 'object' || Array.isArray(input)) throw new AvatarError('invalid_input', 'the request body must be a JSON object with at least "text"');
+  const body = input as Record<string, unknown>;
+  const unknown = Object.keys(body).filter((k) => !FIELDS.has(k) && k !== 'api_key');
+  if (unknown.length) throw new AvatarError('invalid_input', `unknown field${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`);
+  if (typeof body.text !== 'string') throw new AvatarError('invalid_input', '"text" is required and must be a string');
+  const text = body.text.trim();
+  if (!text || !/[\p{L}\p{N}]/u.test(text)) throw new AvatarError('invalid_input', 'nothing to say: "text" is empty');
+  if (text.length > limits.maxTextChars) throw new AvatarError('invalid_input', `"text" is ${text.length} characters; the limit is ${limits.maxTextChars}`);
+  const languageField = body.language ?? body.lang;
+  if (languageField !== undefined && typeof languageField !== 'string') throw new AvatarError('invalid_input', '"language" must be a string such as "en" or "auto"');
+  const language = resolveLanguage(languageField as string | undefined, text).code;
+  if (body.voice !== undefined && (typeof body.voice !== 'string' || !/^[\w.+-]{1,64}$/.test(body.voice))) {
+    throw new AvatarError('invalid_input', '"voice" must be a voice id such as "en-us" (letters, digits, . + - _)');
+  }
+  return { text, language, ...checkRenderOptions(body, limits), ...(typeof body.voice === 'string' ? { voice: body.voice } : {}) };
+}
+
+/** The picture options of a generation (avatar, fps, size, async), checked against the limits. */
+export function checkRenderOptions(body: Record<string, unknown>, limits: LimitsConfig): { avatar: string; fps: number; width?: number; height?: number; async: boolean } {
+  const avatar = body.avatar === undefined ? 'default' : body.avatar;
+  if (typeof avatar !== 'string') throw new AvatarError('invalid_input', '"avatar" must be an avatar id');
+  checkAvatarId(avatar);
+  const fps = body.fps === undefined ? 25 : Number(body.fps);
+  if (!Number.isInteger(fps) || fps < limits.minFps || fps > limits.maxFps) {
+    throw new AvatarError('invalid_input', `"fps" must be a whole number from ${limits.minFps} to ${limits.maxFps}, got ${JSON.stringify(body.fps)}`);
+  }
+  let size: { width: number; height: number } | undefined;
+  if (body.size !== undefined) {
+    if (typeof body.size !== 'string' && typeof body.size !== 'number') throw new AvatarError('invalid_input', '"size" must look like 512 or "640x480"');
+    try {
+      size = parseSize(body.size);
+    } catch (e) {
+      throw new AvatarError('invalid_input', `"size": ${(e as Error).message}`);
+    }
+    if (size.width > limits.maxSize || size.height > limits.maxSize) throw new AvatarError('invalid_input', `"size" sides must be at most ${limits.maxSize}`);
+  }
+  const isAsync = body.async === true || body.async === 'true';
+  return { avatar, fps, async: isAsync, ...(size ? { width: size.width, height: size.height } : {}) };
+}

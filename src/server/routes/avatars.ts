@@ -1,0 +1,91 @@
+import { createWriteStream } from 'node:fs';
+import { mkdir, rename, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { FastifyInstance } from 'fastify';
+import { checkAvatarId } from '../../avatars/builtin.js';
+import { AvatarError } from '../../core/errors.js';
+import { UnconfiguredAvatarPreparer } from '../avatar-preparer.js';
+import type { ServerContext } from '../context.js';
+import { HttpError } from '../http-errors.js';
+import { probeMedia, readHead, sniffMedia } from '../upload-check.js';
+
+/** GET/POST /api/v1/avatars, DELETE /api/v1/avatars/:id */
+export function registerAvatarRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  app.get('/api/v1/avatars', async (request) => ({
+    avatars: ctx.access.list(request.caller.tenant).map((a) => ({ ...a, owner: ctx.access.owner(a.id) ?? null })),
+  }));
+
+  app.post('/api/v1/avatars', async (request, reply) => {
+    const preparer = ctx.preparer;
+    if (!preparer) throw UnconfiguredAvatarPreparer.error();
+    if (!request.isMultipart()) throw new HttpError(415, 'unsupported_media_type', 'upload the photo or video as multipart/form-data with a "file" field');
+    const { tenant } = request.caller;
+    ctx.limiter.take(request.caller.rateKey);
+    const folder = join(ctx.uploadsDir, tenant);
+    await mkdir(folder, { recursive: true });
+    const temp = join(folder, `.upload-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`);
+    let keep = false;
+    try {
+      const part = await request.file();
+      if (!part) throw new AvatarError('invalid_input', 'no file in the upload: send the photo or video in a "file" field');
+      await pipeline(part.file, createWriteStream(temp));
+      const bytes = part.file.bytesRead;
+      if (part.file.truncated) throw new HttpError(413, 'too_large', `the upload is larger than the largest allowed (${mb(Math.max(ctx.config.limits.imageUploadBytes, ctx.config.limits.videoUploadBytes))})`);
+      const fields = part.fields as Record<string, { value?: unknown } | undefined>;
+      const field = (name: string) => (typeof fields[name]?.value === 'string' ? (fields[name]!.value as string).trim() : undefined);
+      const sniffed = sniffMedia(await readHead(temp));
+      if (!sniffed || sniffed.kind === 'audio') {
+        throw new HttpError(415, 'unsupported_media_type', 'an avatar is made from a photo (JPEG, PNG, WebP) or a video (MP4, MOV, WebM, AVI); the file is neither (judged by its content, not its name)');
+      }
+      const limit = sniffed.kind === 'image' ? ctx.config.limits.imageUploadBytes : ctx.config.limits.videoUploadBytes;
+      if (bytes > limit) throw new HttpError(413, 'too_large', `${sniffed.kind} uploads are limited to ${mb(limit)}; this one is ${mb(bytes)}`);
+      const media = await probeMedia(temp, sniffed.kind);
+      const name = field('name') ?? part.filename?.replace(/\.[^.]*$/, '') ?? 'avatar';
+      const id = field('id') ?? slug(name);
+      checkAvatarId(id);
+      if (ctx.access.taken(id)) throw new HttpError(409, 'conflict', `avatar id "${id}" is taken; choose another "id"`);
+      const stored = join(folder, `${id}.${sniffed.format}`);
+      await rename(temp, stored);
+      keep = true;
+      await ctx.access.assign(id, tenant);
+      const jobId = ctx.jobs.submit(tenant, 'prepare-avatar', async () => {
+        try {
+          await preparer.prepare(stored, { id, name, tenant });
+        } catch (e) {
+          await ctx.access.release(id);
+          await unlink(stored).catch(() => undefined);
+          throw e instanceof AvatarError || e instanceof HttpError ? e : new AvatarError('invalid_input', `could not prepare avatar "${id}": ${(e as Error).message}`);
+        }
+        ctx.renderers.drop(id);
+        return { avatar: id, kind: sniffed.kind, format: sniffed.format, ...media };
+      });
+      return reply.code(202).header('location', `/api/v1/jobs/${jobId}`).send({ id: jobId, avatar: id, state: 'queued', status: `/api/v1/jobs/${jobId}` });
+    } finally {
+      if (!keep) await unlink(temp).catch(() => undefined);
+    }
+  });
+
+  app.delete('/api/v1/avatars/:id', async (request, reply) => {
+    const { id } = request.params as { id: string };
+    const { tenant } = request.caller;
+    const summary = ctx.access.require(id, tenant);
+    if (summary.builtin) throw new HttpError(409, 'conflict', `"${id}" is a built-in avatar and cannot be deleted`);
+    if (ctx.auth.enabled && ctx.access.owner(id) !== tenant) throw new HttpError(403, 'forbidden', `"${id}" is shared by all tenants; only the operator can remove it`);
+    if (!ctx.preparer?.remove) throw UnconfiguredAvatarPreparer.error();
+    await ctx.preparer.remove(id);
+    await ctx.access.release(id);
+    ctx.renderers.drop(id);
+    return reply.code(204).send();
+  });
+}
+
+function mb(bytes: number): string {
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+}
+
+/** A plain avatar id from a display name. */
+function slug(name: string): string {
+  const s = name.toLowerCase().normalize('NFKD').replace(/[^a-z0-9_-]+/g, '_').replace(/^[-_]+|[-_]+$/g, '').slice(0, 64);
+  return s || `avatar_${Date.now().toString(36)}`;
+}

@@ -1,0 +1,81 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { AvatarError } from '../../core/errors.js';
+import { parseSize } from '../../render/renderer.js';
+import type { ServerContext } from '../context.js';
+import { HttpError } from '../http-errors.js';
+import type { AvatarStage } from '../realtime/renderer-cache.js';
+import { RealtimeSession } from '../realtime/session.js';
+
+interface RealtimeQuery {
+  avatar?: string;
+  size?: string;
+  fps?: string;
+  api_key?: string;
+}
+
+const stages = new WeakMap<FastifyRequest, AvatarStage>();
+
+/** WebSocket /api/v1/realtime?avatar=ID[&size=512][&fps=25]: a realtime session (docs/realtime-protocol.md). */
+export function registerRealtimeRoute(app: FastifyInstance, ctx: ServerContext): void {
+  const { limits, realtime } = ctx.config;
+  const stageFor = (tenant: string, avatar: string, size: { width: number; height: number }, fps: number) => {
+    ctx.access.require(avatar, tenant);
+    return ctx.renderers.get(avatar, { ...size, fps });
+  };
+
+  app.get('/api/v1/realtime', {
+    websocket: true,
+    // Checked before the upgrade, so a bad request gets an HTTP 4xx with a JSON reason.
+    preValidation: async (request) => {
+      const query = request.query as RealtimeQuery;
+      if (ctx.sessions >= limits.maxRealtimeSessions) throw new HttpError(503, 'busy', `the server is at its limit of ${limits.maxRealtimeSessions} realtime sessions; try again later`);
+      const fps = query.fps === undefined ? realtime.fps : Number(query.fps);
+      if (!Number.isInteger(fps) || fps < limits.minFps || fps > limits.maxFps) throw new AvatarError('invalid_input', `fps must be a whole number from ${limits.minFps} to ${limits.maxFps}`);
+      let size = { width: realtime.size, height: realtime.size };
+      if (query.size !== undefined) {
+        try {
+          size = parseSize(query.size);
+        } catch (e) {
+          throw new AvatarError('invalid_input', `size: ${(e as Error).message}`);
+        }
+        if (size.width > limits.maxSize || size.height > limits.maxSize) throw new AvatarError('invalid_input', `size sides must be at most ${limits.maxSize}`);
+      }
+      stages.set(request, await stageFor(request.caller.tenant, query.avatar ?? 'default', size, fps));
+    },
+  }, (socket, request) => {
+    const stage = stages.get(request)!;
+    stages.delete(request);
+    const tenant = request.caller.tenant;
+    ctx.sessions++;
+    const session = new RealtimeSession(stage, socket, {
+      tts: ctx.tts,
+      maxTextChars: limits.maxTextChars,
+      stageFor: (avatar) => stageFor(tenant, avatar, { width: stage.width, height: stage.height }, stage.fps),
+      onFirstFrame: (latencyMs, ttsMs) => {
+        ctx.metrics.firstFrameLatency.observe(latencyMs, { encoder: 'jpeg' });
+        if (ttsMs !== undefined) ctx.metrics.ttsLatency.observe(ttsMs, { encoder: 'jpeg' });
+      },
+      onFrame: (late) => {
+        ctx.metrics.countFrames(1, { kind: 'realtime' });
+        if (late) ctx.metrics.lateFrames.inc();
+      },
+      onError: (kind) => ctx.metrics.errors.inc({ kind }),
+    });
+    socket.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
+      const buffer = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+      void session.handle(buffer, isBinary);
+    });
+    let closed = false;
+    const end = () => {
+      if (closed) return;
+      closed = true;
+      session.close();
+      ctx.sessions--;
+      const s = session.stats;
+      if (s.lateTicks + s.skippedSlots) ctx.metrics.lateFrames.inc({}, s.lateTicks + s.skippedSlots);
+    };
+    socket.on('close', end);
+    socket.on('error', end);
+    session.start();
+  });
+}

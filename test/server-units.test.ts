@@ -1,0 +1,243 @@
+import assert from 'node:assert/strict';
+import { mkdir, readdir, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import sharp from 'sharp';
+import { decodeMediaMessage, encodeMediaHeader, MEDIA_KIND } from '../src/client/protocol.js';
+import { i420ToRgb, SharpJpegEncoder } from '../src/compose/jpeg.js';
+import { hexColor, i420FrameBytes, rgbToYuv } from '../src/core/frame.js';
+import { loadServerConfig } from '../src/server/config.js';
+import { JobQueue, sweepFiles } from '../src/server/jobs.js';
+import { Histogram, ServerMetrics } from '../src/server/metrics.js';
+import { FramePacer } from '../src/server/realtime/pacer.js';
+import { AvatarStage } from '../src/server/realtime/renderer-cache.js';
+import { trimLeadingSilence } from '../src/server/realtime/utterance.js';
+import { ParametricRenderer } from '../src/render/parametric/parametric-renderer.js';
+import { RateLimiter } from '../src/server/rate-limit.js';
+import { UrlSigner } from '../src/server/signed-url.js';
+import { sniffMedia } from '../src/server/upload-check.js';
+import { tempDir } from './helpers/media.js';
+
+describe('frame pacer', () => {
+  it('keeps an absolute clock: slow ticks skip slots instead of drifting', async () => {
+    const seen: number[] = [];
+    const pacer = new FramePacer(100, async (index) => {
+      seen.push(index);
+      // Every 10th tick takes 35 ms: three and a half slots.
+      if (index % 10 === 5) await new Promise((r) => setTimeout(r, 35));
+    });
+    const t0 = performance.now();
+    pacer.start();
+    await new Promise((r) => setTimeout(r, 1000));
+    pacer.stop();
+    const elapsed = performance.now() - t0;
+    const last = seen[seen.length - 1]!;
+    // The slot index follows wall time (no cumulative lag) within a couple of slots.
+    assert.ok(Math.abs(last - elapsed / 10) <= 3, `last slot ${last} after ${elapsed.toFixed(0)} ms`);
+    assert.ok(pacer.stats.skipped >= 15, `skipped ${pacer.stats.skipped}`);
+    for (let i = 1; i < seen.length; i++) assert.ok(seen[i]! > seen[i - 1]!);
+  });
+});
+
+describe('live speech', () => {
+  it('starts with the voice: leading silence is cut (20 ms kept) and the timings shift with it', () => {
+    const pcm = new Int16Array(22050);
+    for (let i = 4410; i < 22050; i++) pcm[i] = i % 2 ? 8000 : -8000; // sound from 200 ms
+    const trimmed = trimLeadingSilence({ pcm, sampleRate: 22050, phonemes: [{ ipa: 'h', startMs: 190, endMs: 260 }, { ipa: 'a', startMs: 260, endMs: 400 }] });
+    assert.equal(trimmed.pcm.length, 22050 - 4410 + 441);
+    assert.deepEqual(trimmed.phonemes!.map((p) => [p.ipa, Math.round(p.startMs), Math.round(p.endMs)]), [['h', 10, 80], ['a', 80, 220]]);
+    const silent = { pcm: new Int16Array(100), sampleRate: 22050 };
+    assert.equal(trimLeadingSilence(silent), silent, 'all-silent speech is left alone');
+  });
+});
+
+describe('metrics', () => {
+  it('renders Prometheus histograms with cumulative buckets, sum and count per label set', () => {
+    const h = new Histogram('x_ms', 'help', [10, 100]);
+    h.observe(5, { encoder: 'libx264' });
+    h.observe(50, { encoder: 'libx264' });
+    h.observe(500, { encoder: 'libx264' });
+    const text = h.render();
+    assert.match(text, /# TYPE x_ms histogram/);
+    assert.match(text, /x_ms_bucket\{encoder="libx264",le="10"\} 1/);
+    assert.match(text, /x_ms_bucket\{encoder="libx264",le="100"\} 2/);
+    assert.match(text, /x_ms_bucket\{encoder="libx264",le="\+Inf"\} 3/);
+    assert.match(text, /x_ms_sum\{encoder="libx264"\} 555/);
+    const m = new ServerMetrics(() => 3, () => 2);
+    m.countFrames(10);
+    const all = m.render();
+    assert.match(all, /^active_sessions 3$/m);
+    assert.match(all, /^queue_depth 2$/m);
+    assert.match(all, /^frames_generated_total 10$/m);
+  });
+});
+
+describe('limits and signatures', () => {
+  it('rate limiter allows N per minute per key, then says when to retry', () => {
+    let now = 1_000_000;
+    const limiter = new RateLimiter(2, () => now);
+    limiter.take('a');
+    limiter.take('a');
+    limiter.take('b');
+    assert.throws(() => limiter.take('a'), (e: Error & { status?: number }) => e.status === 429 && /retry in \d+ s/.test(e.message));
+    now += 60_001;
+    limiter.take('a');
+  });
+
+  it('signed URLs verify, and fail when changed or expired', () => {
+    const signer = new UrlSigner('secret');
+    const url = new URL(signer.sign('acme', 'f.mp4', 5000), 'http://x');
+    const [expires, sig] = [url.searchParams.get('expires')!, url.searchParams.get('sig')!];
+    assert.equal(signer.verify('acme', 'f.mp4', expires, sig, 4000), 'ok');
+    assert.equal(signer.verify('acme', 'f.mp4', expires, sig, 6000), 'expired');
+    assert.equal(signer.verify('other', 'f.mp4', expires, sig, 4000), 'bad');
+    assert.equal(signer.verify('acme', 'f.mp4', '9999', sig, 4000), 'bad');
+    assert.equal(new UrlSigner('other').verify('acme', 'f.mp4', expires, sig, 4000), 'bad');
+  });
+
+  it('recognizes media by content', () => {
+    const bytes = (...parts: (string | number[])[]) => Uint8Array.from(parts.flatMap((p) => (typeof p === 'string' ? [...p].map((c) => c.charCodeAt(0)) : p)));
+    assert.deepEqual(sniffMedia(bytes([0xff, 0xd8, 0xff, 0xe0])), { kind: 'image', format: 'jpeg' });
+    assert.deepEqual(sniffMedia(bytes([0x89], 'PNG')), { kind: 'image', format: 'png' });
+    assert.deepEqual(sniffMedia(bytes([0, 0, 0, 24], 'ftypisom')), { kind: 'video', format: 'mp4' });
+    assert.deepEqual(sniffMedia(bytes('RIFF', [0, 0, 0, 0], 'WAVE')), { kind: 'audio', format: 'wav' });
+    assert.equal(sniffMedia(bytes('hello world')), undefined);
+  });
+});
+
+describe('job queue and retention', () => {
+  it('runs at most `concurrency` jobs at once, in order, each visible only to its tenant', async () => {
+    const queue = new JobQueue(2, 60_000);
+    let running = 0;
+    let peak = 0;
+    const order: number[] = [];
+    const ids = [0, 1, 2, 3, 4].map((n) => queue.submit(n % 2 ? 'a' : 'b', 'test', async (progress) => {
+      running++;
+      peak = Math.max(peak, running);
+      order.push(n);
+      progress(0.5);
+      await new Promise((r) => setTimeout(r, 30));
+      running--;
+      if (n === 3) throw new Error('boom');
+      return { n };
+    }));
+    assert.equal(queue.depth, 3);
+    const done = await queue.run('a', 'test', async () => ({ last: true }));
+    assert.equal(done.state, 'succeeded');
+    assert.equal(peak, 2);
+    assert.deepEqual(order, [0, 1, 2, 3, 4]);
+    assert.equal(queue.get('b', ids[0]!)!.state, 'succeeded');
+    assert.equal(queue.get('a', ids[0]!), undefined, 'another tenant\'s job does not exist');
+    assert.equal(queue.get('a', ids[3]!)!.state, 'failed');
+    assert.equal(queue.get('a', ids[3]!)!.error!.error, 'internal');
+  });
+
+  it('forgets finished jobs and deletes output files older than the retention', async () => {
+    const { dir, cleanup } = await tempDir();
+    try {
+      await mkdir(join(dir, 'acme'));
+      await writeFile(join(dir, 'acme', 'old.mp4'), 'x');
+      await writeFile(join(dir, 'acme', 'new.mp4'), 'x');
+      const eightDaysAgo = new Date(Date.now() - 8 * 86400_000);
+      await utimes(join(dir, 'acme', 'old.mp4'), eightDaysAgo, eightDaysAgo);
+      assert.equal(await sweepFiles(dir, 7 * 86400_000), 1);
+      assert.deepEqual(await readdir(join(dir, 'acme')), ['new.mp4']);
+      const queue = new JobQueue(1, 1000);
+      const id = queue.submit('t', 'test', async () => ({}));
+      await queue.run('t', 'test', async () => ({}));
+      queue.forgetExpired(Date.now() + 500);
+      assert.ok(queue.get('t', id));
+      queue.forgetExpired(Date.now() + 2000);
+      assert.equal(queue.get('t', id), undefined);
+    } finally {
+      await cleanup();
+    }
+  });
+});
+
+describe('configuration', () => {
+  it('merges file < environment < flags, and reads API keys from the environment', async () => {
+    const { dir, cleanup } = await tempDir();
+    try {
+      const file = join(dir, 'avatar.yaml');
+      await writeFile(file, 'host: 0.0.0.0\nport: 9000\njobConcurrency: 3\nlimits:\n  generationsPerMinute: 5\n  maxTextChars: 100\n');
+      const config = await loadServerConfig({ file, env: { AVATAR_PORT: '9100', AVATAR_API_KEYS: 'k-0123456789abcdef:acme', AVATAR_RATE_LIMIT: '7' }, flags: { port: '9200' } });
+      assert.equal(config.host, '0.0.0.0');
+      assert.equal(config.port, 9200);
+      assert.equal(config.jobConcurrency, 3);
+      assert.equal(config.limits.generationsPerMinute, 7);
+      assert.equal(config.limits.maxTextChars, 100);
+      assert.deepEqual(config.apiKeys, [{ key: 'k-0123456789abcdef', tenant: 'acme' }]);
+      assert.equal(config.urlExpiryMs, 24 * 3600 * 1000);
+      assert.equal(config.retentionMs, 7 * 24 * 3600 * 1000);
+    } finally {
+      await cleanup();
+    }
+  });
+});
+
+describe('JPEG frames and the media protocol', () => {
+  it('converts I420 to RGB with the frames\' BT.709 colours', () => {
+    const width = 4;
+    const height = 2;
+    const data = new Uint8Array(i420FrameBytes(width, height));
+    const orange = rgbToYuv(hexColor('#e07020'));
+    data.fill(Math.round(orange.y), 0, 8);
+    data.fill(Math.round(orange.u), 8, 10);
+    data.fill(Math.round(orange.v), 10, 12);
+    const rgb = new Uint8ClampedArray(width * height * 3);
+    i420ToRgb({ width, height, data, ptsMs: 0 }, rgb);
+    for (let i = 0; i < rgb.length; i += 3) {
+      assert.ok(Math.abs(rgb[i]! - 0xe0) <= 3 && Math.abs(rgb[i + 1]! - 0x70) <= 3 && Math.abs(rgb[i + 2]! - 0x20) <= 3, `${rgb.subarray(i, i + 3)}`);
+    }
+  });
+
+  it('encodes a frame to a JPEG of the same size and colour', async () => {
+    const width = 64;
+    const height = 32;
+    const data = new Uint8Array(i420FrameBytes(width, height));
+    const c = rgbToYuv({ r: 30, g: 160, b: 90 });
+    data.fill(Math.round(c.y), 0, width * height);
+    data.fill(Math.round(c.u), width * height, width * height * 1.25);
+    data.fill(Math.round(c.v), width * height * 1.25);
+    const jpeg = await new SharpJpegEncoder(90).encode({ width, height, data, ptsMs: 0 });
+    const { info, data: pixels } = await sharp(jpeg).raw().toBuffer({ resolveWithObject: true });
+    assert.deepEqual([info.width, info.height], [width, height]);
+    assert.ok(Math.abs(pixels[0]! - 30) < 6 && Math.abs(pixels[1]! - 160) < 6 && Math.abs(pixels[2]! - 90) < 6, `${pixels.subarray(0, 3)}`);
+  });
+
+  it('a speaking frame sent as idle picture + mouth patch looks like the whole frame', async () => {
+    const jpeg = new SharpJpegEncoder(90);
+    const stage = new AvatarStage('default', new ParametricRenderer(256, 256), 25, jpeg);
+    await stage.prepare();
+    const region = stage.patchRegion!;
+    assert.ok(region, 'the drawn avatar has a speech region');
+    assert.ok(region[2] * region[3] < 0.3 * 256 * 256, `region ${region} is a small part of the frame`);
+    const mouth = { jawOpen: 0.9, lipWidth: 0.6, rounding: 0.1, closure: 0, teeth: 0.6, tongue: 0.3 };
+    for (const position of [3, 77, 190]) {
+      const sent = await stage.speechFrame(position, mouth);
+      const composite = await sharp(sent.jpeg).composite([{ input: sent.patch!.jpeg, left: sent.patch!.x, top: sent.patch!.y }]).removeAlpha().raw().toBuffer();
+      const frame = await new ParametricRenderer(256, 256).render({ index: position, ptsMs: position * 40, mouth, speaking: true });
+      const whole = await sharp(await jpeg.encode(frame)).raw().toBuffer();
+      let diff = 0;
+      for (let i = 0; i < whole.length; i++) diff += Math.abs(whole[i]! - composite[i]!);
+      assert.ok(diff / whole.length < 2.5, `mean difference ${diff / whole.length} at position ${position}`);
+    }
+  });
+
+  it('media messages round-trip through the 16-byte header', () => {
+    const pcm = Int16Array.from([1, -2, 300]);
+    const header = encodeMediaHeader(MEDIA_KIND.audio, 0, 22050, 1234.5);
+    const message = new Uint8Array(header.length + pcm.byteLength);
+    message.set(header);
+    message.set(new Uint8Array(pcm.buffer), header.length);
+    const decoded = decodeMediaMessage(message);
+    assert.equal(decoded.kind, 'audio');
+    if (decoded.kind === 'audio') {
+      assert.equal(decoded.sampleRate, 22050);
+      assert.equal(decoded.ptsMs, 1234.5);
+      assert.deepEqual([...decoded.pcm], [1, -2, 300]);
+    }
+    assert.throws(() => decodeMediaMessage(new Uint8Array(4)), /shorter than its header/);
+  });
+});

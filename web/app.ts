@@ -1,0 +1,169 @@
+import { RealtimeClient } from '../src/client/realtime-client.js';
+import type { ServerEvent } from '../src/client/protocol.js';
+import { MicrophoneCapture } from './microphone.js';
+import { RealtimePlayer, type PlayerStats } from './realtime-player.js';
+import { StreamPlayer } from './stream-player.js';
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const canvas = $<HTMLCanvasElement>('canvas');
+const video = $<HTMLVideoElement>('video');
+const avatarSelect = $<HTMLSelectElement>('avatar');
+const modeSelect = $<HTMLSelectElement>('mode');
+const languageSelect = $<HTMLSelectElement>('language');
+const textArea = $<HTMLTextAreaElement>('text');
+const keyInput = $<HTMLInputElement>('key');
+const micButton = $<HTMLButtonElement>('mic');
+const errorLine = $('error');
+const stateLine = $('state');
+
+const audio = new AudioContext();
+const player = new RealtimePlayer(canvas, audio);
+const stream = new StreamPlayer(video);
+let client: RealtimeClient | undefined;
+let firstFrameMs: number | undefined;
+let events: ServerEvent[] = [];
+const mic = new MicrophoneCapture(audio, (pcm) => client?.sendAudio(pcm));
+
+/** What tests and curious users can read from the console. */
+const state = {
+  get stats(): PlayerStats & { firstFrameMs: number | undefined; connected: boolean; events: ServerEvent[] } {
+    return { ...player.stats, firstFrameMs, connected: client !== undefined, events };
+  },
+};
+(window as unknown as { avatarApp: typeof state }).avatarApp = state;
+
+keyInput.value = localStorage.getItem('avatar-api-key') ?? '';
+keyInput.addEventListener('change', () => {
+  localStorage.setItem('avatar-api-key', keyInput.value);
+  void start();
+});
+
+function headers(): Record<string, string> {
+  return keyInput.value ? { authorization: `Bearer ${keyInput.value}` } : {};
+}
+
+function showError(message: string): void {
+  errorLine.textContent = message;
+}
+
+async function loadAvatars(): Promise<void> {
+  const response = await fetch('/api/v1/avatars', { headers: headers() });
+  const body = (await response.json()) as { avatars?: { id: string; name: string; status: string }[]; message?: string };
+  if (!response.ok) throw new Error(body.message ?? `cannot list avatars (${response.status})`);
+  const current = avatarSelect.value;
+  avatarSelect.replaceChildren(...body.avatars!.filter((a) => a.status === 'ready').map((a) => new Option(`${a.name} (${a.id})`, a.id)));
+  if (current) avatarSelect.value = current;
+}
+
+async function connect(): Promise<void> {
+  client?.close();
+  client = undefined;
+  player.reset();
+  const url = new URL('/api/v1/realtime', location.href);
+  url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  url.searchParams.set('avatar', avatarSelect.value || 'default');
+  if (keyInput.value) url.searchParams.set('api_key', keyInput.value);
+  stateLine.textContent = 'connecting…';
+  const opened = await RealtimeClient.connect(url.href, {
+    onFrame: (f) => void player.addFrame(f.ptsMs, f.speaking, f.jpeg, f.patch),
+    onAudio: (a) => player.addAudio(a.ptsMs, a.sampleRate, a.pcm),
+    onEvent: (e) => {
+      events.push(e);
+      if (events.length > 200) events = events.slice(-100);
+      if (e.type === 'error') showError(e.message);
+      if (e.type === 'speech.ended' && e.reason === 'interrupted') player.stopAudioFrom(e.ptsMs);
+      if (e.type === 'speech.started') stateLine.textContent = 'speaking';
+      if (e.type === 'speech.ended') stateLine.textContent = 'listening';
+    },
+    onClose: () => {
+      if (client === opened) {
+        client = undefined;
+        stateLine.textContent = 'disconnected';
+      }
+    },
+  });
+  client = opened;
+  stateLine.textContent = 'listening';
+}
+
+async function start(): Promise<void> {
+  showError('');
+  try {
+    await loadAvatars();
+    if (modeSelect.value === 'realtime') await connect();
+  } catch (e) {
+    showError((e as Error).message);
+  }
+}
+
+function setMode(): void {
+  const realtime = modeSelect.value === 'realtime';
+  canvas.hidden = !realtime;
+  video.hidden = realtime;
+  micButton.disabled = !realtime;
+  if (realtime) {
+    stream.stop();
+    void connect().catch((e: Error) => showError(e.message));
+  } else {
+    client?.close();
+    client = undefined;
+    player.reset();
+  }
+}
+
+$('speak').addEventListener('click', async () => {
+  showError('');
+  void audio.resume();
+  const text = textArea.value.trim();
+  if (!text) return showError('type something to say');
+  const asked = performance.now();
+  firstFrameMs = undefined;
+  if (modeSelect.value === 'stream') {
+    try {
+      firstFrameMs = Math.round(await stream.play({ text, language: languageSelect.value, avatar: avatarSelect.value }, headers()));
+    } catch (e) {
+      showError((e as Error).message);
+    }
+    return;
+  }
+  if (!client) await connect().catch((e: Error) => showError(e.message));
+  player.onSpeakingFrame = (at) => (firstFrameMs = Math.round(at - asked));
+  client?.speak(text, { language: languageSelect.value });
+});
+
+$('interrupt').addEventListener('click', () => {
+  stream.stop();
+  client?.interrupt();
+  player.stopAudioFrom(player.clockMs());
+});
+
+micButton.addEventListener('click', async () => {
+  void audio.resume();
+  if (mic.active) {
+    mic.stop();
+    client?.endAudio();
+    micButton.classList.remove('active');
+    return;
+  }
+  if (!client) return showError('not connected');
+  try {
+    client.startAudio({ sampleRate: 16000, echo: false });
+    await mic.start();
+    micButton.classList.add('active');
+  } catch (e) {
+    client.endAudio();
+    showError(`microphone: ${(e as Error).message}`);
+  }
+});
+
+avatarSelect.addEventListener('change', () => client?.switchAvatar(avatarSelect.value));
+modeSelect.addEventListener('change', setMode);
+
+setInterval(() => {
+  const s = player.stats;
+  $('first-frame').textContent = firstFrameMs === undefined ? '–' : String(firstFrameMs);
+  $('fps').textContent = modeSelect.value === 'realtime' ? String(s.fps) : '–';
+  $('sync').textContent = s.speakingFramesDrawn ? (s.videoLateMs - s.audioLateMs).toFixed(0) : '–';
+}, 250);
+
+void start();
