@@ -68,6 +68,20 @@ describe('select: mouth shape index', () => {
     assert.ok(next === first || next === first + 1, `stays near ${first}, got ${next}`);
   });
 
+  it('plans a run with fewer cuts than frame-by-frame choice, and the same fit', () => {
+    const wants = Array.from({ length: 120 }, (_, i) => ({ jawOpen: 0.75 * Math.abs(Math.sin(i / 6)), lipWidth: 0.5, rounding: 0, closure: 0, teeth: 0, tongue: 0 }));
+    const planned = index.plan(wants, -1);
+    let previous = -1;
+    const greedy = wants.map((w) => (previous = index.best(w, previous)));
+    const cuts = (path: number[]) => path.slice(1).filter((f, i) => f !== path[i] && f !== path[i]! + 1).length;
+    const misfit = (path: number[]) => path.reduce((sum, f, i) => sum + Math.abs(index.target(wants[i]!).open - mouths[f]!.open / 80), 0) / path.length;
+    assert.equal(planned.length, wants.length);
+    assert.ok(cuts(planned) <= cuts(greedy), `planned ${cuts(planned)} cuts, greedy ${cuts(greedy)}`);
+    assert.ok(misfit(planned) < 0.02, `mean openness misfit ${misfit(planned).toFixed(3)}`);
+    const rest = { jawOpen: 0, lipWidth: 0.5, rounding: 0, closure: 1, teeth: 0, tongue: 0 };
+    assert.deepEqual(index.plan([rest, rest], 3), [index.restFrame, index.restFrame]);
+  });
+
   it('loops the background forward and backward', () => {
     assert.deepEqual(Array.from({ length: 9 }, (_, i) => pingPong(i, 4)), [0, 1, 2, 3, 2, 1, 0, 1, 2]);
     assert.equal(pingPong(5, 1), 0);

@@ -63,7 +63,9 @@ export async function speechToMp4(options: SpeechToMp4Options): Promise<SpeechTo
   let encodeStarted = 0;
   let audioMs = 0;
   const renderReady = async () => {
-    for (const frame of tracker!.takeReady()) {
+    const ready = tracker!.takeReady();
+    if (ready.length > 0) renderer.plan?.(ready);
+    for (const frame of ready) {
       const t0 = performance.now();
       const picture = await renderer.render(frame);
       renderMs += performance.now() - t0;

@@ -13,6 +13,12 @@ export interface Renderer {
   /** Where the mouth is drawn, in output pixels, for analysis: [x, y, width, height]. */
   readonly mouthRegion: readonly [number, number, number, number];
   render(frame: MouthFrame): VideoFrame | Promise<VideoFrame>;
+  /**
+   * Optional look-ahead: the frames about to be rendered, in order, before their render
+   * calls (a sentence at a time in files; nothing in realtime). Renderers that choose
+   * among source frames plan the whole run at once here.
+   */
+  plan?(frames: readonly MouthFrame[]): void;
 }
 
 /** Parses `512`, `640x480` into an even width and height within sane bounds. */

@@ -5,6 +5,8 @@ import type { MouthParams } from '../../visemes/mouth-params.js';
 const NEIGHBOURS = 24;
 /** Cost of cutting to an unrelated source frame instead of staying or moving on by one. */
 const SWITCH_COST = 0.006;
+/** Source frames considered per output frame when planning a run. */
+const CANDIDATES = 12;
 /** Weight of lip width against openness. */
 const WIDTH_WEIGHT = 0.3;
 /** Jaw opening (jawOpen x (1 - closure)) that maps to the widest mouth of the source. */
@@ -51,8 +53,64 @@ export class MouthShapeIndex {
 
   /** Best source frame for the mouth, given the frame chosen before (-1: none). */
   best(mouth: MouthParams, previous: number): number {
-    if (mouth.jawOpen * (1 - mouth.closure) < REST_OPENING) return this.restFrame;
+    if (atRest(mouth)) return this.restFrame;
     return this.bestCost(this.target(mouth), previous).index;
+  }
+
+  /**
+   * The cheapest sequence of source frames for a run of mouths (Viterbi over the `CANDIDATES`
+   * best-fitting frames of each), so a cut happens where it costs least over the whole run
+   * rather than wherever a greedy choice drifts. `previous` is the frame shown just before.
+   */
+  plan(mouths: readonly MouthParams[], previous: number): number[] {
+    if (mouths.length === 0) return [];
+    const states = mouths.map((m) => (atRest(m) ? [{ index: this.restFrame, cost: 0 }] : this.candidates(this.target(m))));
+    let costs = states[0]!.map((s) => s.cost + this.transition(previous, s.index));
+    const back: Int32Array[] = [];
+    for (let t = 1; t < states.length; t++) {
+      const from = states[t - 1]!;
+      const here = states[t]!;
+      const step = new Int32Array(here.length);
+      const next = here.map((s, k) => {
+        let best = Infinity;
+        for (let j = 0; j < from.length; j++) {
+          const c = costs[j]! + this.transition(from[j]!.index, s.index);
+          if (c < best) {
+            best = c;
+            step[k] = j;
+          }
+        }
+        return best + s.cost;
+      });
+      back.push(step);
+      costs = next;
+    }
+    let k = costs.indexOf(Math.min(...costs));
+    const path = new Array<number>(states.length);
+    for (let t = states.length - 1; t >= 0; t--) {
+      path[t] = states[t]![k]!.index;
+      if (t > 0) k = back[t - 1]![k]!;
+    }
+    return path;
+  }
+
+  private transition(from: number, to: number): number {
+    return from < 0 || to === from || to === from + 1 ? 0 : SWITCH_COST;
+  }
+
+  /** The best-fitting frames for a wanted shape, with their fit cost (no switching cost). */
+  private candidates(want: { open: number; width: number }): { index: number; cost: number }[] {
+    const oSpan = Math.max(1e-3, this.openRange[1] - this.openRange[0]);
+    const wSpan = Math.max(1e-3, this.widthRange[1] - this.widthRange[0]);
+    const at = this.lowerBound(want.open);
+    const found: { index: number; cost: number }[] = [];
+    for (let k = Math.max(0, at - NEIGHBOURS); k < Math.min(this.byOpen.length, at + NEIGHBOURS); k++) {
+      const i = this.byOpen[k]!;
+      const o = (this.open[i]! - want.open) / oSpan;
+      const w = (this.width[i]! - want.width) / wSpan;
+      found.push({ index: i, cost: o * o + WIDTH_WEIGHT * w * w });
+    }
+    return found.sort((a, b) => a.cost - b.cost).slice(0, CANDIDATES);
   }
 
   private bestCost(want: { open: number; width: number }, previous: number): { index: number; cost: number } {
@@ -95,6 +153,10 @@ export class MouthShapeIndex {
     }
     return lo;
   }
+}
+
+function atRest(mouth: MouthParams): boolean {
+  return mouth.jawOpen * (1 - mouth.closure) < REST_OPENING;
 }
 
 function percentile(values: readonly number[], q: number): number {

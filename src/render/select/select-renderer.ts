@@ -22,6 +22,8 @@ export class SelectRenderer implements Renderer {
   private readonly shapes: MouthShapeIndex;
   private readonly mouths: readonly FrameMouth[];
   private previous = -1;
+  /** Source frames planned for upcoming output frames, by output frame index. */
+  private readonly planned = new Map<number, number>();
   private readonly colourMatch = new ColourMatch();
 
   constructor(private readonly frames: FrameSource, mouths: readonly FrameMouth[], scale = 1) {
@@ -45,10 +47,18 @@ export class SelectRenderer implements Renderer {
     return this.previous;
   }
 
+  plan(frames: readonly MouthFrame[]): void {
+    const path = this.shapes.plan(frames.map((f) => f.mouth), this.previous);
+    frames.forEach((f, i) => this.planned.set(f.index, path[i]!));
+  }
+
   async render(frame: MouthFrame): Promise<VideoFrame> {
     const count = this.frames.frameCount;
     const background = pingPong(frame.index, count);
-    const chosen = this.choose(frame.mouth);
+    const planned = this.planned.get(frame.index);
+    this.planned.delete(frame.index);
+    const chosen = planned ?? this.choose(frame.mouth);
+    this.previous = chosen;
     // Both decodes run at once; the next background starts decoding for the next frame.
     const [bg, src] = await Promise.all([this.frames.frame(background), this.frames.frame(chosen)]);
     void this.frames.frame(pingPong(frame.index + 1, count)).catch(() => undefined);
