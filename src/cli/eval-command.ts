@@ -14,24 +14,12 @@ import { runSuite } from '../eval/scenario-runner.js';
 import { loadSuite, type Scenario, type ScenarioChecks, type Suite } from '../eval/scenario.js';
 import { analyzeTalkingHead, parseMouthBox } from '../eval/video-metrics.js';
 import { writeFileAtomic } from '../say.js';
+export { EVAL_HELP } from './eval-help.js';
 
 /** Checks applied to a user's own recordings (no TTS reference, so no accuracy floor). */
 const AUDIO_DIR_CHECKS: ScenarioChecks = { maxAbsOffsetMs: 40, maxStillnessRatio: 0.1, maxAvDurationDiffMs: 45 };
 const AUDIO_EXTENSIONS = new Set(['.wav', '.wave']);
 
-export const EVAL_HELP = `eval options:
-  --suite NAME|FILE     default (built in, the full suite), quick (CI), or a suite JSON file
-  --out DIR             report folder: report.json, index.html, videos/ (default: eval-report)
-  --json                print the JSON report on stdout
-  --gold FILE           hold the run to these expected figures (default: the suite's gold file)
-  --no-gold             do not compare with any gold file
-  --write-gold FILE     write this run's figures as a new gold file
-  --avatars-dir DIR     prepared avatars the suite names (default: OUT/avatars); the
-                        fixture avatars "photo" and "video" are built there when missing
-  --audio-dir DIR       evaluate the avatar speaking each WAV in DIR (alone, or with --suite added)
-  --video FILE --mouth x,y,w,h   score any talking-head video (mouth box in pixels)
-  --compare A.json B.json        print and plot the differences; exit 1 on a regression
-`;
 
 /** `avatar eval`: runs a suite (or scores a video, or compares two runs) and writes the report. */
 export async function runEval(argv: readonly string[], options: { catalog?: AvatarCatalog } = {}): Promise<number> {

@@ -1,10 +1,5 @@
 import { AvatarError } from '../core/errors.js';
-import { EVAL_HELP, runEval } from './eval-command.js';
-import { runSay } from './say-command.js';
-import { runServeWithAvatars } from './serve-command.js';
-import { runVoices } from './voices-command.js';
-import { runPrepare } from './prepare-command.js';
-import { runList } from './list-command.js';
+import { EVAL_HELP } from './eval-help.js';
 
 const HELP = `avatar: make an avatar speak (text or audio in, lip-synced talking-head video out)
 
@@ -74,18 +69,19 @@ export async function main(argv: readonly string[]): Promise<number> {
       case '--version':
         process.stdout.write(`${await version()}\n`);
         return 0;
+      // Commands load on demand: `say` does not pay for the server, the face model or the evaluator.
       case 'say':
-        return await runSay(rest);
+        return await (await import('./say-command.js')).runSay(rest);
       case 'voices':
-        return await runVoices(rest);
+        return await (await import('./voices-command.js')).runVoices(rest);
       case 'prepare':
-        return await runPrepare(rest);
+        return await (await import('./prepare-command.js')).runPrepare(rest);
       case 'list':
-        return await runList(rest);
+        return await (await import('./list-command.js')).runList(rest);
       case 'eval':
-        return await runEval(rest);
+        return await (await import('./eval-command.js')).runEval(rest);
       case 'serve':
-        return await runServeWithAvatars(rest);
+        return await (await import('./serve-command.js')).runServeWithAvatars(rest);
       default:
         throw new AvatarError('invalid_input', `unknown command "${command}" (see: avatar --help)`);
     }
