@@ -23,13 +23,13 @@ describe('avatar eval --suite quick (the CI gate)', () => {
     const { code, stdout, stderr } = await avatarCli(['eval', '--suite', 'quick', '--out', out, '--json']);
     assert.equal(code, 0, stderr);
     report = JSON.parse(stdout) as EvalReport;
-    assert.match(stderr, /\[1\/8\] en-medium: passed, offset -?\d+ ms/, 'progress per scenario on stderr');
+    assert.match(stderr, /\[1\/9\] en-medium: passed, offset -?\d+ ms/, 'progress per scenario on stderr');
     process.stderr.write(`quick suite: ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
   });
 
   it('passes every scenario and the gold figures', () => {
     assert.equal(report.suite, 'quick');
-    assert.equal(report.scenarios.length, 8);
+    assert.equal(report.scenarios.length, 9);
     for (const s of report.scenarios) assert.equal(s.status, 'passed', `${s.id}: ${JSON.stringify(s.checks)}`);
     assert.ok(report.gold?.passed, JSON.stringify(report.gold?.outcomes.filter((o) => !o.passed)));
   });
@@ -50,11 +50,15 @@ describe('avatar eval --suite quick (the CI gate)', () => {
     // The photo and video avatars the evaluator builds for itself.
     assert.equal(byId['warp-en']!.renderer, 'warp');
     assert.equal(byId['select-en']!.renderer, 'select');
+    // The progressive stream, fetched over HTTP from a real server.
+    const stream = byId['stream-en']!;
+    assert.equal(stream.status, 'passed');
+    assert.ok(stream.latency!.firstFrameMs > 0 && stream.latency!.firstFrameMs < stream.latency!.totalMs);
   });
 
   it('writes report.json, a self-contained index.html and the videos', async () => {
     const json = JSON.parse(await readFile(join(out, 'report.json'), 'utf8')) as EvalReport;
-    assert.equal(json.scenarios.length, 8);
+    assert.equal(json.scenarios.length, 9);
     const html = await readFile(join(out, 'index.html'), 'utf8');
     assert.match(html, /<svg/);
     assert.match(html, /BT\.1359/);

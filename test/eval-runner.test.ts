@@ -90,13 +90,13 @@ describe('scenario runner: what cannot run is skipped with the reason', () => {
       { id: 'photo', text: 'Hi.', avatar: 'photo', renderer: 'warp' },
       { id: 'mismatch', text: 'Hi.', avatar: 'default', renderer: 'select' },
       { id: 'broken', text: 'Hi.', avatar: 'bad' },
-      { id: 'stream', text: 'Hi.', transport: 'stream' },
+      { id: 'realtime', text: 'Hi.', transport: 'realtime' },
     ]), { outDir: dir, catalog });
     const reasons = Object.fromEntries(report.scenarios.map((s) => [s.id, `${s.status}: ${s.reason}`]));
     assert.match(reasons.photo!, /^skipped: avatar "photo" is not in the catalog \(known: default, bad\)/);
     assert.match(reasons.mismatch!, /^skipped: avatar "default" uses renderer "parametric", the scenario asks for "select"/);
     assert.match(reasons.broken!, /^skipped: avatar "bad" is broken: frames missing/);
-    assert.match(reasons.stream!, /^skipped: transport "stream" is not supported/);
+    assert.match(reasons.realtime!, /^skipped: transport "realtime" is not supported by the evaluator yet \(supported: file, stream\)/);
     assert.ok(report.passed, 'skips are reported, not failures');
   });
 

@@ -16,6 +16,10 @@ export class Fmp4StreamWriter {
   static async open(options: MuxInputOptions): Promise<Fmp4StreamWriter> {
     const { path } = await locateFfmpeg();
     const containerArgs = [
+      // No B-frames: fragmented MP4 carries no edit list, so B-frame reordering would start
+      // the video a few frames after the audio; without them video and audio both start at 0
+      // (and the encoder holds back fewer frames).
+      '-bf', '0',
       '-g', String(Math.max(1, Math.round(options.fps))),
       '-movflags', 'frag_keyframe+empty_moov+default_base_moof', '-flush_packets', '1', '-f', 'mp4',
     ];

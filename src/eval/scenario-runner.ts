@@ -14,10 +14,11 @@ import { mouthTrackAgreement } from './mouth-accuracy.js';
 import { runChecks, type EvalReport, type LanguageFigures, type LatencyFigures, type ScenarioResult } from './result.js';
 import type { Scenario, Suite } from './scenario.js';
 import { renderSpeechSession, silence, type RenderFigures } from './session-render.js';
+import { StreamTransport } from './stream-transport.js';
 import { analyzeTalkingHead } from './video-metrics.js';
 
 /** Transports the evaluator can drive today. */
-export const SUPPORTED_TRANSPORTS = ['file'] as const;
+export const SUPPORTED_TRANSPORTS = ['file', 'stream'] as const;
 /** Pause inserted between the utterances of a session, ms. */
 const UTTERANCE_GAP_MS = 500;
 
@@ -31,17 +32,24 @@ export interface RunOptions {
   readonly signal?: AbortSignal;
   /** Called before and after each scenario. */
   readonly onProgress?: (event: { scenario: Scenario; index: number; total: number; result?: ScenarioResult }) => void;
+  /** The `stream` transport's server (runSuite starts one on first use and stops it). */
+  readonly stream?: StreamTransport;
 }
 
 /** Runs every scenario of a suite in order and gathers the report (gold comparison not included). */
 export async function runSuite(suite: Suite, options: RunOptions): Promise<EvalReport> {
   const started = performance.now();
   const results: ScenarioResult[] = [];
-  for (const [index, scenario] of suite.scenarios.entries()) {
-    options.onProgress?.({ scenario, index, total: suite.scenarios.length });
-    const result = await runScenario(scenario, options);
-    results.push(result);
-    options.onProgress?.({ scenario, index, total: suite.scenarios.length, result });
+  const stream = options.stream ?? new StreamTransport(options.catalog ?? new BuiltinAvatarCatalog());
+  try {
+    for (const [index, scenario] of suite.scenarios.entries()) {
+      options.onProgress?.({ scenario, index, total: suite.scenarios.length });
+      const result = await runScenario(scenario, { ...options, stream });
+      results.push(result);
+      options.onProgress?.({ scenario, index, total: suite.scenarios.length, result });
+    }
+  } finally {
+    if (!options.stream) await stream.close();
   }
   return {
     format: 'realtime-avatar-eval/1',
@@ -59,6 +67,7 @@ export function skipReason(scenario: Scenario, catalog: AvatarCatalog): string |
   if (!(SUPPORTED_TRANSPORTS as readonly string[]).includes(scenario.transport)) {
     return `transport "${scenario.transport}" is not supported by the evaluator yet (supported: ${SUPPORTED_TRANSPORTS.join(', ')})`;
   }
+  if (scenario.transport === 'stream' && scenario.kind !== 'text') return `the stream transport takes one text; "${scenario.kind}" scenarios run on the file transport`;
   const avatar = catalog.get(scenario.avatar);
   if (!avatar) return `avatar "${scenario.avatar}" is not in the catalog (known: ${catalog.list().map((a) => a.id).join(', ') || 'none'})`;
   if (avatar.status === 'broken') return `avatar "${scenario.avatar}" is broken: ${avatar.reason ?? 'no reason given'}`;
@@ -116,6 +125,20 @@ async function render(scenario: Scenario, catalog: AvatarCatalog, output: string
     case 'text': {
       const u = scenario.utterances[0]!;
       const renderer = await catalog.createRenderer(scenario.avatar, { fps: scenario.fps });
+      if (scenario.transport === 'stream') {
+        const transport = options.stream ?? new StreamTransport(catalog);
+        const language = resolveLanguage(u.language, u.text).code;
+        const r = await transport.render({ text: u.text, language, avatar: scenario.avatar, fps: scenario.fps }, output, signal);
+        // Seen from the client: TTS, render and encode times are the server's and not visible.
+        return {
+          figures: {
+            ttsMs: NaN, renderMs: NaN, encodeMs: NaN, firstFrameMs: r.firstByteMs, totalMs: r.totalMs,
+            frames: Math.round(r.durationS * scenario.fps), audioS: r.durationS, encoder: 'stream',
+            width: r.width, height: r.height, mouthRegion: renderer.mouthRegion,
+          },
+          language: languageFigures([u], [language], ['?']),
+        };
+      }
       const r = await say({ text: u.text, output, language: u.language, avatar: scenario.avatar, catalog, fps: scenario.fps, tts, ...(signal ? { signal } : {}) });
       return {
         figures: { ...r, mouthRegion: renderer.mouthRegion },

@@ -48,7 +48,10 @@ export interface Scenario {
   readonly avatar: string;
   /** Renderer the avatar must use (checked against the catalog); absent: any. */
   readonly renderer?: string;
-  /** `file` (MP4 written to disk). `stream` and `realtime` are reserved for later transports. */
+  /**
+   * `file` (say() writes an MP4), `stream` (a real server's progressive fMP4 over HTTP; text
+   * scenarios). `realtime` is reserved: such scenarios are listed as skipped with the reason.
+   */
   readonly transport: string;
   readonly fps: number;
   readonly checks: ScenarioChecks;
