@@ -23,13 +23,13 @@ describe('avatar eval --suite quick (the CI gate)', () => {
     const { code, stdout, stderr } = await avatarCli(['eval', '--suite', 'quick', '--out', out, '--json']);
     assert.equal(code, 0, stderr);
     report = JSON.parse(stdout) as EvalReport;
-    assert.match(stderr, /\[1\/9\] en-medium: passed, offset -?\d+ ms/, 'progress per scenario on stderr');
+    assert.match(stderr, /\[1\/10\] en-medium: passed, offset -?\d+ ms/, 'progress per scenario on stderr');
     process.stderr.write(`quick suite: ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
   });
 
   it('passes every scenario and the gold figures', () => {
     assert.equal(report.suite, 'quick');
-    assert.equal(report.scenarios.length, 9);
+    assert.equal(report.scenarios.length, 10);
     for (const s of report.scenarios) assert.equal(s.status, 'passed', `${s.id}: ${JSON.stringify(s.checks)}`);
     assert.ok(report.gold?.passed, JSON.stringify(report.gold?.outcomes.filter((o) => !o.passed)));
   });
@@ -54,11 +54,15 @@ describe('avatar eval --suite quick (the CI gate)', () => {
     const stream = byId['stream-en']!;
     assert.equal(stream.status, 'passed');
     assert.ok(stream.latency!.firstFrameMs > 0 && stream.latency!.firstFrameMs < stream.latency!.totalMs);
+    // A realtime session over WebSocket, rebuilt from the frames and audio the client got.
+    const live = byId['realtime-en']!;
+    assert.equal(live.status, 'passed');
+    assert.deepEqual(live.language?.used, ['en', 'en']);
   });
 
   it('writes report.json, a self-contained index.html and the videos', async () => {
     const json = JSON.parse(await readFile(join(out, 'report.json'), 'utf8')) as EvalReport;
-    assert.equal(json.scenarios.length, 9);
+    assert.equal(json.scenarios.length, 10);
     const html = await readFile(join(out, 'index.html'), 'utf8');
     assert.match(html, /<svg/);
     assert.match(html, /BT\.1359/);

@@ -90,13 +90,15 @@ describe('scenario runner: what cannot run is skipped with the reason', () => {
       { id: 'photo', text: 'Hi.', avatar: 'photo', renderer: 'warp' },
       { id: 'mismatch', text: 'Hi.', avatar: 'default', renderer: 'select' },
       { id: 'broken', text: 'Hi.', avatar: 'bad' },
-      { id: 'realtime', text: 'Hi.', transport: 'realtime' },
+      { id: 'webrtc', text: 'Hi.', transport: 'webrtc' },
+      { id: 'audio-stream', text: 'Hi.', kind: 'audio', transport: 'stream' },
     ]), { outDir: dir, catalog });
     const reasons = Object.fromEntries(report.scenarios.map((s) => [s.id, `${s.status}: ${s.reason}`]));
     assert.match(reasons.photo!, /^skipped: avatar "photo" is not in the catalog \(known: default, bad\)/);
     assert.match(reasons.mismatch!, /^skipped: avatar "default" uses renderer "parametric", the scenario asks for "select"/);
     assert.match(reasons.broken!, /^skipped: avatar "bad" is broken: frames missing/);
-    assert.match(reasons.realtime!, /^skipped: transport "realtime" is not supported by the evaluator yet \(supported: file, stream\)/);
+    assert.match(reasons.webrtc!, /^skipped: transport "webrtc" is not supported by the evaluator yet \(supported: file, stream, realtime\)/);
+    assert.match(reasons['audio-stream']!, /^skipped: the stream transport takes one text; "audio" scenarios run on the file transport/);
     assert.ok(report.passed, 'skips are reported, not failures');
   });
 

@@ -14,11 +14,11 @@ import { mouthTrackAgreement } from './mouth-accuracy.js';
 import { runChecks, type EvalReport, type LanguageFigures, type LatencyFigures, type ScenarioResult } from './result.js';
 import type { Scenario, Suite } from './scenario.js';
 import { renderSpeechSession, silence, type RenderFigures } from './session-render.js';
-import { StreamTransport } from './stream-transport.js';
+import { ServerTransport } from './server-transport.js';
 import { analyzeTalkingHead } from './video-metrics.js';
 
 /** Transports the evaluator can drive today. */
-export const SUPPORTED_TRANSPORTS = ['file', 'stream'] as const;
+export const SUPPORTED_TRANSPORTS = ['file', 'stream', 'realtime'] as const;
 /** Pause inserted between the utterances of a session, ms. */
 const UTTERANCE_GAP_MS = 500;
 
@@ -33,14 +33,14 @@ export interface RunOptions {
   /** Called before and after each scenario. */
   readonly onProgress?: (event: { scenario: Scenario; index: number; total: number; result?: ScenarioResult }) => void;
   /** The `stream` transport's server (runSuite starts one on first use and stops it). */
-  readonly stream?: StreamTransport;
+  readonly stream?: ServerTransport;
 }
 
 /** Runs every scenario of a suite in order and gathers the report (gold comparison not included). */
 export async function runSuite(suite: Suite, options: RunOptions): Promise<EvalReport> {
   const started = performance.now();
   const results: ScenarioResult[] = [];
-  const stream = options.stream ?? new StreamTransport(options.catalog ?? new BuiltinAvatarCatalog());
+  const stream = options.stream ?? new ServerTransport(options.catalog ?? new BuiltinAvatarCatalog());
   try {
     for (const [index, scenario] of suite.scenarios.entries()) {
       options.onProgress?.({ scenario, index, total: suite.scenarios.length });
@@ -68,6 +68,7 @@ export function skipReason(scenario: Scenario, catalog: AvatarCatalog): string |
     return `transport "${scenario.transport}" is not supported by the evaluator yet (supported: ${SUPPORTED_TRANSPORTS.join(', ')})`;
   }
   if (scenario.transport === 'stream' && scenario.kind !== 'text') return `the stream transport takes one text; "${scenario.kind}" scenarios run on the file transport`;
+  if (scenario.transport === 'realtime' && scenario.kind !== 'text' && scenario.kind !== 'session') return `the realtime transport speaks texts; "${scenario.kind}" scenarios run on the file transport`;
   const avatar = catalog.get(scenario.avatar);
   if (!avatar) return `avatar "${scenario.avatar}" is not in the catalog (known: ${catalog.list().map((a) => a.id).join(', ') || 'none'})`;
   if (avatar.status === 'broken') return `avatar "${scenario.avatar}" is broken: ${avatar.reason ?? 'no reason given'}`;
@@ -121,12 +122,26 @@ interface Rendered {
 async function render(scenario: Scenario, catalog: AvatarCatalog, output: string, options: RunOptions): Promise<Rendered> {
   const tts = options.tts ?? createTtsProvider();
   const signal = options.signal;
+  if (scenario.transport === 'realtime') {
+    const renderer = await catalog.createRenderer(scenario.avatar, { fps: scenario.fps });
+    const transport = options.stream ?? new ServerTransport(catalog);
+    const utterances = scenario.utterances.map((u) => ({ text: u.text, language: resolveLanguage(u.language, u.text).code }));
+    const r = await transport.realtime({ utterances, avatar: scenario.avatar, fps: scenario.fps }, output);
+    // Seen from the client: the first speaking frame after `speak`; the rest is the server's.
+    return {
+      figures: {
+        ttsMs: NaN, renderMs: NaN, encodeMs: NaN, firstFrameMs: r.firstFrameMs, totalMs: r.totalMs,
+        frames: r.frames, audioS: r.audioS, encoder: 'realtime (JPEG)', width: r.width, height: r.height, mouthRegion: renderer.mouthRegion,
+      },
+      language: languageFigures(scenario.utterances, utterances.map((u) => u.language), utterances.map(() => '?')),
+    };
+  }
   switch (scenario.kind) {
     case 'text': {
       const u = scenario.utterances[0]!;
       const renderer = await catalog.createRenderer(scenario.avatar, { fps: scenario.fps });
       if (scenario.transport === 'stream') {
-        const transport = options.stream ?? new StreamTransport(catalog);
+        const transport = options.stream ?? new ServerTransport(catalog);
         const language = resolveLanguage(u.language, u.text).code;
         const r = await transport.render({ text: u.text, language, avatar: scenario.avatar, fps: scenario.fps }, output, signal);
         // Seen from the client: TTS, render and encode times are the server's and not visible.

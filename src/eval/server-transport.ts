@@ -5,7 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AvatarCatalog } from '../avatars/catalog.js';
 import { AvatarError } from '../core/errors.js';
+import type { MediaMessage } from '../client/protocol.js';
+import type { WebSocketConstructor } from '../client/realtime-client.js';
 import type { AvatarServer } from '../server/app.js';
+
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** What a client of the progressive stream saw. */
 export interface StreamFigures {
@@ -20,12 +24,30 @@ export interface StreamFigures {
   readonly height: number;
 }
 
+/** What a realtime client saw of one utterance. */
+export interface RealtimeFigures {
+  /** From sending `speak` to the first speaking frame received. */
+  readonly firstFrameMs: number;
+  /** From sending `speak` to `speech.ended`. */
+  readonly totalMs: number;
+  readonly frames: number;
+  /** Frame slots that never arrived. */
+  readonly missing: number;
+  readonly audioS: number;
+  readonly width: number;
+  readonly height: number;
+}
+
+/** Quiet time recorded before `speak` and after `speech.ended`, ms. */
+const SESSION_MARGIN_MS = 600;
+
 /**
- * The `stream` transport: a real server in this process on a loopback port, asked for
- * `POST /api/v1/generate/stream` over HTTP like any client, with the fragmented MP4 saved
- * as it arrives. Started on first use, shared by the scenarios of a run.
+ * The `stream` and `realtime` transports: a real server in this process on a loopback
+ * port, used over HTTP and WebSocket like any client. Streams are saved as they arrive;
+ * realtime sessions are recorded and rebuilt into the picture and sound a client shows.
+ * The server starts on first use and is shared by the scenarios of a run.
  */
-export class StreamTransport {
+export class ServerTransport {
   private server: Promise<{ server: AvatarServer; url: string; dataDir: string }> | undefined;
 
   constructor(private readonly catalog: AvatarCatalog) {}
@@ -64,6 +86,49 @@ export class StreamTransport {
     };
   }
 
+  /**
+   * Speaks the utterances one after another in one realtime session (each after the
+   * previous one ended, with a pause) and rebuilds what the client received into `output`.
+   * First-frame and total times are those of the first utterance.
+   */
+  async realtime(request: { utterances: readonly { text: string; language: string }[]; avatar: string; fps: number }, output: string): Promise<RealtimeFigures> {
+    const { url } = await this.start();
+    const { RealtimeClient } = await import('../client/realtime-client.js');
+    const { default: WebSocket } = await import('ws');
+    const { sessionToMp4 } = await import('./realtime-capture.js');
+    const frames: Extract<MediaMessage, { kind: 'video' }>[] = [];
+    const audio: Extract<MediaMessage, { kind: 'audio' }>[] = [];
+    let spokeAt = 0;
+    let firstSpeakingAt = 0;
+    const wsUrl = `${url.replace(/^http/, 'ws')}/api/v1/realtime?avatar=${encodeURIComponent(request.avatar)}&fps=${request.fps}`;
+    const client = await RealtimeClient.connect(wsUrl, {
+      onFrame: (f) => {
+        frames.push(f);
+        if (f.speaking && spokeAt && !firstSpeakingAt) firstSpeakingAt = performance.now();
+      },
+      onAudio: (a) => audio.push(a),
+    }, WebSocket as unknown as WebSocketConstructor);
+    let endedAt = 0;
+    try {
+      for (const [i, u] of request.utterances.entries()) {
+        await delay(SESSION_MARGIN_MS);
+        if (i === 0) spokeAt = performance.now();
+        client.speak(u.text, { language: u.language, id: `u${i}` });
+        await client.waitFor('speech.ended', () => true, 60_000);
+        if (i === 0) endedAt = performance.now();
+      }
+      await delay(SESSION_MARGIN_MS);
+    } finally {
+      client.close();
+    }
+    const clip = await sessionToMp4({ fps: request.fps, frames, audio }, output);
+    const audioSamples = audio.reduce((n, a) => n + a.pcm.length, 0);
+    return {
+      firstFrameMs: firstSpeakingAt ? firstSpeakingAt - spokeAt : NaN, totalMs: endedAt - spokeAt,
+      frames: clip.frames, missing: clip.missing, audioS: audio.length ? audioSamples / audio[0]!.sampleRate : 0, width: clip.width, height: clip.height,
+    };
+  }
+
   async close(): Promise<void> {
     const started = this.server;
     this.server = undefined;
@@ -83,6 +148,8 @@ export class StreamTransport {
         config: validateConfig({ host: '127.0.0.1', port: 0, dataDir, limits: { generationsPerMinute: 10_000 } }),
         catalog: this.catalog,
       });
+      // Measured as a running server: engines warm, as `avatar serve` has them before listening.
+      await server.warmUp();
       const { url } = await server.listen();
       return { server, url, dataDir };
     })();
