@@ -146,3 +146,31 @@ export class FfmpegMuxProcess {
     if (this.failureValue) throw this.failureValue;
   }
 }
+
+/**
+ * What every writer over an ffmpeg mux process offers: audio ahead of video, frames with
+ * back-pressure. Subclasses say where the container goes and how it ends.
+ */
+export abstract class MuxedWriter {
+  protected constructor(protected readonly mux: FfmpegMuxProcess) {}
+
+  /** Number of frames accepted so far. */
+  get frames(): number {
+    return this.mux.frames;
+  }
+
+  /** Queues audio. Audio must run ahead of (or with) the video it accompanies. */
+  writeAudio(pcm: Int16Array): void {
+    this.mux.writeAudio(pcm);
+  }
+
+  /** No more audio will come. */
+  endAudio(): void {
+    this.mux.endAudio();
+  }
+
+  /** Queues a frame, waiting when ffmpeg is more than a few frames behind. */
+  writeFrame(frame: VideoFrame): Promise<void> {
+    return this.mux.writeFrame(frame);
+  }
+}

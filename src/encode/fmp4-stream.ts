@@ -1,6 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { VideoFrame } from '../core/frame.js';
-import { FfmpegMuxProcess, type MuxInputOptions } from './ffmpeg-mux.js';
+import { FfmpegMuxProcess, MuxedWriter, type MuxInputOptions } from './ffmpeg-mux.js';
 import { locateFfmpeg } from './ffmpeg.js';
 
 /**
@@ -9,8 +8,10 @@ import { locateFfmpeg } from './ffmpeg.js';
  * frame is encoded, then one fragment per keyframe (one per second). Playable by `<video>`
  * progressive download and by Media Source Extensions.
  */
-export class Fmp4StreamWriter {
-  private constructor(private readonly mux: FfmpegMuxProcess) {}
+export class Fmp4StreamWriter extends MuxedWriter {
+  private constructor(mux: FfmpegMuxProcess) {
+    super(mux);
+  }
 
   /** Starts ffmpeg; read `output` until it ends, then await finish(). */
   static async open(options: MuxInputOptions): Promise<Fmp4StreamWriter> {
@@ -29,22 +30,6 @@ export class Fmp4StreamWriter {
   /** The container bytes, as ffmpeg writes them. */
   get output(): Readable {
     return this.mux.stdout!;
-  }
-
-  get frames(): number {
-    return this.mux.frames;
-  }
-
-  writeAudio(pcm: Int16Array): void {
-    this.mux.writeAudio(pcm);
-  }
-
-  endAudio(): void {
-    this.mux.endAudio();
-  }
-
-  writeFrame(frame: VideoFrame): Promise<void> {
-    return this.mux.writeFrame(frame);
   }
 
   /** Ends the inputs and waits until ffmpeg has written the last fragment. */

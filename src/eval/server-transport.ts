@@ -8,6 +8,7 @@ import { AvatarError } from '../core/errors.js';
 import type { MediaMessage } from '../client/protocol.js';
 import type { WebSocketConstructor } from '../client/realtime-client.js';
 import type { AvatarServer } from '../server/app.js';
+import { probeMedia } from './probe.js';
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -18,7 +19,7 @@ export interface StreamFigures {
   /** From sending the request to the last byte. */
   readonly totalMs: number;
   readonly bytes: number;
-  /** The server's `X-Content-Duration`. */
+  /** Duration of the audio received. */
   readonly durationS: number;
   readonly width: number;
   readonly height: number;
@@ -79,11 +80,12 @@ export class ServerTransport {
       file.end();
       await once(file, 'close');
     }
+    const totalMs = performance.now() - started;
     const [width, height] = (response.headers.get('x-video-size') ?? '0x0').split('x').map(Number);
-    return {
-      firstByteMs, totalMs: performance.now() - started, bytes,
-      durationS: Number(response.headers.get('x-content-duration') ?? 0), width: width ?? 0, height: height ?? 0,
-    };
+    // The header may be an estimate (the server states it before all speech exists): the
+    // duration reported is the one of the file received.
+    const probe = await probeMedia(output);
+    return { firstByteMs, totalMs, bytes, durationS: (probe.audio?.durationMs ?? probe.durationMs) / 1000, width: width ?? 0, height: height ?? 0 };
   }
 
   /**
