@@ -34,7 +34,7 @@ describe('AvatarRegistry', () => {
   });
   after(() => cleanup());
 
-  it('holds 11,000 avatars: memory stays within the cache budget, lookups stay O(1), first use is fast', async () => {
+  it('holds 11,000 avatars: memory stays within the cache budget, lookups stay O(1), first use is fast', async (t) => {
     const root = join(dir, 'many');
     const count = 11_000;
     for (let i = 0; i < count; i += 200) {
@@ -62,6 +62,7 @@ describe('AvatarRegistry', () => {
       const frame = await renderer.render(speaking(0));
       const firstUseMs = performance.now() - t0;
       assert.equal(frame.width, SIDE);
+      t.diagnostic(`11,000 avatars: lookup ${first.toFixed(0)} ns (first) / ${last.toFixed(0)} ns (last); first use ${firstUseMs.toFixed(1)} ms`);
       assert.ok(firstUseMs < 500, `first use took ${firstUseMs.toFixed(0)} ms`);
       // Use 600 avatars x 2 frames: the cache never holds more than its budget.
       const heapBefore = process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
@@ -74,6 +75,7 @@ describe('AvatarRegistry', () => {
       assert.ok(stats.cache.evictions > 0, 'the budget forced evictions');
       assert.ok(stats.loaded >= 600);
       const grown = process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers - heapBefore;
+      t.diagnostic(`after 600 avatars: cache ${stats.cache.bytes} of ${budget} bytes, ${stats.cache.evictions} evictions, memory grew ${(grown / 1e6).toFixed(1)} MB`);
       assert.ok(grown < budget + 64 * 1024 * 1024, `memory grew ${(grown / 1e6).toFixed(1)} MB`);
       // Idle avatars are unloaded, and their frames leave the cache.
       assert.ok(registry.unloadIdle(0) >= 600);
