@@ -27,6 +27,8 @@ export interface SpeechToMp4Options {
   readonly signal?: AbortSignal;
   /** Called after each speech part is rendered. */
   readonly onPart?: (progress: { parts: number; frames: number; audioMs: number }) => void;
+  /** Called after each frame is handed to the encoder, with the frames written so far. */
+  readonly onFrame?: (frames: number) => void;
   /** Clock start for firstFrameMs (default: when this function is called). */
   readonly startedAt?: number;
 }
@@ -66,11 +68,13 @@ export async function speechToMp4(options: SpeechToMp4Options): Promise<SpeechTo
     const ready = tracker!.takeReady();
     if (ready.length > 0) renderer.plan?.(ready);
     for (const frame of ready) {
+      throwIfAborted(options.signal);
       const t0 = performance.now();
       const picture = await renderer.render(frame);
       renderMs += performance.now() - t0;
       await writer!.writeFrame(picture);
       if (firstFrameMs === 0) firstFrameMs = performance.now() - started;
+      options.onFrame?.(writer!.frames);
     }
   };
   const iterator = options.speech[Symbol.asyncIterator]();

@@ -1,10 +1,9 @@
 import { readFile } from 'node:fs/promises';
-import { AudioMouthTracker } from '../audio/audio-mouth-track.js';
 import { decodeAudio } from '../audio/decode-audio.js';
 import type { AvatarCatalog } from '../avatars/catalog.js';
-import { AvatarError, throwIfAborted } from '../core/errors.js';
+import { AvatarError } from '../core/errors.js';
 import { chooseEncoder } from '../encode/encoder-probe.js';
-import { Mp4FileWriter } from '../encode/mp4-writer.js';
+import { speechToMp4 } from '../pipeline/speech-to-mp4.js';
 
 /** A lip-sync video from an uploaded recording. */
 export interface AudioGenerateRequest {
@@ -44,23 +43,11 @@ export async function renderAudioToMp4(request: AudioGenerateRequest, catalog: A
   if (audioS > MAX_AUDIO_S) throw new AvatarError('invalid_input', `the recording is ${Math.round(audioS)} s long; the limit is ${MAX_AUDIO_S} s`);
   const renderer = await catalog.createRenderer(request.avatar, { fps: request.fps, ...(request.width ? { width: request.width, height: request.height } : {}) });
   const encoder = await chooseEncoder(request.encoder);
-  const tracker = new AudioMouthTracker({ fps: request.fps, mode: 'offline' });
-  tracker.push(audio);
-  tracker.finish();
-  const frames = tracker.takeReady();
-  const writer = await Mp4FileWriter.open({ path: request.output, width: renderer.width, height: renderer.height, fps: request.fps, sampleRate: audio.sampleRate, encoder });
-  try {
-    writer.writeAudio(audio.pcm);
-    writer.endAudio();
-    for (const frame of frames) {
-      throwIfAborted(signal);
-      await writer.writeFrame(await renderer.render(frame));
-      if (frame.index % 25 === 0) progress((0.95 * frame.index) / frames.length);
-    }
-    await writer.finish();
-  } catch (e) {
-    await writer.abort();
-    throw e;
-  }
-  return { encoder: encoder.name, width: renderer.width, height: renderer.height, fps: request.fps, frames: frames.length, audioS, totalMs: performance.now() - started };
+  const expectedFrames = Math.max(1, Math.ceil(audioS * request.fps));
+  const rendered = await speechToMp4({
+    speech: (async function* () { yield { pcm: audio.pcm, sampleRate: audio.sampleRate }; })(),
+    tracker: 'audio-offline', renderer, encoder, fps: request.fps, output: request.output, signal,
+    onFrame: (frames) => { if (frames % 25 === 0) progress((0.95 * frames) / expectedFrames); },
+  });
+  return { encoder: encoder.name, width: renderer.width, height: renderer.height, fps: request.fps, frames: rendered.frames, audioS, totalMs: performance.now() - started };
 }
