@@ -4,6 +4,7 @@ import type { AvatarCatalog } from '../avatars/catalog.js';
 import { AvatarError } from '../core/errors.js';
 import { chooseEncoder } from '../encode/encoder-probe.js';
 import { speechToMp4 } from '../pipeline/speech-to-mp4.js';
+import type { SayResult } from '../say.js';
 
 /** A lip-sync video from an uploaded recording. */
 export interface AudioGenerateRequest {
@@ -16,16 +17,8 @@ export interface AudioGenerateRequest {
   readonly encoder?: string;
 }
 
-/** Figures of an audio-driven render (the same shape as `say`'s where they overlap). */
-export interface AudioGenerateResult {
-  readonly encoder: string;
-  readonly width: number;
-  readonly height: number;
-  readonly fps: number;
-  readonly frames: number;
-  readonly audioS: number;
-  readonly totalMs: number;
-}
+/** Figures of an audio-driven render (the same meaning as `say`'s). */
+export type AudioGenerateResult = Pick<SayResult, 'encoder' | 'width' | 'height' | 'fps' | 'frames' | 'audioS' | 'totalMs'>;
 
 /** Longest recording accepted, s: bounds the work one upload can cause. */
 const MAX_AUDIO_S = 600;

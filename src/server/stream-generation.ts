@@ -9,18 +9,11 @@ import type { TtsProvider } from '../tts/provider.js';
 import { splitSentences } from '../tts/sentences.js';
 import type { MouthTracker } from '../visemes/mouth-params.js';
 import type { RendererCache } from './realtime/renderer-cache.js';
+import type { GenerateRequest } from './request-checks.js';
 import { PhonemeMouthTracker } from '../visemes/phoneme-track.js';
 
-/** A validated request for a streamed video. */
-export interface StreamRequest {
-  readonly text: string;
-  readonly language: string;
-  readonly voice?: string;
-  readonly avatar: string;
-  readonly fps: number;
-  readonly width?: number;
-  readonly height?: number;
-}
+/** A validated request for a streamed video (a generate request without `async`). */
+export type StreamRequest = Omit<GenerateRequest, 'async'>;
 
 /** What the route needs to answer, and the figures once the stream ends. */
 export interface StartedStream {
