@@ -5,7 +5,7 @@
  */
 import { i420ToRgb, SharpJpegEncoder } from '../src/compose/jpeg.js';
 import { ParametricRenderer } from '../src/render/parametric/parametric-renderer.js';
-import { AvatarStage } from '../src/server/realtime/renderer-cache.js';
+import { AvatarStage } from '../src/pipeline/realtime/avatar-stage.js';
 
 const SIZE = 512;
 const N = 300;

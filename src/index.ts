@@ -37,7 +37,7 @@ export { trackPitch, summarizePitch, type PitchSummary } from './eval/pitch.js';
 export { compareReports, loadReport, type Comparison } from './eval/compare.js';
 export { createAvatarServer, type AvatarServer, type AvatarServerOptions } from './server/app.js';
 export { loadServerConfig, validateConfig, DEFAULT_CONFIG, type ServerConfig } from './server/config.js';
-export type { AvatarPreparer, PrepareTarget } from './server/avatar-preparer.js';
+export type { AvatarPreparer, PrepareTarget } from './avatars/avatar-preparer.js';
 export { RealtimeClient, type RealtimeHandlers, type WebSocketConstructor } from './client/realtime-client.js';
 export type { ClientMessage, ServerEvent, MediaMessage } from './client/protocol.js';
 export { Fmp4StreamWriter } from './encode/fmp4-stream.js';

@@ -5,6 +5,7 @@ import { decodeAudio } from './audio/decode-audio.js';
 import { encodeWav } from './audio/wav.js';
 import { BuiltinAvatarCatalog, type AvatarCatalog } from './avatars/catalog.js';
 import { AvatarError } from './core/errors.js';
+import { checkSpeakText } from './core/speak-text.js';
 import { concatSpeech, type Speech } from './core/speech.js';
 import { chooseEncoder } from './encode/encoder-probe.js';
 import { speechToMp4, startedEarly } from './pipeline/speech-to-mp4.js';
@@ -85,12 +86,8 @@ export interface SayResult {
 
 /** Checks options and output paths before any work starts; throws AvatarError on bad input. */
 export async function validateSayOptions(options: SayOptions): Promise<{ fps: number; width?: number; height?: number; language: string }> {
-  const text = options.audio ? 'audio' : (options.text?.trim() ?? '');
   if (options.audio && options.text?.trim()) throw new AvatarError('invalid_input', 'give either text or an audio file, not both');
-  if (!text || !/[\p{L}\p{N}]/u.test(text)) throw new AvatarError('invalid_input', 'nothing to say: the text is empty');
-  if (text.length > SAY_LIMITS.maxTextChars) {
-    throw new AvatarError('invalid_input', `text is ${text.length} characters; the limit is ${SAY_LIMITS.maxTextChars}`);
-  }
+  const text = options.audio ? '' : checkSpeakText(options.text ?? '', SAY_LIMITS.maxTextChars, 'the text');
   const fps = options.fps ?? 25;
   if (!Number.isInteger(fps) || fps < SAY_LIMITS.minFps || fps > SAY_LIMITS.maxFps) {
     throw new AvatarError('invalid_input', `fps must be a whole number from ${SAY_LIMITS.minFps} to ${SAY_LIMITS.maxFps}, got ${options.fps}`);

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { i420FrameBytes, rgbToYuv, yuvToRgb } from '../src/core/frame.js';
-import { copyShifted, ParametricRenderer } from '../src/render/parametric/parametric-renderer.js';
+import { copyShifted } from '../src/render/i420-shift.js';
+import { ParametricRenderer } from '../src/render/parametric/parametric-renderer.js';
 import { parseSize } from '../src/render/renderer.js';
 import { REST_MOUTH, type MouthParams } from '../src/visemes/mouth-params.js';
 

@@ -4,7 +4,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import type { AvatarPreparer, PrepareTarget } from '../src/server/avatar-preparer.js';
+import type { AvatarPreparer, PrepareTarget } from '../src/avatars/avatar-preparer.js';
 import { call, startTestServer, type TestServer } from './helpers/server.js';
 import { TestCatalog } from './helpers/test-catalog.js';
 

@@ -1,6 +1,8 @@
 import { AvatarError } from '../core/errors.js';
 import type { Renderer } from '../render/renderer.js';
-import { BUILTIN_AVATARS, checkAvatarId, createBuiltinRenderer } from './builtin.js';
+import { checkAvatarId } from '../core/avatar-id.js';
+import { createRendererRegistry, type RendererRegistry } from '../render/registry.js';
+import { BUILTIN_AVATARS } from './builtin.js';
 
 /** One avatar as a catalog lists it. */
 export interface AvatarSummary {
@@ -44,6 +46,8 @@ const DEFAULT_SIZE = 512;
 
 /** The avatars that ship with the project (no files). */
 export class BuiltinAvatarCatalog implements AvatarCatalog {
+  constructor(private readonly renderers: RendererRegistry = createRendererRegistry()) {}
+
   list(): AvatarSummary[] {
     return BUILTIN_AVATARS.map((id) => this.get(id)!);
   }
@@ -61,6 +65,8 @@ export class BuiltinAvatarCatalog implements AvatarCatalog {
     if (!this.get(id) && id !== 'parametric') {
       throw new AvatarError('unknown_avatar', `unknown avatar "${id}" (known: ${BUILTIN_AVATARS.join(', ')})`);
     }
-    return createBuiltinRenderer(id, request.width ?? DEFAULT_SIZE, request.height ?? DEFAULT_SIZE);
+    const width = request.width ?? DEFAULT_SIZE;
+    const height = request.height ?? DEFAULT_SIZE;
+    return this.renderers.create('parametric', { avatarId: id, width, height, scale: 1 });
   }
 }

@@ -2,17 +2,12 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { Bounds } from '../core/geometry.js';
+import type { LipLines, Point } from '../render/avatar-input.js';
 
-/** A point in image pixels. */
-export type Point = readonly [number, number];
+export type { LipLines, Point };
 
-/** Inner and outer lip lines, each from one corner to the other, in image pixels. */
-export interface LipLines {
-  readonly upperInner: readonly Point[];
-  readonly lowerInner: readonly Point[];
-  readonly upperOuter: readonly Point[];
-  readonly lowerOuter: readonly Point[];
-}
+
 
 /** The mouth as a face-landmark model measures it, in image pixels. */
 export interface MouthGeometry extends LipLines {
@@ -28,7 +23,7 @@ export interface MouthGeometry extends LipLines {
 export interface FaceGeometry {
   readonly score: number;
   /** Face box [x1, y1, x2, y2]. */
-  readonly box: readonly [number, number, number, number];
+  readonly box: Bounds;
   readonly mouth: MouthGeometry;
   /** Bottom of the nose: a point that does not move when the mouth opens. */
   readonly noseBottom: Point;

@@ -1,3 +1,4 @@
+import type { Bounds } from '../core/geometry.js';
 import type { FaceGeometry } from './face-landmarks.js';
 import type { CropRects, FrameMouth } from './manifest.js';
 
@@ -47,7 +48,7 @@ export function buildFaceTrack(frames: readonly FrameFaces[], fps: number, limit
   const median = (key: keyof Measures) => median3(filled.map((m) => m[key]));
   const [x1, y1, x2, y2, cx, cy, ax, ay, chinY] = (['x1', 'y1', 'x2', 'y2', 'cx', 'cy', 'ax', 'ay', 'chinY'] as const).map(smooth) as number[][];
   const [open, width] = (['open', 'width'] as const).map(median) as number[][];
-  const cropRects = filled.map((_, i) => [x1![i]!, y1![i]!, x2![i]!, y2![i]!].map(Math.round) as unknown as readonly [number, number, number, number]);
+  const cropRects = filled.map((_, i) => [x1![i]!, y1![i]!, x2![i]!, y2![i]!].map(Math.round) as unknown as Bounds);
   const mouths = filled.map((_, i): FrameMouth => ({
     cx: round2(cx![i]!), cy: round2(cy![i]!), width: round2(width![i]!), open: round2(open![i]!),
     ax: round2(ax![i]!), ay: round2(ay![i]!), chinY: round2(chinY![i]!),

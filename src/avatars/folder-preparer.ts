@@ -1,7 +1,7 @@
 import { rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { AvatarPreparer, PrepareTarget } from '../server/avatar-preparer.js';
-import { checkAvatarId } from './builtin.js';
+import type { AvatarPreparer, PrepareTarget } from './avatar-preparer.js';
+import { checkAvatarId } from '../core/avatar-id.js';
 import { prepareAvatar } from './prepare.js';
 import type { AvatarRegistry } from './registry.js';
 

@@ -1,18 +1,11 @@
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { rgbToI420 } from '../compose/color-convert.js';
+import type { FrameSource } from '../render/avatar-input.js';
 import type { FrameCache } from './frame-cache.js';
 
-/** An avatar's stored frames, decoded to I420 on demand. */
-export interface FrameSource {
-  readonly frameCount: number;
-  readonly width: number;
-  readonly height: number;
-  /** Frame i as I420 (shared: do not write into it). */
-  frame(index: number): Promise<Uint8Array>;
-  /** Frame i if it is decoded already. */
-  peek(index: number): Uint8Array | undefined;
-}
+export type { FrameSource };
+
 
 /**
  * Frames stored as image files (JPEG or PNG), decoded with libvips on its own threads and

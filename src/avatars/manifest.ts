@@ -1,6 +1,10 @@
+import { isAvatarId } from '../core/avatar-id.js';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { LipLines } from './face-landmarks.js';
+import type { Bounds } from '../core/geometry.js';
+import type { FrameMouth, MouthFile } from '../render/avatar-input.js';
+
+export type { FrameMouth, MouthFile };
 
 /** Version of the avatar folder layout this code writes. */
 export const AVATAR_FORMAT_VERSION = 1;
@@ -22,34 +26,10 @@ export interface AvatarManifest {
   readonly created: string;
 }
 
-/** Per-frame mouth measure in `mouth.json`, in the frame's pixels. */
-export interface FrameMouth {
-  /** Lip-corner midpoint. */
-  readonly cx: number;
-  readonly cy: number;
-  /** Corner-to-corner width. */
-  readonly width: number;
-  /** Inner lip gap. */
-  readonly open: number;
-  /** Bottom of the nose (stable under mouth motion), for aligning frames. */
-  readonly ax: number;
-  readonly ay: number;
-  /** Chin height (lowest face-outline point). */
-  readonly chinY: number;
-}
 
-/** `mouth.json`: measured mouth shape per frame, plus the lip lines of frame 0 for warping. */
-export interface MouthFile {
-  readonly version: number;
-  readonly frames: readonly FrameMouth[];
-  /** Inner and outer lip lines of the first frame, corner to corner. */
-  readonly lips: LipLines;
-  /** True when geometry was estimated from crop rectangles rather than measured. */
-  readonly estimated?: boolean;
-}
 
 /** A crop rectangle [x1, y1, x2, y2] per frame (the layout earlier systems use). */
-export type CropRects = readonly (readonly [number, number, number, number])[];
+export type CropRects = readonly Bounds[];
 
 /** Frame file name for index i: frame_0000.jpg. */
 export function frameFileName(index: number, extension = 'jpg'): string {
@@ -76,7 +56,7 @@ export function checkManifest(raw: unknown): AvatarManifest {
     if (!ok(m[key])) throw new Error(`avatar.json: "${key}" must be ${what}`);
   };
   const positiveInt = (v: unknown) => Number.isInteger(v) && (v as number) > 0;
-  need('id', (v) => typeof v === 'string' && /^[a-z0-9_][a-z0-9_-]{0,63}$/.test(v), 'a plain id');
+  need('id', (v) => typeof v === 'string' && isAvatarId(v), 'a plain id');
   need('renderer', (v) => v === 'warp' || v === 'select' || v === 'onnx', '"warp", "select" or "onnx"');
   need('fps', (v) => typeof v === 'number' && v > 0 && v <= 120, 'a frame rate');
   need('width', positiveInt, 'a positive whole number');

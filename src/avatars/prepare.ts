@@ -3,7 +3,7 @@ import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
 import sharp from 'sharp';
 import { AvatarError, throwIfAborted } from '../core/errors.js';
-import { checkAvatarId } from './builtin.js';
+import { avatarIdFromName as idFromName, checkAvatarId } from '../core/avatar-id.js';
 import { MeshFaceLandmarker, type FaceGeometry, type FaceLandmarker } from './face-landmarks.js';
 import { buildFaceTrack, FaceTrackError, type FrameFaces } from './face-track.js';
 import { AVATAR_FORMAT_VERSION, frameFileName, type AvatarManifest, type MouthFile } from './manifest.js';
@@ -69,7 +69,7 @@ const PREPARE_FPS_RANGE = [1, 60] as const;
 
 /** An avatar id from a display name or file name: `Anna Smith.mp4` -> `anna_smith`. */
 export function avatarIdFromName(name: string): string {
-  const id = name.normalize('NFKD').replace(/[\u0300-\u036f]/g, '').toLowerCase().replace(/[^a-z0-9_-]+/g, '_').replace(/^[_-]+|[_-]+$/g, '').slice(0, 64);
+  const id = idFromName(name);
   if (!id) throw new AvatarError('invalid_input', `cannot make an avatar id from "${name}"; pass --name with letters or digits`);
   return id;
 }

@@ -2,9 +2,9 @@ import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { AvatarError } from '../core/errors.js';
 import type { Renderer } from '../render/renderer.js';
-import { SelectRenderer } from '../render/select/select-renderer.js';
-import { WarpRenderer } from '../render/warp/warp-renderer.js';
-import { BUILTIN_AVATARS, checkAvatarId } from './builtin.js';
+import { createRendererRegistry, type RendererRegistry } from '../render/registry.js';
+import { AVATAR_ID_PATTERN, checkAvatarId } from '../core/avatar-id.js';
+import { BUILTIN_AVATARS } from './builtin.js';
 import { BuiltinAvatarCatalog, type AvatarCatalog, type AvatarSummary, type RendererRequest } from './catalog.js';
 import { FrameCache, type EvictionPolicy, type FrameCacheStats } from './frame-cache.js';
 import { ImageFileFrameSource } from './frame-source.js';
@@ -25,6 +25,8 @@ export interface RegistryOptions {
   readonly rescanMs?: number;
   /** A loaded avatar's files are checked for changes at most this often (default 1 s). */
   readonly changeCheckMs?: number;
+  /** The renderers avatars can ask for (default: this build's, `createRendererRegistry()`). */
+  readonly renderers?: RendererRegistry;
 }
 
 interface Entry {
@@ -59,12 +61,15 @@ export interface RegistryStats {
  */
 export class AvatarRegistry implements AvatarCatalog {
   private readonly entries = new Map<string, Entry>();
-  private readonly builtin = new BuiltinAvatarCatalog();
+  private readonly renderers: RendererRegistry;
+  private readonly builtin: BuiltinAvatarCatalog;
   private readonly cache: FrameCache;
   private readonly timers: NodeJS.Timeout[] = [];
 
   private constructor(private readonly options: RegistryOptions) {
     this.cache = new FrameCache(options.cacheBytes ?? 512 * 1024 * 1024, options.eviction ?? 'lru');
+    this.renderers = options.renderers ?? createRendererRegistry();
+    this.builtin = new BuiltinAvatarCatalog(this.renderers);
   }
 
   /** Discovers the avatars in `dirs` and preloads the listed ones. */
@@ -93,7 +98,7 @@ export class AvatarRegistry implements AvatarCatalog {
     const seen = new Set<string>();
     for (const root of this.options.dirs.map((d) => resolve(d))) {
       const children = await readdir(root, { withFileTypes: true }).catch(() => []);
-      const ids = children.filter((c) => c.isDirectory() && /^[a-z0-9_][a-z0-9_-]{0,63}$/.test(c.name)).map((c) => c.name);
+      const ids = children.filter((c) => c.isDirectory() && AVATAR_ID_PATTERN.test(c.name)).map((c) => c.name);
       // Manifests are read in batches: thousands of avatars, a bounded number of open files.
       for (let i = 0; i < ids.length; i += 64) {
         await Promise.all(ids.slice(i, i + 64).map(async (id) => {
@@ -148,9 +153,8 @@ export class AvatarRegistry implements AvatarCatalog {
     const group = `${id}@${width}x${height}#${entry.generation}`;
     entry.groups.add(group);
     const source = new ImageFileFrameSource(avatar.frameFiles, width, height, this.cache, group, () => { entry.lastUsed = Date.now(); });
-    if (avatar.manifest.renderer === 'select') return new SelectRenderer(source, avatar.mouth.frames, scale);
-    if (avatar.manifest.renderer === 'warp') return new WarpRenderer(source, avatar.mouth, scale);
-    throw new AvatarError('invalid_input', `avatar "${id}" needs the ${avatar.manifest.renderer} renderer, which this build does not have`);
+    const model = avatar.manifest.model ? { ...avatar.manifest.model, path: resolve(entry.dir, avatar.manifest.model.path) } : undefined;
+    return this.renderers.create(avatar.manifest.renderer, { avatarId: id, width, height, scale, frames: source, mouth: avatar.mouth, ...(model ? { model } : {}) });
   }
 
   /** Drops the frames and data of avatars unused for `idleMs`. */

@@ -33,7 +33,7 @@ say options:
   -q, --quiet           no progress output
 
 prepare options:
-  --name NAME           avatar name (id: lowercase, digits, _); default: the file name
+  --name NAME           avatar name (id: lowercase letters, digits, _ or -); default: the file name
   --fps N               frames taken per second of video (default 25)
   --quality N           JPEG quality of stored frames, 1-100 (default 90)
   --start S, --duration S   cut of the video (seconds or hh:mm:ss)

@@ -6,7 +6,7 @@ import { AvatarRegistry } from '../avatars/registry.js';
 import { AvatarError } from '../core/errors.js';
 import { avatarsDir } from './avatar-dirs.js';
 import { createAvatarServer } from '../server/app.js';
-import type { AvatarPreparer } from '../server/avatar-preparer.js';
+import type { AvatarPreparer } from '../avatars/avatar-preparer.js';
 import { loadServerConfig, type ServerConfig } from '../server/config.js';
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);

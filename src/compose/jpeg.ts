@@ -1,8 +1,9 @@
+import type { Box } from '../core/geometry.js';
 import sharp from 'sharp';
 import type { VideoFrame } from '../core/frame.js';
 
 /** A rectangle of a frame, pixels: [x, y, width, height], all even. */
-export type FrameRect = readonly [number, number, number, number];
+export type FrameRect = Box;
 
 /** Turns frames into JPEG images (for WebSocket streaming and thumbnails). */
 export interface JpegEncoder {

@@ -49,3 +49,15 @@ export class AvatarError extends Error {
 export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new AvatarError('aborted', 'the operation was cancelled');
 }
+
+/** What a client may be told about a failure: the code and message of an AvatarError, a generic line for anything else. */
+export interface ErrorDescription {
+  readonly error: string;
+  readonly message: string;
+}
+
+/** Describes any thrown value for a client, without internals (stack, paths) of unexpected errors. */
+export function describeError(e: unknown): ErrorDescription {
+  if (e instanceof AvatarError) return { error: e.code, message: e.message };
+  return { error: 'internal', message: 'internal error' };
+}

@@ -1,3 +1,4 @@
+import type { Box } from '../core/geometry.js';
 import type { AvatarCatalog } from '../avatars/catalog.js';
 import type { Speech } from '../core/speech.js';
 import { chooseEncoder } from '../encode/encoder-probe.js';
@@ -15,7 +16,7 @@ export interface RenderFigures {
   readonly encoder: string;
   readonly width: number;
   readonly height: number;
-  readonly mouthRegion: readonly [number, number, number, number];
+  readonly mouthRegion: Box;
 }
 
 /** What renderSpeechSession draws. */

@@ -1,10 +1,11 @@
+import type { Box } from '../core/geometry.js';
 import { decodeAudio } from '../audio/decode-audio.js';
 import { loudnessEnvelope } from '../audio/frame-features.js';
 import { AvatarError } from '../core/errors.js';
 import { ffmpegErrorTail, runFfmpeg } from '../encode/ffmpeg.js';
 
 /** A rectangle in video pixels: x, y, width, height. */
-export type Region = readonly [number, number, number, number];
+export type Region = Box;
 
 /** Audio/video synchrony of a talking-head video, measured from the pixels and the sound. */
 export interface SyncAnalysis {

@@ -1,3 +1,4 @@
+import type { Box } from '../core/geometry.js';
 import type { VideoFrame } from '../core/frame.js';
 import type { MouthFrame } from '../visemes/mouth-params.js';
 
@@ -11,7 +12,7 @@ export interface Renderer {
   readonly width: number;
   readonly height: number;
   /** Where the mouth is drawn, in output pixels, for analysis: [x, y, width, height]. */
-  readonly mouthRegion: readonly [number, number, number, number];
+  readonly mouthRegion: Box;
   render(frame: MouthFrame): VideoFrame | Promise<VideoFrame>;
   /**
    * Optional look-ahead: the frames about to be rendered, in order, before their render

@@ -14,21 +14,21 @@ import { EspeakTtsProvider } from '../tts/espeak.js';
 import type { TtsProvider } from '../tts/provider.js';
 import { ApiKeyAuth, type Caller } from './auth.js';
 import { AvatarAccess } from './avatar-access.js';
-import type { AvatarPreparer } from './avatar-preparer.js';
+import type { AvatarPreparer } from '../avatars/avatar-preparer.js';
 import type { ServerConfig } from './config.js';
 import type { ServerContext } from './context.js';
 import { toHttpError } from './http-errors.js';
 import { JobQueue, sweepFiles } from './jobs.js';
 import { ServerMetrics } from './metrics.js';
 import { RateLimiter } from './rate-limit.js';
-import { RendererCache } from './realtime/renderer-cache.js';
+import { RendererCache } from '../pipeline/realtime/avatar-stage.js';
 import { registerAvatarRoutes } from './routes/avatars.js';
 import { registerGenerateRoutes } from './routes/generate.js';
 import { registerRealtimeRoute } from './routes/realtime.js';
 import { registerStreamRoutes } from './routes/stream.js';
 import { registerSystemRoutes } from './routes/system.js';
 import { UrlSigner } from './signed-url.js';
-import { TtsPool } from './tts-pool.js';
+import { TtsPool } from '../tts/tts-pool.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -134,7 +134,7 @@ export async function createAvatarServer(options: AvatarServerOptions): Promise<
     },
     async warmUp() {
       const tts = context.tts;
-      await (tts as { warmUp?: () => Promise<void> }).warmUp?.();
+      await tts.warmUp?.();
       // Enough sentences that every engine of a pool has compiled its hot paths.
       const sentences = ['Hello, this is a warm-up sentence.', 'Hola, ¿cómo estás?', 'The weather is lovely today, is it not?', 'Good morning to you.'];
       await Promise.all(sentences.map(async (text) => {

@@ -1,7 +1,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { AvatarCatalog, AvatarSummary } from '../avatars/catalog.js';
-import { checkAvatarId } from '../avatars/builtin.js';
+import { checkAvatarId } from '../core/avatar-id.js';
 import { AvatarError } from '../core/errors.js';
 
 /**

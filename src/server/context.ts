@@ -4,12 +4,12 @@ import type { H264Encoder } from '../encode/encoder-probe.js';
 import type { TtsProvider } from '../tts/provider.js';
 import type { ApiKeyAuth } from './auth.js';
 import type { AvatarAccess } from './avatar-access.js';
-import type { AvatarPreparer } from './avatar-preparer.js';
+import type { AvatarPreparer } from '../avatars/avatar-preparer.js';
 import type { ServerConfig } from './config.js';
 import type { JobQueue } from './jobs.js';
 import type { ServerMetrics } from './metrics.js';
 import type { RateLimiter } from './rate-limit.js';
-import type { RendererCache } from './realtime/renderer-cache.js';
+import type { RendererCache } from '../pipeline/realtime/avatar-stage.js';
 import type { UrlSigner } from './signed-url.js';
 
 /** Everything the routes share: one per server. */

@@ -1,4 +1,5 @@
-import { checkAvatarId } from '../avatars/builtin.js';
+import { checkSpeakText } from '../core/speak-text.js';
+import { checkAvatarId } from '../core/avatar-id.js';
 import { AvatarError } from '../core/errors.js';
 import { parseSize } from '../render/renderer.js';
 import { resolveLanguage } from '../tts/language.js';
@@ -27,10 +28,7 @@ export function checkGenerateRequest(input: unknown, limits: LimitsConfig): Gene
   const body = input as Record<string, unknown>;
   const unknown = Object.keys(body).filter((k) => !FIELDS.has(k) && k !== 'api_key');
   if (unknown.length) throw new AvatarError('invalid_input', `unknown field${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`);
-  if (typeof body.text !== 'string') throw new AvatarError('invalid_input', '"text" is required and must be a string');
-  const text = body.text.trim();
-  if (!text || !/[\p{L}\p{N}]/u.test(text)) throw new AvatarError('invalid_input', 'nothing to say: "text" is empty');
-  if (text.length > limits.maxTextChars) throw new AvatarError('invalid_input', `"text" is ${text.length} characters; the limit is ${limits.maxTextChars}`);
+  const text = checkSpeakText(body.text, limits.maxTextChars);
   const languageField = body.language ?? body.lang;
   if (languageField !== undefined && typeof languageField !== 'string') throw new AvatarError('invalid_input', '"language" must be a string such as "en" or "auto"');
   const language = resolveLanguage(languageField as string | undefined, text).code;

@@ -8,7 +8,7 @@ import { Fmp4StreamWriter } from '../encode/fmp4-stream.js';
 import type { TtsProvider } from '../tts/provider.js';
 import { splitSentences } from '../tts/sentences.js';
 import type { MouthTracker } from '../visemes/mouth-params.js';
-import type { RendererCache } from './realtime/renderer-cache.js';
+import type { RendererCache } from '../pipeline/realtime/avatar-stage.js';
 import type { GenerateRequest } from './request-checks.js';
 import { PhonemeMouthTracker } from '../visemes/phoneme-track.js';
 

@@ -32,4 +32,8 @@ export interface TtsProvider {
   listVoices(): Promise<readonly VoiceInfo[]>;
   /** Throws an `unknown_voice` AvatarError when the provider cannot speak with `voice`. */
   checkVoice(voice: string, language: string): Promise<void>;
+  /** Starts the engine ahead of the first request (providers that have one to start). */
+  warmUp?(): Promise<void>;
+  /** Stops the engine and frees what it holds (providers that run one). */
+  close?(): Promise<void>;
 }

@@ -1,5 +1,6 @@
 import { i420FrameBytes, type YuvColor } from '../../core/frame.js';
-import { bezierStroke, bounded, clamp01, ellipse, smoothstep, YuvaLayer, type Coverage } from './layer.js';
+import { clamp01, smoothstep } from '../pixel-math.js';
+import { bezierStroke, bounded, ellipse, YuvaLayer, type Coverage } from './layer.js';
 import { DESIGN, FaceLayout, PALETTE } from './face-design.js';
 
 const mix = (a: YuvColor, b: YuvColor, t: number): YuvColor => ({ y: a.y + (b.y - a.y) * t, u: a.u + (b.u - a.u) * t, v: a.v + (b.v - a.v) * t });

@@ -1,4 +1,5 @@
-import { clamp01, ellipse, YuvaLayer } from './layer.js';
+import { clamp01 } from '../pixel-math.js';
+import { ellipse, YuvaLayer } from './layer.js';
 import { DESIGN, FaceLayout, PALETTE } from './face-design.js';
 
 /**

@@ -1,3 +1,4 @@
+import { clamp01 } from '../pixel-math.js';
 import type { YuvColor } from '../../core/frame.js';
 
 /**
@@ -167,13 +168,3 @@ export function bezierStroke(p0: readonly [number, number], c: readonly [number,
   }, [bx0 - pad, by0 - pad, bx1 + pad, by1 + pad]);
 }
 
-/** Clamps to 0..1. */
-export function clamp01(v: number): number {
-  return v < 0 ? 0 : v > 1 ? 1 : v;
-}
-
-/** Hermite smoothstep between edges a and b. */
-export function smoothstep(a: number, b: number, v: number): number {
-  const t = clamp01((v - a) / (b - a));
-  return t * t * (3 - 2 * t);
-}

@@ -1,5 +1,6 @@
 import type { MouthParams } from '../../visemes/mouth-params.js';
-import { clamp01, ellipse, smoothstep, YuvaLayer } from './layer.js';
+import { clamp01, smoothstep } from '../pixel-math.js';
+import { ellipse, YuvaLayer } from './layer.js';
 import { MOUTH_KEYS } from '../../visemes/mouth-params.js';
 import { DESIGN, FaceLayout, PALETTE } from './face-design.js';
 

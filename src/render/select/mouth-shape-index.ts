@@ -1,4 +1,4 @@
-import type { FrameMouth } from '../../avatars/manifest.js';
+import type { FrameMouth } from '../avatar-input.js';
 import type { MouthParams } from '../../visemes/mouth-params.js';
 
 /** Source frames examined around the best openness match. */

@@ -1,11 +1,12 @@
-import type { FrameSource } from '../../avatars/frame-source.js';
-import type { FrameMouth } from '../../avatars/manifest.js';
+import type { Box } from '../../core/geometry.js';
+import type { FrameSource } from '../avatar-input.js';
+import type { FrameMouth } from '../avatar-input.js';
 import { BLEND_FEATHER, blendEllipse, ColourMatch } from '../../compose/mouth-blend.js';
 import type { VideoFrame } from '../../core/frame.js';
 import type { MouthFrame, MouthParams } from '../../visemes/mouth-params.js';
 import { FramePool, pingPong } from '../frame-pool.js';
 import type { Renderer } from '../renderer.js';
-import { regionAround } from '../warp/warp-renderer.js';
+import { regionAround } from '../mouth-region.js';
 import { MouthShapeIndex } from './mouth-shape-index.js';
 
 /**
@@ -17,7 +18,7 @@ import { MouthShapeIndex } from './mouth-shape-index.js';
  */
 export class SelectRenderer implements Renderer {
   readonly name = 'select';
-  readonly mouthRegion: readonly [number, number, number, number];
+  readonly mouthRegion: Box;
   private readonly pool: FramePool;
   private readonly shapes: MouthShapeIndex;
   private readonly mouths: readonly FrameMouth[];

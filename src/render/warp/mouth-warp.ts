@@ -1,5 +1,5 @@
-import type { LipLines, Point } from '../../avatars/face-landmarks.js';
-import { clamp01, smoothstep } from '../parametric/layer.js';
+import type { LipLines, Point } from '../avatar-input.js';
+import { clamp01, smoothstep } from '../pixel-math.js';
 
 /** Where the mouth of a photo is, in luma pixels. */
 export interface WarpGeometry extends LipLines {

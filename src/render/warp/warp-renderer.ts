@@ -1,8 +1,10 @@
-import type { FrameMouth, MouthFile } from '../../avatars/manifest.js';
-import type { FrameSource } from '../../avatars/frame-source.js';
+import type { Box } from '../../core/geometry.js';
+import { regionAround } from '../mouth-region.js';
+import type { FrameMouth, MouthFile } from '../avatar-input.js';
+import type { FrameSource } from '../avatar-input.js';
 import type { VideoFrame } from '../../core/frame.js';
 import type { MouthFrame, MouthParams } from '../../visemes/mouth-params.js';
-import { copyShifted } from '../parametric/parametric-renderer.js';
+import { copyShifted } from '../i420-shift.js';
 import type { Renderer } from '../renderer.js';
 import { FramePool, pingPong } from '../frame-pool.js';
 import { MouthWarp, type WarpGeometry, type WarpPose } from './mouth-warp.js';
@@ -17,7 +19,7 @@ const BREATH_PERIOD_MS = 4200;
  */
 export class WarpRenderer implements Renderer {
   readonly name = 'warp';
-  readonly mouthRegion: readonly [number, number, number, number];
+  readonly mouthRegion: Box;
   private readonly pool: FramePool;
   private readonly shifted: Uint8Array;
   private readonly warps = new Map<number, MouthWarp>();
@@ -109,12 +111,3 @@ function smooth(v: number): number {
   return t * t * (3 - 2 * t);
 }
 
-/** Analysis box around a mouth: a little wider than the lips, down past the lower lip. */
-export function regionAround(m: FrameMouth, width: number, height: number): readonly [number, number, number, number] {
-  const even = (v: number) => Math.round(v / 2) * 2;
-  const w = even(m.width * 1.6);
-  const h = even(Math.max(m.width * 0.9, (m.chinY - m.cy) * 0.9));
-  const x = Math.max(0, Math.min(width - w, even(m.cx - w / 2)));
-  const y = Math.max(0, Math.min(height - h, even(m.cy - h * 0.35)));
-  return [x, y, Math.min(w, width), Math.min(h, height)];
-}

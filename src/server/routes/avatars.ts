@@ -3,9 +3,8 @@ import { mkdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance } from 'fastify';
-import { checkAvatarId } from '../../avatars/builtin.js';
+import { avatarIdFromName, checkAvatarId } from '../../core/avatar-id.js';
 import { AvatarError } from '../../core/errors.js';
-import { UnconfiguredAvatarPreparer } from '../avatar-preparer.js';
 import type { ServerContext } from '../context.js';
 import { HttpError } from '../http-errors.js';
 import { probeMedia, readHead, sniffMedia } from '../upload-check.js';
@@ -18,7 +17,7 @@ export function registerAvatarRoutes(app: FastifyInstance, ctx: ServerContext): 
 
   app.post('/api/v1/avatars', async (request, reply) => {
     const preparer = ctx.preparer;
-    if (!preparer) throw UnconfiguredAvatarPreparer.error();
+    if (!preparer) throw noPreparer();
     if (!request.isMultipart()) throw new HttpError(415, 'unsupported_media_type', 'upload the photo or video as multipart/form-data with a "file" field');
     const { tenant } = request.caller;
     ctx.limiter.take(request.caller.rateKey);
@@ -72,7 +71,7 @@ export function registerAvatarRoutes(app: FastifyInstance, ctx: ServerContext): 
     const summary = ctx.access.require(id, tenant);
     if (summary.builtin) throw new HttpError(409, 'conflict', `"${id}" is a built-in avatar and cannot be deleted`);
     if (ctx.auth.enabled && ctx.access.owner(id) !== tenant) throw new HttpError(403, 'forbidden', `"${id}" is shared by all tenants; only the operator can remove it`);
-    if (!ctx.preparer?.remove) throw UnconfiguredAvatarPreparer.error();
+    if (!ctx.preparer?.remove) throw noPreparer();
     await ctx.preparer.remove(id);
     await ctx.access.release(id);
     ctx.renderers.drop(id);
@@ -86,6 +85,10 @@ function mb(bytes: number): string {
 
 /** A plain avatar id from a display name. */
 function slug(name: string): string {
-  const s = name.toLowerCase().normalize('NFKD').replace(/[^a-z0-9_-]+/g, '_').replace(/^[-_]+|[-_]+$/g, '').slice(0, 64);
-  return s || `avatar_${Date.now().toString(36)}`;
+  return avatarIdFromName(name) ?? `avatar_${Date.now().toString(36)}`;
+}
+
+/** The 501 every avatar-changing route answers on a server with no preparer configured. */
+function noPreparer(): HttpError {
+  return new HttpError(501, 'not_implemented', 'this server has no avatar preparer configured: photo and video avatars cannot be created or deleted here');
 }

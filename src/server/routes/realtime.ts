@@ -3,8 +3,8 @@ import { AvatarError } from '../../core/errors.js';
 import { parseSize } from '../../render/renderer.js';
 import type { ServerContext } from '../context.js';
 import { HttpError } from '../http-errors.js';
-import type { AvatarStage } from '../realtime/renderer-cache.js';
-import { RealtimeSession } from '../realtime/session.js';
+import type { AvatarStage } from '../../pipeline/realtime/avatar-stage.js';
+import { RealtimeSession } from '../../pipeline/realtime/session.js';
 
 interface RealtimeQuery {
   avatar?: string;

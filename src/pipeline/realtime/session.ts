@@ -1,13 +1,13 @@
+import { checkSpeakText } from '../../core/speak-text.js';
 import { randomUUID } from 'node:crypto';
-import { AvatarError } from '../../core/errors.js';
+import { AvatarError, describeError } from '../../core/errors.js';
 import { encodeMediaHeader, encodePatchHeader, FLAG_PATCH, FLAG_SPEAKING, MEDIA_KIND, type ClientMessage, type ServerEvent } from '../../client/protocol.js';
 import { resolveLanguage } from '../../tts/language.js';
 import type { TtsProvider } from '../../tts/provider.js';
 import { REST_MOUTH, type MouthFrame, type MouthParams } from '../../visemes/mouth-params.js';
-import { checkAvatarId } from '../../avatars/builtin.js';
-import { toHttpError } from '../http-errors.js';
+import { checkAvatarId } from '../../core/avatar-id.js';
 import { FramePacer } from './pacer.js';
-import type { AvatarStage } from './renderer-cache.js';
+import type { AvatarStage } from './avatar-stage.js';
 import { StreamedAudioUtterance, TextUtterance, type SpeechTimeline, type Utterance } from './utterance.js';
 
 /** The transport a session writes to (a WebSocket). */
@@ -116,7 +116,7 @@ export class RealtimeSession implements SpeechTimeline {
       }
       await this.dispatch(message);
     } catch (e) {
-      const { body } = toHttpError(e);
+      const body = describeError(e);
       this.deps.onError?.(body.error);
       this.event({ type: 'error', ...body });
     }
@@ -125,11 +125,10 @@ export class RealtimeSession implements SpeechTimeline {
   private async dispatch(message: ClientMessage): Promise<void> {
     switch (message?.type) {
       case 'speak': {
-        if (typeof message.text !== 'string' || !/[\p{L}\p{N}]/u.test(message.text)) throw new AvatarError('invalid_input', 'speak needs "text" with something to say');
-        if (message.text.length > this.deps.maxTextChars) throw new AvatarError('invalid_input', `text is ${message.text.length} characters; the limit is ${this.deps.maxTextChars}`);
-        const language = resolveLanguage(message.language, message.text).code;
+        const text = checkSpeakText(message.text, this.deps.maxTextChars, 'speak "text"');
+        const language = resolveLanguage(message.language, text).code;
         if (message.voice !== undefined && (typeof message.voice !== 'string' || !/^[\w.+-]{1,64}$/.test(message.voice))) throw new AvatarError('invalid_input', '"voice" must be a voice id');
-        this.enqueue(new TextUtterance(this.utteranceId(message.id), this.deps.tts, { text: message.text, language, ...(message.voice ? { voice: message.voice } : {}) }));
+        this.enqueue(new TextUtterance(this.utteranceId(message.id), this.deps.tts, { text, language, ...(message.voice ? { voice: message.voice } : {}) }));
         return;
       }
       case 'interrupt':
@@ -191,7 +190,7 @@ export class RealtimeSession implements SpeechTimeline {
       if (!controller.signal.aborted && this.open.has(utterance.id)) this.endings.push({ slot: Math.max(this.timelineEnd, this.pacer.nextIndex), id: utterance.id });
     } catch (e) {
       if (!controller.signal.aborted) {
-        const { body } = toHttpError(e);
+        const body = describeError(e);
         this.deps.onError?.(body.error);
         this.event({ type: 'error', ...body });
         this.event({ type: 'speech.ended', id: utterance.id, ptsMs: this.slotMs(this.pacer.nextIndex), reason: 'error' });
@@ -281,7 +280,7 @@ export class RealtimeSession implements SpeechTimeline {
     this.deps.onFrame?.(late);
     for (const [id, first] of this.firstSlots) {
       if (first.slot <= slot) {
-        this.deps.onFirstFrame?.(performance.now() - first.utterance.requestedAt, (first.utterance as { ttsMs?: number }).ttsMs);
+        this.deps.onFirstFrame?.(performance.now() - first.utterance.requestedAt, first.utterance.ttsMs);
         this.firstSlots.delete(id);
       }
     }

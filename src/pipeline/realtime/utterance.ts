@@ -24,6 +24,8 @@ export interface Utterance {
   readonly source: 'tts' | 'audio';
   /** performance.now() when the client asked for it. */
   readonly requestedAt: number;
+  /** Time from the request to the first synthesized speech, once known (text utterances). */
+  readonly ttsMs?: number;
   play(timeline: SpeechTimeline, signal: AbortSignal): Promise<void>;
 }
 

@@ -1,5 +1,5 @@
 import type { Speech } from '../core/speech.js';
-import type { TtsProvider, TtsRequest, VoiceInfo } from '../tts/provider.js';
+import type { TtsProvider, TtsRequest, VoiceInfo } from './provider.js';
 
 /**
  * Several instances of one TTS provider behind the TtsProvider interface: each synthesis
@@ -37,11 +37,11 @@ export class TtsPool implements TtsProvider {
 
   /** Stops every member's engine. */
   async close(): Promise<void> {
-    await Promise.all(this.members.map((m) => (m as { close?: () => Promise<void> }).close?.()));
+    await Promise.all(this.members.map((m) => m.close?.()));
   }
 
   /** Starts every member's engine. */
   async warmUp(): Promise<void> {
-    await Promise.all(this.members.map((m) => (m as { warmUp?: () => Promise<void> }).warmUp?.()));
+    await Promise.all(this.members.map((m) => m.warmUp?.()));
   }
 }
