@@ -5,6 +5,7 @@ import type { ServerContext } from '../context.js';
 import { HttpError } from '../http-errors.js';
 import type { AvatarStage } from '../../pipeline/realtime/avatar-stage.js';
 import { RealtimeSession } from '../../pipeline/realtime/session.js';
+import { WebSocketTransport } from '../../transport/websocket-transport.js';
 
 interface RealtimeQuery {
   avatar?: string;
@@ -47,7 +48,7 @@ export function registerRealtimeRoute(app: FastifyInstance, ctx: ServerContext):
     stages.delete(request);
     const tenant = request.caller.tenant;
     ctx.sessions++;
-    const session = new RealtimeSession(stage, socket, {
+    const session = new RealtimeSession(stage, new WebSocketTransport(socket), {
       tts: ctx.tts,
       maxTextChars: limits.maxTextChars,
       stageFor: (avatar) => stageFor(tenant, avatar, { width: stage.width, height: stage.height }, stage.fps),

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.js';
 import { checkGenerateRequest } from '../request-checks.js';
-import { startStreamGeneration } from '../stream-generation.js';
+import { startSpeechStream } from '../../pipeline/speech-to-stream.js';
 import { abortOnDisconnect } from './generate.js';
 
 /** POST and GET /api/v1/generate/stream: fragmented MP4 streamed while it renders. */
@@ -20,7 +20,7 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext): 
     };
     let started;
     try {
-      started = await startStreamGeneration(req, {
+      started = await startSpeechStream(req, {
         renderers: ctx.renderers, tts: ctx.tts, encoder: ctx.encoder, signal: gone.signal,
         onFrames: (n) => ctx.metrics.countFrames(n, { kind: 'stream' }),
       });
