@@ -7,7 +7,7 @@ import { AvatarError } from '../../core/errors.js';
 import type { ServerContext } from '../context.js';
 import { HttpError } from '../http-errors.js';
 import { checkRenderOptions } from '../request-checks.js';
-import { probeMedia, readHead, sniffMedia } from '../upload-check.js';
+import { checkUploadedMedia, readHead, sniffMedia } from '../upload-check.js';
 
 /** An uploaded recording to lip-sync, stored while its job runs. */
 export interface AudioUpload {
@@ -35,7 +35,7 @@ export async function receiveAudioUpload(request: FastifyRequest, ctx: ServerCon
     if (part.file.truncated || part.file.bytesRead > limit) throw new HttpError(413, 'too_large', `audio uploads are limited to ${(limit / 1048576).toFixed(1)} MB`);
     const sniffed = sniffMedia(await readHead(path));
     if (sniffed?.kind !== 'audio') throw new HttpError(415, 'unsupported_media_type', 'send a recording (WAV, MP3, OGG/Opus, FLAC, M4A); the file is none of these (judged by its content, not its name)');
-    await probeMedia(path, 'audio');
+    await checkUploadedMedia(path, 'audio');
     const fields: Record<string, unknown> = {};
     for (const [name, field] of Object.entries(part.fields)) {
       const value = (field as { value?: unknown } | undefined)?.value;
