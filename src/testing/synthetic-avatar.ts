@@ -36,7 +36,7 @@ export async function syntheticAvatar(size = 256, frames = 8): Promise<{ frames:
   const width = w * 0.6;
   for (let i = 0; i < frames; i++) {
     const open = (0.5 - 0.5 * Math.cos((2 * Math.PI * i) / frames));
-    const frame = await drawn.render({ index: i, ptsMs: i * 40, speaking: open > 0, mouth: { ...REST_MOUTH, jawOpen: open, closure: open > 0 ? 0 : 1 } });
+    const frame = drawn.render({ index: i, ptsMs: i * 40, speaking: open > 0, mouth: { ...REST_MOUTH, jawOpen: open, closure: open > 0 ? 0 : 1 } });
     pictures.push(frame.data.slice());
     frame.release?.();
     mouths.push({ cx, cy, width, open: open * width * 0.3, ax: cx, ay: cy - h * 0.5, chinY: cy + h * 0.8 });
