@@ -33,7 +33,7 @@ export interface GoldFile {
 export const GOLD_TOLERANCES: Record<string, Omit<GoldFigure, 'expected'>> = {
   offsetMs: { tolerance: 20 },
   confidence: { tolerance: 0.05, relative: 0.2 },
-  stillnessRatio: { tolerance: 0.005, relative: 0.5 },
+  stillnessRatio: { tolerance: 0.01, relative: 0.5 },
   openAgreement: { tolerance: 0.03 },
   f0MeanHz: { tolerance: 3, relative: 0.05 },
   f0RangeSemitones: { tolerance: 1, relative: 0.25 },
