@@ -16,26 +16,43 @@ import { ParametricRenderer } from '../src/render/parametric/parametric-renderer
 import { RateLimiter } from '../src/server/rate-limit.js';
 import { UrlSigner } from '../src/server/signed-url.js';
 import { sniffMedia } from '../src/server/upload-check.js';
+import { ManualClock } from './helpers/manual-clock.js';
 import { tempDir } from './helpers/media.js';
 
 describe('frame pacer', () => {
-  it('keeps an absolute clock: slow ticks skip slots instead of drifting', async () => {
-    const seen: number[] = [];
-    const pacer = new FramePacer(100, async (index) => {
-      seen.push(index);
+  it('keeps an absolute clock: slow ticks skip slots instead of drifting (exact, on a manual clock)', async () => {
+    const clock = new ManualClock(5000);
+    const seen: { index: number; dueAt: number; at: number }[] = [];
+    const pacer = new FramePacer(100, async (index, dueAt) => {
+      seen.push({ index, dueAt, at: clock.now() });
       // Every 10th tick takes 35 ms: three and a half slots.
-      if (index % 10 === 5) await new Promise((r) => setTimeout(r, 35));
-    });
-    const t0 = performance.now();
+      if (index % 10 === 5) await new Promise<void>((r) => clock.setTimer(r, 35));
+    }, 0, clock);
     pacer.start();
-    await new Promise((r) => setTimeout(r, 1000));
+    await clock.advance(1000);
     pacer.stop();
-    const elapsed = performance.now() - t0;
-    const last = seen[seen.length - 1]!;
-    // The slot index follows wall time (no cumulative lag) within a couple of slots.
-    assert.ok(Math.abs(last - elapsed / 10) <= 3, `last slot ${last} after ${elapsed.toFixed(0)} ms`);
-    assert.ok(pacer.stats.skipped >= 15, `skipped ${pacer.stats.skipped}`);
-    for (let i = 1; i < seen.length; i++) assert.ok(seen[i]! > seen[i - 1]!);
+    // Slot n is due at start + 10n. The slow tick 5 ends at 85 ms: slots 6 and 7 are skipped
+    // and slot 8 runs at once; every tenth slot the same, with no cumulative lag.
+    const expected = Array.from({ length: 101 }, (_, i) => i).filter((i) => i % 10 !== 6 && i % 10 !== 7);
+    assert.deepEqual(seen.map((s) => s.index), expected);
+    for (const s of seen) assert.equal(s.dueAt, 5000 + s.index * 10, `slot ${s.index} due time`);
+    for (const s of seen) assert.equal(s.at, 5000 + (s.index % 10 === 8 ? s.index * 10 + 5 : s.index * 10), `slot ${s.index} ran at`);
+    assert.deepEqual(pacer.stats, { ticks: expected.length, late: 0, skipped: 20 });
+    assert.equal(clock.pending, 0, 'stop cancels the next timer');
+  });
+
+  it('counts a tick that starts over half a frame late, and starts ticks leadMs early', async () => {
+    const clock = new ManualClock(0);
+    const at: number[] = [];
+    const pacer = new FramePacer(100, async (index) => {
+      at.push(clock.now());
+      if (index === 3) await new Promise<void>((r) => clock.setTimer(r, 16)); // slot 4 starts at 46: 6 ms late
+    }, 2, clock);
+    pacer.start();
+    await clock.advance(60);
+    pacer.stop();
+    assert.deepEqual(at, [0, 8, 18, 28, 44, 48, 58], 'slots are started 2 ms before they are due');
+    assert.deepEqual(pacer.stats, { ticks: 7, late: 1, skipped: 0 });
   });
 });
 

@@ -8,6 +8,7 @@ import websocket from '@fastify/websocket';
 import type { AvatarCatalog } from '../avatars/catalog.js';
 import { BuiltinAvatarCatalog } from '../avatars/catalog.js';
 import { SharpJpegEncoder, type JpegEncoder } from '../compose/jpeg.js';
+import { wallClock, type Clock } from '../core/clock.js';
 import { chooseEncoder } from '../encode/encoder-probe.js';
 import { createTtsProvider } from '../tts/create-tts.js';
 import { EspeakTtsProvider } from '../tts/espeak.js';
@@ -45,6 +46,8 @@ export interface AvatarServerOptions {
   readonly preparer?: AvatarPreparer;
   readonly tts?: TtsProvider;
   readonly jpeg?: JpegEncoder;
+  /** Time for the rate limits (default: the wall clock). */
+  readonly clock?: Clock;
 }
 
 /** A built server: the Fastify instance and its shared state. */
@@ -73,7 +76,7 @@ export async function createAvatarServer(options: AvatarServerOptions): Promise<
   const jobs = new JobQueue(config.jobConcurrency, config.retentionMs, (_kind, error) => metrics.errors.inc({ kind: error }));
   const context: ServerContext = {
     config, catalog, access, preparer: options.preparer, auth: new ApiKeyAuth(config.apiKeys),
-    limiter: new RateLimiter(config.limits.generationsPerMinute), jobs,
+    limiter: new RateLimiter(config.limits.generationsPerMinute, () => (options.clock ?? wallClock).now()), jobs,
     metrics: (metrics = new ServerMetrics(() => context.sessions, () => jobs.depth)),
     signer: new UrlSigner(config.signingSecret ?? randomBytes(32).toString('hex')),
     tts: options.tts ?? createServerTts(config.tts),
