@@ -95,7 +95,7 @@ export async function createAvatarServer(options: AvatarServerOptions): Promise<
     request.caller = context.auth.authenticate(request.headers, request.ip, queryKey);
   });
   app.addHook('onResponse', async (request, reply) => {
-    context.metrics.requests.inc({ route: request.routeOptions.url ?? 'unknown', status: String(reply.statusCode) });
+    context.metrics.httpRequests.observe(reply.elapsedTime, { method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: String(reply.statusCode) });
   });
   app.setErrorHandler((error, _request, reply) => {
     const { status, body } = toHttpError(error);

@@ -26,7 +26,7 @@ export function registerSystemRoutes(app: FastifyInstance, ctx: ServerContext): 
     };
   });
 
-  app.get('/metrics', async (_request, reply) => reply.type('text/plain; version=0.0.4; charset=utf-8').send(ctx.metrics.render()));
+  app.get('/metrics', async (_request, reply) => reply.type(ctx.metrics.contentType).send(await ctx.metrics.render()));
 
   app.get('/docs/openapi.json', async () => openApiDocument(ctx.version));
   app.get('/docs', async (_request, reply) => reply.type('text/html; charset=utf-8').send(docsPage(ctx.version)));
