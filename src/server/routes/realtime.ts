@@ -59,8 +59,13 @@ export function registerRealtimeRoute(app: FastifyInstance, ctx: ServerContext):
         ctx.metrics.countFrames(1, { kind: 'realtime' });
         if (late) ctx.metrics.lateFrames.inc();
       },
-      onError: (kind) => ctx.metrics.errors.inc({ kind }),
+      onError: (kind) => {
+        ctx.metrics.errors.inc({ kind });
+        log.warn({ kind }, 'realtime session error');
+      },
     });
+    const log = request.log.child({ sessionId: session.id });
+    log.info({ avatar: stage.avatar, width: stage.width, height: stage.height, fps: stage.fps }, 'realtime session started');
     socket.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
       const buffer = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
       void session.handle(buffer, isBinary);
@@ -73,6 +78,7 @@ export function registerRealtimeRoute(app: FastifyInstance, ctx: ServerContext):
       ctx.sessions--;
       const s = session.stats;
       if (s.lateTicks + s.skippedSlots) ctx.metrics.lateFrames.inc({}, s.lateTicks + s.skippedSlots);
+      log.info({ ...s }, 'realtime session ended');
     };
     socket.on('close', end);
     socket.on('error', end);

@@ -8,8 +8,9 @@ const ROOT = new URL('../../../../', import.meta.url);
 
 const CONTENT_TYPES: Record<string, string> = { js: 'text/javascript; charset=utf-8', map: 'application/json', css: 'text/css; charset=utf-8', html: 'text/html; charset=utf-8' };
 
-/** GET /health, /metrics, /docs, the web page and its assets. */
+/** GET /health, /ready, /metrics, /docs, the web page and its assets. */
 export function registerSystemRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  // Alive: answers while the process serves HTTP at all, draining included.
   app.get('/health', async () => {
     const avatars = ctx.catalog.list();
     const encoder = await ctx.encoder.then((e) => e.name, () => 'unavailable');
@@ -23,7 +24,18 @@ export function registerSystemRoutes(app: FastifyInstance, ctx: ServerContext): 
       auth: ctx.auth.enabled,
       activeSessions: ctx.sessions,
       jobs: { running: ctx.jobs.active, queued: ctx.jobs.depth },
+      draining: ctx.draining,
     };
+  });
+
+  // Ready: takes new work now (an encoder works, not shutting down, below the session limit).
+  app.get('/ready', async (_request, reply) => {
+    const encoder = await ctx.encoder.then(() => true, () => false);
+    const reason = ctx.draining ? 'draining: the server is shutting down'
+      : !encoder ? 'no working H.264 encoder'
+      : ctx.sessions >= ctx.config.limits.maxRealtimeSessions ? `at the limit of ${ctx.config.limits.maxRealtimeSessions} realtime sessions` : undefined;
+    if (reason) return reply.code(503).send({ error: 'not_ready', message: reason });
+    return { ready: true, activeSessions: ctx.sessions, queueDepth: ctx.jobs.depth };
   });
 
   app.get('/metrics', async (_request, reply) => reply.type(ctx.metrics.contentType).send(await ctx.metrics.render()));
