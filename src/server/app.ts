@@ -20,6 +20,8 @@ import type { ServerContext } from './context.js';
 import { HttpError, toHttpError } from './http-errors.js';
 import { JobQueue, sweepFiles } from './jobs.js';
 import { loggerOptions, type LogSink } from './logging.js';
+import { registerOpenApi, type RegisteredRoute } from './openapi.js';
+import { friendlyValidationError, validatorCompiler } from './validation.js';
 import { ServerMetrics } from './metrics.js';
 import { RateLimiter } from './rate-limit.js';
 import { RendererCache } from './realtime/renderer-cache.js';
@@ -54,6 +56,8 @@ export interface AvatarServerOptions {
 export interface AvatarServer {
   readonly app: FastifyInstance;
   readonly context: ServerContext;
+  /** Every route registered (HEAD included), for checking the generated document against. */
+  readonly routes: readonly RegisteredRoute[];
   /** Starts listening; resolves to the address (port 0 picks a free port). */
   listen(): Promise<{ host: string; port: number; url: string }>;
   /** Pays first-use costs now (TTS engine, the default avatar's renderers and idle frames) rather than on the first request. */
@@ -91,7 +95,12 @@ export async function createAvatarServer(options: AvatarServerOptions): Promise<
   };
   context.encoder.catch(() => undefined);
 
-  const app = Fastify({ ...loggerOptions(config.logLevel, config.logFormat, options.logSink), bodyLimit: 1 << 20, trustProxy: false });
+  const app = Fastify({
+    ...loggerOptions(config.logLevel, config.logFormat, options.logSink), bodyLimit: 1 << 20, trustProxy: false,
+    schemaErrorFormatter: friendlyValidationError,
+  });
+  app.setValidatorCompiler(validatorCompiler());
+  const routes = await registerOpenApi(app, context.version, config.limits);
   await app.register(websocket, { options: { maxPayload: 1 << 20 } });
   await app.register(multipart, {
     limits: { fileSize: Math.max(config.limits.imageUploadBytes, config.limits.videoUploadBytes, config.limits.audioUploadBytes), files: 1, fields: 10, fieldSize: 4096 },
@@ -138,7 +147,7 @@ export async function createAvatarServer(options: AvatarServerOptions): Promise<
   sweeper.unref();
 
   return {
-    app, context,
+    app, context, routes,
     async listen() {
       await app.listen({ host: config.host, port: config.port });
       const address = app.server.address();

@@ -5,6 +5,7 @@ import type { ServerContext } from '../context.js';
 import { HttpError } from '../http-errors.js';
 import type { AvatarStage } from '../realtime/renderer-cache.js';
 import { RealtimeSession } from '../realtime/session.js';
+import { routeSchemas } from '../route-schemas.js';
 
 interface RealtimeQuery {
   avatar?: string;
@@ -25,6 +26,7 @@ export function registerRealtimeRoute(app: FastifyInstance, ctx: ServerContext):
 
   app.get('/api/v1/realtime', {
     websocket: true,
+    schema: routeSchemas(limits).realtime,
     // Checked before the upgrade, so a bad request gets an HTTP 4xx with a JSON reason.
     preValidation: async (request) => {
       const query = request.query as RealtimeQuery;
