@@ -44,7 +44,7 @@ function textGeneration(limits: LimitsConfig, withAsync: boolean) {
       type: '"text" is required and must be a string', required: '"text" is required and must be a string',
       maxLength: `"text" is {length} characters; the limit is ${limits.maxTextChars}`, pattern: 'nothing to say: "text" is empty',
     }),
-    language: Type.Optional(withError(Type.String({ maxLength: 32, description: '"auto" (default: detected from the text) or a language code the TTS speaks (GET /api/v1/languages lists them)' }), '"language" must be a string such as "en" or "auto"')),
+    language: Type.Optional(withError(Type.String({ maxLength: 32, description: '"auto" (default: detected from the text) or a language code the TTS speaks (ISO 639: en, es, zh, ja, ko, ar, hi, ...; every espeak-ng language)' }), '"language" must be a string such as "en" or "auto"')),
     lang: Type.Optional(withError(Type.String({ maxLength: 32, description: 'Same as "language"' }), '"lang" must be a string such as "en" or "auto"')),
     voice: Type.Optional(withError(Type.String({ pattern: '^[\\w.+-]{1,64}$', description: 'TTS voice id' }), '"voice" must be a voice id such as "en-us" (letters, digits, . + - _)')),
     ...renderOptions(limits),
