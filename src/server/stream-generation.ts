@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { AudioMouthTracker } from '../audio/audio-mouth-track.js';
-import { resampleLinear } from '../audio/resample.js';
+import { resample } from '../audio/resample.js';
 import { AvatarError } from '../core/errors.js';
 import type { Speech } from '../core/speech.js';
 import type { H264Encoder } from '../encode/encoder-probe.js';
@@ -127,7 +127,7 @@ export async function startStreamGeneration(
       for (;;) {
         while (used < parts.length) {
           const speech = parts[used++]!;
-          writer.writeAudio(resampleLinear(speech.pcm, speech.sampleRate, STREAM_SAMPLE_RATE));
+          writer.writeAudio(resample(speech.pcm, speech.sampleRate, STREAM_SAMPLE_RATE));
           tracker.push(speech);
           for (const frame of tracker.takeReady()) {
             await pace(frame.index);
