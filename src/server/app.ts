@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import cors from '@fastify/cors';
 import multipart from '@fastify/multipart';
 import websocket from '@fastify/websocket';
 import type { AvatarCatalog } from '../avatars/catalog.js';
@@ -101,6 +102,15 @@ export async function createAvatarServer(options: AvatarServerOptions): Promise<
   });
   app.setValidatorCompiler(validatorCompiler());
   const routes = await registerOpenApi(app, context.version, config.limits);
+  if (config.corsOrigins.length) {
+    await app.register(cors, {
+      origin: config.corsOrigins.includes('*') ? '*' : [...config.corsOrigins],
+      methods: ['GET', 'POST', 'DELETE'],
+      allowedHeaders: ['authorization', 'x-api-key', 'content-type', 'x-request-id'],
+      exposedHeaders: ['x-request-id', 'x-content-duration', 'x-content-duration-estimated', 'x-video-size', 'x-generation-ms', 'x-encoder', 'retry-after', 'location'],
+      maxAge: 600,
+    });
+  }
   await app.register(websocket, { options: { maxPayload: 1 << 20 } });
   await app.register(multipart, {
     limits: { fileSize: Math.max(config.limits.imageUploadBytes, config.limits.videoUploadBytes, config.limits.audioUploadBytes), files: 1, fields: 10, fieldSize: 4096 },
@@ -112,7 +122,7 @@ export async function createAvatarServer(options: AvatarServerOptions): Promise<
       void reply.header('retry-after', '5');
       throw new HttpError(503, 'draining', 'the server is shutting down and takes no new work; retry shortly (another instance, or this one after its restart)');
     }
-    if (!isApiRoute(request) || request.url.startsWith('/api/v1/outputs/')) return;
+    if (!isApiRoute(request) || request.method === 'OPTIONS' || request.url.startsWith('/api/v1/outputs/')) return;
     const query = request.query as Record<string, unknown> | undefined;
     const queryKey = request.method === 'GET' && typeof query?.api_key === 'string' ? query.api_key : undefined;
     request.caller = context.auth.authenticate(request.headers, request.ip, queryKey);

@@ -47,6 +47,8 @@ export interface ServerConfig {
   readonly logFormat: LogFormat;
   /** On SIGTERM, how long running sessions and jobs may take to finish before the server exits anyway. */
   readonly shutdownGraceMs: number;
+  /** Origins (`https://app.example`, or `*`) whose pages may call the API from a browser; none by default. */
+  readonly corsOrigins: readonly string[];
 }
 
 const MB = 1024 * 1024;
@@ -61,7 +63,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
     maxTextChars: 5000, minFps: 1, maxFps: 60, maxSize: 1024, generationsPerMinute: 10,
     imageUploadBytes: 10 * MB, audioUploadBytes: 50 * MB, videoUploadBytes: 200 * MB, maxRealtimeSessions: 32,
   },
-  logLevel: 'info', logFormat: 'auto', shutdownGraceMs: 30_000,
+  logLevel: 'info', logFormat: 'auto', shutdownGraceMs: 30_000, corsOrigins: [],
 };
 
 type Raw = Record<string, unknown>;
@@ -106,6 +108,7 @@ export async function loadServerConfig(sources: ConfigSources = {}): Promise<Ser
       return at > 0 ? { key: pair.slice(0, at), tenant: pair.slice(at + 1) } : { key: pair, tenant: '' };
     });
   }
+  if (env.AVATAR_CORS_ORIGINS) fromEnv.corsOrigins = env.AVATAR_CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean);
   if (env.AVATAR_RATE_LIMIT) fromEnv.limits = { generationsPerMinute: env.AVATAR_RATE_LIMIT };
   const fromFlags: Raw = {};
   if (sources.flags?.host !== undefined) fromFlags.host = sources.flags.host;
@@ -119,7 +122,7 @@ function asRaw(v: unknown): Raw {
 
 const KNOWN_KEYS = new Set([
   'host', 'port', 'dataDir', 'tts', 'encoder', 'apiKeys', 'avatarTenants', 'signingSecret', 'jobConcurrency',
-  'retentionDays', 'urlExpiryHours', 'realtime', 'limits', 'logLevel', 'logFormat', 'shutdownGraceSeconds',
+  'retentionDays', 'urlExpiryHours', 'realtime', 'limits', 'logLevel', 'logFormat', 'shutdownGraceSeconds', 'corsOrigins',
 ]);
 
 /** Checks a merged raw configuration, collecting every problem into one message. */
@@ -170,6 +173,15 @@ export function validateConfig(raw: Raw): ServerConfig {
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) problems.push(`logLevel must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
   const logFormat = str(raw.logFormat, 'logFormat', d.logFormat)!;
   if (!['auto', 'json', 'pretty'].includes(logFormat)) problems.push(`logFormat must be auto, json or pretty, got "${logFormat}"`);
+  const corsOrigins: string[] = [];
+  if (raw.corsOrigins !== undefined) {
+    const list = typeof raw.corsOrigins === 'string' ? [raw.corsOrigins] : raw.corsOrigins;
+    if (!Array.isArray(list)) problems.push('corsOrigins must be a list of origins such as https://app.example (or *)');
+    else for (const origin of list) {
+      if (origin === '*' || (typeof origin === 'string' && /^https?:\/\/[^/\s]+$/.test(origin))) corsOrigins.push(origin);
+      else problems.push(`corsOrigins: ${JSON.stringify(origin)} is not an origin (scheme://host[:port], no path) or *`);
+    }
+  }
   const config: ServerConfig = {
     host: str(raw.host, 'host', d.host)!,
     port: num(raw.port, 'port', d.port, 0, 65535),
@@ -200,6 +212,7 @@ export function validateConfig(raw: Raw): ServerConfig {
     },
     logLevel: logLevel as LogLevel,
     logFormat: logFormat as LogFormat,
+    corsOrigins,
     shutdownGraceMs: num(raw.shutdownGraceSeconds, 'shutdownGraceSeconds', d.shutdownGraceMs / 1000, 0, 3600, false) * 1000,
   };
   if (config.realtime.size % 2 !== 0) problems.push('realtime.size must be even');

@@ -53,6 +53,17 @@ export function registerSystemRoutes(untyped: FastifyInstance, ctx: ServerContex
     const html = await readFile(new URL('web/index.html', ROOT), 'utf8');
     return reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(html);
   });
+  // The client SDK (realtime-avatar/client) as browser modules; any page may import it.
+  app.get('/client/*', { schema: { hide: true } }, async (request, reply) => {
+    const name = (request.params as { '*': string })['*'];
+    if (!/^[a-z-]+\.js(\.map)?$/.test(name)) return reply.code(404).send({ error: 'not_found', message: 'no such client file' });
+    try {
+      const body = await readFile(new URL(`dist/client/${name}`, ROOT));
+      return reply.type(CONTENT_TYPES[name.endsWith('.map') ? 'map' : 'js']!).header('access-control-allow-origin', '*').header('cache-control', 'no-cache').send(body);
+    } catch {
+      return reply.code(404).send({ error: 'not_found', message: `no client file ${name} (was it built? npm run build)` });
+    }
+  });
   app.get('/assets/*', { schema: { hide: true } }, async (request, reply) => {
     const path = (request.params as { '*': string })['*'];
     // Plain relative names only: no '..', no absolute paths, no odd characters.
