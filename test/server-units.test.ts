@@ -8,7 +8,7 @@ import { i420ToRgb, SharpJpegEncoder } from '../src/compose/jpeg.js';
 import { hexColor, i420FrameBytes, rgbToYuv } from '../src/core/frame.js';
 import { loadServerConfig } from '../src/server/config.js';
 import { JobQueue, sweepFiles } from '../src/server/jobs.js';
-import { Histogram, ServerMetrics } from '../src/server/metrics.js';
+import { ServerMetrics } from '../src/server/metrics.js';
 import { FramePacer } from '../src/pipeline/realtime/pacer.js';
 import { AvatarStage } from '../src/pipeline/realtime/avatar-stage.js';
 import { trimLeadingSilence } from '../src/pipeline/realtime/utterance.js';
@@ -69,23 +69,26 @@ describe('live speech', () => {
 });
 
 describe('metrics', () => {
-  it('renders Prometheus histograms with cumulative buckets, sum and count per label set', () => {
-    const h = new Histogram('x_ms', 'help', [10, 100]);
-    h.observe(5, { encoder: 'libx264' });
-    h.observe(50, { encoder: 'libx264' });
-    h.observe(500, { encoder: 'libx264' });
-    const text = h.render();
-    assert.match(text, /# TYPE x_ms histogram/);
-    assert.match(text, /x_ms_bucket\{encoder="libx264",le="10"\} 1/);
-    assert.match(text, /x_ms_bucket\{encoder="libx264",le="100"\} 2/);
-    assert.match(text, /x_ms_bucket\{encoder="libx264",le="\+Inf"\} 3/);
-    assert.match(text, /x_ms_sum\{encoder="libx264"\} 555/);
+  it('keeps its own prom-client registry: histograms fed in ms are exposed in seconds, gauges read at scrape time', async () => {
     const m = new ServerMetrics(() => 3, () => 2);
-    m.countFrames(10);
-    const all = m.render();
-    assert.match(all, /^active_sessions 3$/m);
-    assert.match(all, /^queue_depth 2$/m);
-    assert.match(all, /^frames_generated_total 10$/m);
+    m.totalGeneration.observe(5, { encoder: 'libx264' });
+    m.totalGeneration.observe(1500, { encoder: 'libx264' });
+    m.countFrames(10, { kind: 'mp4' });
+    m.errors.inc({ kind: 'invalid_input' });
+    const all = await m.render();
+    assert.match(all, /# TYPE avatar_generation_duration_seconds histogram/);
+    assert.match(all, /^avatar_generation_duration_seconds_bucket\{le="0\.1",encoder="libx264"\} 1$/m);
+    assert.match(all, /^avatar_generation_duration_seconds_bucket\{le="2\.5",encoder="libx264"\} 2$/m);
+    assert.match(all, /^avatar_generation_duration_seconds_sum\{encoder="libx264"\} 1\.505$/m);
+    assert.match(all, /^avatar_active_sessions 3$/m);
+    assert.match(all, /^avatar_queue_depth 2$/m);
+    assert.match(all, /^avatar_frames_generated_total\{kind="mp4"\} 10$/m);
+    assert.match(all, /^nodejs_eventloop_lag_seconds /m);
+    assert.equal(await m.errors.get({ kind: 'invalid_input' }), 1);
+    assert.equal(await m.totalGeneration.count({ encoder: 'libx264' }), 2);
+    // A second server's metrics do not collide with the first's.
+    const other = new ServerMetrics(() => 0, () => 0);
+    assert.match(await other.render(), /^avatar_active_sessions 0$/m);
   });
 });
 

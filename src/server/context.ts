@@ -34,6 +34,8 @@ export interface ServerContext {
   readonly uploadsDir: string;
   /** Open realtime sessions plus running streams. */
   sessions: number;
+  /** Set on shutdown: work routes and `/ready` answer 503 from then on. */
+  draining: boolean;
   readonly startedAt: number;
   readonly version: string;
 }

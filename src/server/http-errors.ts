@@ -1,4 +1,5 @@
 import { AvatarError, type AvatarErrorCode } from '../core/errors.js';
+import { withoutServerPaths } from './client-messages.js';
 
 /** HTTP status for each project error code. */
 const STATUS: Record<AvatarErrorCode, number> = {
@@ -28,8 +29,13 @@ export interface ErrorBody {
   readonly message: string;
 }
 
-/** Maps any thrown value to a status and a body that is safe to show the client. */
+/** Maps any thrown value to a status and a body that is safe to show the client (no server paths, no internals). */
 export function toHttpError(e: unknown): { status: number; body: ErrorBody } {
+  const { status, body } = classify(e);
+  return { status, body: { error: body.error, message: withoutServerPaths(body.message) } };
+}
+
+function classify(e: unknown): { status: number; body: ErrorBody } {
   if (e instanceof HttpError) return { status: e.status, body: { error: e.code, message: e.message } };
   if (e instanceof AvatarError) return { status: STATUS[e.code], body: { error: e.code, message: e.message } };
   const fastifyError = e as { statusCode?: number; code?: string; message?: string; validation?: unknown };

@@ -1,5 +1,5 @@
 import { decodeAudio } from '../audio/decode-audio.js';
-import { resampleLinear } from '../audio/resample.js';
+import { resample } from '../audio/resample.js';
 import { AvatarError, throwIfAborted } from '../core/errors.js';
 import type { Speech } from '../core/speech.js';
 import type { TtsProvider, TtsRequest, VoiceInfo } from './provider.js';
@@ -64,7 +64,7 @@ export class OpenAiCompatibleTtsProvider implements TtsProvider {
       const audio = await this.request(sentence, voice, request.rate ?? 1, signal);
       // The writer needs one clock: later sentences follow the first one's rate.
       if (sampleRate === 0) sampleRate = audio.sampleRate;
-      const pcm = resampleLinear(audio.pcm, audio.sampleRate, sampleRate);
+      const pcm = resample(audio.pcm, audio.sampleRate, sampleRate);
       yield { pcm, sampleRate, language: request.language, voice };
     }
   }

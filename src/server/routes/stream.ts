@@ -3,6 +3,7 @@ import type { ServerContext } from '../context.js';
 import { checkGenerateRequest } from '../request-checks.js';
 import { startSpeechStream } from '../../pipeline/speech-to-stream.js';
 import { abortOnDisconnect } from './generate.js';
+import { routeSchemas } from '../route-schemas.js';
 
 /** POST and GET /api/v1/generate/stream: fragmented MP4 streamed while it renders. */
 export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext): void {
@@ -44,6 +45,7 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext): 
       .header('x-video-size', `${started.width}x${started.height}`)
       .send(started.output);
   };
-  app.post('/api/v1/generate/stream', (request, reply) => handler(request, reply, request.body));
-  app.get('/api/v1/generate/stream', (request, reply) => handler(request, reply, request.query));
+  const schemas = routeSchemas(ctx.config.limits);
+  app.post('/api/v1/generate/stream', { schema: schemas.streamPost }, (request, reply) => handler(request, reply, request.body));
+  app.get('/api/v1/generate/stream', { schema: schemas.streamGet }, (request, reply) => handler(request, reply, request.query));
 }
