@@ -29,6 +29,8 @@ export interface MouthFrame {
   readonly mouth: MouthParams;
   /** True when the frame lies in speech rather than silence. */
   readonly speaking: boolean;
+  /** The renderer's audio input for this frame (see AudioConditioning), for neural models. */
+  readonly audio?: Float32Array;
 }
 
 /** Keys of MouthParams, for generic blending. */
