@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { ModelDeclaration } from '../render/onnx/contracts.js';
 import type { LipLines } from './face-landmarks.js';
 
 /** Version of the avatar folder layout this code writes. */
@@ -17,7 +18,8 @@ export interface AvatarManifest {
   readonly height: number;
   readonly frameCount: number;
   readonly voice?: string;
-  readonly model?: { readonly path: string; readonly contract: string };
+  /** Neural lip-sync model (path inside the folder, contract and overrides) for the `onnx` renderer. */
+  readonly model?: ModelDeclaration;
   readonly source: { readonly file: string; readonly kind: 'image' | 'video' | 'imported'; readonly startMs?: number; readonly durationMs?: number };
   readonly created: string;
 }

@@ -150,6 +150,7 @@ export class AvatarRegistry implements AvatarCatalog {
     const source = new ImageFileFrameSource(avatar.frameFiles, width, height, this.cache, group, () => { entry.lastUsed = Date.now(); });
     if (avatar.manifest.renderer === 'select') return new SelectRenderer(source, avatar.mouth.frames, scale);
     if (avatar.manifest.renderer === 'warp') return new WarpRenderer(source, avatar.mouth, scale);
+    if (avatar.manifest.renderer === 'onnx') return (await import('../render/onnx/create-onnx-renderer.js')).createOnnxRenderer(entry.dir, avatar.manifest, source, scale);
     throw new AvatarError('invalid_input', `avatar "${id}" needs the ${avatar.manifest.renderer} renderer, which this build does not have`);
   }
 

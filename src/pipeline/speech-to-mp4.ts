@@ -4,8 +4,8 @@ import { AvatarError, throwIfAborted } from '../core/errors.js';
 import type { Speech } from '../core/speech.js';
 import type { H264Encoder } from '../encode/encoder-probe.js';
 import { Mp4FileWriter } from '../encode/mp4-writer.js';
-import type { Renderer } from '../render/renderer.js';
-import type { MouthTracker } from '../visemes/mouth-params.js';
+import type { AudioConditioning, Renderer } from '../render/renderer.js';
+import type { MouthFrame, MouthTracker } from '../visemes/mouth-params.js';
 import { PhonemeMouthTracker } from '../visemes/phoneme-track.js';
 
 /**
@@ -59,13 +59,16 @@ export async function speechToMp4(options: SpeechToMp4Options): Promise<SpeechTo
   const parts: Speech[] = [];
   let writer: Mp4FileWriter | undefined;
   let tracker: MouthTracker | undefined;
+  // Audio-driven renderers get each frame's audio input; frames wait until it is ready.
+  let conditioning: AudioConditioning | undefined;
+  const waiting: MouthFrame[] = [];
   let ttsMs = 0;
   let renderMs = 0;
   let firstFrameMs = 0;
   let encodeStarted = 0;
   let audioMs = 0;
   const renderReady = async () => {
-    const ready = tracker!.takeReady();
+    const ready = withAudio(tracker!.takeReady());
     if (ready.length > 0) renderer.plan?.(ready);
     for (const frame of ready) {
       throwIfAborted(options.signal);
@@ -76,6 +79,14 @@ export async function speechToMp4(options: SpeechToMp4Options): Promise<SpeechTo
       if (firstFrameMs === 0) firstFrameMs = performance.now() - started;
       options.onFrame?.(writer!.frames);
     }
+  };
+  /** The frames whose audio input is ready, in order, with it attached (all of them without conditioning). */
+  const withAudio = (frames: MouthFrame[]): MouthFrame[] => {
+    if (!conditioning) return frames;
+    waiting.push(...frames);
+    let n = 0;
+    while (n < waiting.length && conditioning.features(waiting[n]!.index)) n++;
+    return waiting.splice(0, n).map((f) => ({ ...f, audio: conditioning!.features(f.index)! }));
   };
   const iterator = options.speech[Symbol.asyncIterator]();
   try {
@@ -90,6 +101,7 @@ export async function speechToMp4(options: SpeechToMp4Options): Promise<SpeechTo
         encodeStarted = performance.now();
         writer = await Mp4FileWriter.open({ path: resolve(options.output), width: renderer.width, height: renderer.height, fps, sampleRate: part.sampleRate, encoder: options.encoder });
         tracker = createTracker(options.tracker, fps, Boolean(part.phonemes));
+        conditioning = renderer.createAudioConditioning?.(fps);
       }
       if (part.sampleRate !== parts[0]?.sampleRate && parts.length > 0) {
         throw new AvatarError('invalid_input', `speech parts change sample rate (${parts[0]!.sampleRate} then ${part.sampleRate} Hz)`);
@@ -98,12 +110,14 @@ export async function speechToMp4(options: SpeechToMp4Options): Promise<SpeechTo
       audioMs += (part.pcm.length * 1000) / part.sampleRate;
       writer.writeAudio(part.pcm);
       tracker!.push(part);
+      conditioning?.push(part.pcm, part.sampleRate);
       await renderReady();
       options.onPart?.({ parts: parts.length, frames: writer.frames, audioMs });
     }
     if (!writer || !tracker) throw new AvatarError('tts_failed', 'no speech to render: the speech source produced no audio');
     writer.endAudio();
     tracker.finish();
+    conditioning?.finish();
     await renderReady();
     await writer.finish();
   } catch (e) {
