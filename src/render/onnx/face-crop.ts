@@ -53,7 +53,7 @@ export function writeVisualInput(
   const maskedFirst = contract.halves === 'masked-first';
   const masked = offset + (maskedFirst ? 0 : 3 * plane);
   const reference = offset + (maskedFirst ? 3 * plane : 0);
-  const [r, g, b] = contract.channelOrder === 'bgr' ? [2, 1, 0] : [0, 1, 2];
+  const [r, g, b] = (contract.channelOrder === 'bgr' ? [2, 1, 0] : [0, 1, 2]) as [number, number, number];
   const [mx1, my1, mx2, my2] = maskBox(contract).map((f) => f * s) as [number, number, number, number];
   const cw = width >> 1;
   const uBase = width * height;
@@ -69,16 +69,23 @@ export function writeVisualInput(
       const yy = Y * (255 / 219);
       const uu = U * (255 / 224);
       const vv = V * (255 / 224);
-      const rgb = [yy + 1.5748 * vv, yy - 0.1873 * uu - 0.4681 * vv, yy + 1.8556 * uu];
+      const red = unit(yy + 1.5748 * vv);
+      const green = unit(yy - 0.1873 * uu - 0.4681 * vv);
+      const blue = unit(yy + 1.8556 * uu);
       const p = y * s + x;
       const hidden = x >= mx1 && x < mx2 && y >= my1 && y < my2;
-      for (const [channel, value] of [[r, rgb[0]!], [g, rgb[1]!], [b, rgb[2]!]] as const) {
-        const v = value < 0 ? 0 : value > 255 ? 1 : value / 255;
-        out[reference + channel * plane + p] = v;
-        out[masked + channel * plane + p] = hidden ? 0 : v;
-      }
+      out[reference + r * plane + p] = red;
+      out[reference + g * plane + p] = green;
+      out[reference + b * plane + p] = blue;
+      out[masked + r * plane + p] = hidden ? 0 : red;
+      out[masked + g * plane + p] = hidden ? 0 : green;
+      out[masked + b * plane + p] = hidden ? 0 : blue;
     }
   }
+}
+
+function unit(v: number): number {
+  return v < 0 ? 0 : v > 255 ? 1 : v / 255;
 }
 
 /** Bilinear sample of one 8-bit plane with edge clamping. */

@@ -54,15 +54,18 @@ export function pasteBack(
     if (x1 <= x0 || y1 <= y0) return;
     const toModel = s / side;
     const source = yuv[index]!;
-    const sampleAt = (x: number, y: number) => sampleFloat(source, s, (x + 0.5 - ox) * toModel - 0.5, (y + 0.5 - oy) * toModel - 0.5);
+    const mx = (x: number) => (x + 0.5 - ox) * toModel - 0.5;
+    const my = (y: number) => (y + 0.5 - oy) * toModel - 0.5;
     // Colour match: mean frame-minus-output difference in the feather ring.
     let sum = 0;
     let n = 0;
+    const inner = (1 - FEATHER) ** 2;
     for (let y = y0; y < y1; y += 2) {
+      const ny = ((y - ecy) / ry) ** 2;
       for (let x = x0; x < x1; x += 2) {
-        const r = Math.hypot((x - ecx) / rx, (y - ecy) / ry);
-        if (r < 1 - FEATHER || r >= 1) continue;
-        const d = frame[p.base + y * p.w + x]! - sampleAt(x, y);
+        const r2 = ((x - ecx) / rx) ** 2 + ny;
+        if (r2 < inner || r2 >= 1) continue;
+        const d = frame[p.base + y * p.w + x]! - sampleFloat(source, s, mx(x), my(y));
         if (d > MAX_LIGHTING_STEP || d < -MAX_LIGHTING_STEP) continue;
         sum += d;
         n++;
@@ -71,12 +74,14 @@ export function pasteBack(
     const shift = match.next(index, n ? sum / n : 0);
     for (let y = y0; y < y1; y++) {
       const row = p.base + y * p.w;
+      const ny = ((y - ecy) / ry) ** 2;
+      const sy = my(y);
       for (let x = x0; x < x1; x++) {
-        const r = Math.hypot((x - ecx) / rx, (y - ecy) / ry);
-        if (r >= 1) continue;
-        const t = r <= 1 - FEATHER ? 1 : smooth((1 - r) / FEATHER);
+        const r2 = ((x - ecx) / rx) ** 2 + ny;
+        if (r2 >= 1) continue;
+        const t = r2 <= inner ? 1 : smooth((1 - Math.sqrt(r2)) / FEATHER);
         const bg = frame[row + x]!;
-        const v = bg + (sampleAt(x, y) + shift - bg) * t;
+        const v = bg + (sampleFloat(source, s, mx(x), sy) + shift - bg) * t;
         frame[row + x] = v < 0 ? 0 : v > 255 ? 255 : v + 0.5;
       }
     }
