@@ -7,7 +7,8 @@ import { runFfmpeg } from '../src/encode/ffmpeg.js';
 import { analyzeSync } from '../src/eval/sync-analysis.js';
 import { CONTRACT_NAMES, CONTRACTS } from '../src/render/onnx/contracts.js';
 import { generateKnownAnswerModel, generateModel } from '../src/render/onnx/model-init.js';
-import { loadModel } from '../src/render/onnx/model-session.js';
+import { fromFloat16, loadModel, toFloat16 } from '../src/render/onnx/model-session.js';
+import { encodeOnnxModel } from '../src/render/onnx/onnx-writer.js';
 import { say } from '../src/say.js';
 import { writeSeedLayoutAvatar } from './helpers/onnx-avatar.js';
 import { avatarCli, ffprobe, tempDir } from './helpers/media.js';
@@ -121,12 +122,34 @@ describe('onnx renderer', () => {
     await assert.rejects(loadModel(other, { path: other, contract: 'ultralight160', output: 'mouth' }), /no output "mouth"/);
     await assert.rejects(loadModel(join(dir, 'missing.onnx'), { path: 'missing.onnx', contract: 'seed320' }), /missing\.onnx does not exist/);
     await assert.rejects(loadModel(other, { path: other, contract: 'vgg' }), /unknown model contract "vgg"/);
+    // A graph with an op no provider has: named in the error.
+    const unknownOp = join(dir, 'unknown-op.onnx');
+    await writeFile(unknownOp, encodeOnnxModel({
+      name: 'bad', nodes: [{ op: 'NoSuchLipSyncOp', inputs: ['target'], outputs: ['output'] }], initializers: [],
+      inputs: [{ name: 'target', shape: ['batch', 6, 96, 96] }, { name: 'source', shape: ['batch', 1, 80, 16] }],
+      outputs: [{ name: 'output', shape: ['batch', 3, 96, 96] }],
+    }));
+    await assert.rejects(loadModel(unknownOp, { path: unknownOp, contract: 'wav2lip96' }), (e: Error) => e.message.includes(unknownOp) && e.message.includes('NoSuchLipSyncOp'));
+    // Wrong rank: an audio input without the mel's channel axis.
+    const rank3 = join(dir, 'rank3.onnx');
+    await writeFile(rank3, encodeOnnxModel({
+      name: 'rank3', nodes: [{ op: 'Identity', inputs: ['target'], outputs: ['output'] }], initializers: [],
+      inputs: [{ name: 'target', shape: ['batch', 6, 96, 96] }, { name: 'source', shape: ['batch', 80, 16] }],
+      outputs: [{ name: 'output', shape: ['batch', 6, 96, 96] }],
+    }));
+    await assert.rejects(loadModel(rank3, { path: rank3, contract: 'wav2lip96' }), /audio input "source" has shape \[batch, 80, 16\] \(rank 3\); expected \[batch, 1, 80, 16\] \(rank 4\)/);
     // Through the CLI: a clear message and a non-zero exit, and the avatar is left as it was.
     await writeSeedLayoutAvatar(join(dir, 'avatars-bad', 'bad'));
     const attach = await avatarCli(['prepare', '--model', notModel, '--contract', 'wav2lip96', join(dir, 'avatars-bad', 'bad')]);
     assert.equal(attach.code, 2);
     assert.match(attach.stderr, /not-a-model\.onnx cannot be loaded as an ONNX model for contract wav2lip96/);
     await assert.rejects(readFile(join(dir, 'avatars-bad', 'bad', 'avatar.json')));
+  });
+
+  it('converts float32 to float16 and back (fp16 models) within half precision', () => {
+    const values = Float32Array.from([0, 1, -1, 0.5, 0.333, 65504, 1e-6, -2.5e-3, 100.25, 0.999]);
+    const back = fromFloat16(toFloat16(values));
+    values.forEach((v, i) => assert.ok(Math.abs(back[i]! - v) <= Math.max(Math.abs(v) * 2 ** -11, 6e-8), `${v} -> ${back[i]}`));
   });
 
   it('avatar features writes the exact tensors a model receives as .npy', async () => {

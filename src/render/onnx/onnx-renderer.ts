@@ -2,6 +2,7 @@ import type { FrameSource } from '../../avatars/frame-source.js';
 import { ColourMatch } from '../../compose/mouth-blend.js';
 import { MelConditioning } from '../../audio/mel-conditioning.js';
 import { WAV2LIP_MEL } from '../../audio/mel.js';
+import { AvatarError } from '../../core/errors.js';
 import type { VideoFrame } from '../../core/frame.js';
 import type { MouthFrame } from '../../visemes/mouth-params.js';
 import { FramePool, pingPong } from '../frame-pool.js';
@@ -150,10 +151,15 @@ export class OnnxRenderer implements Renderer {
     });
     const tensor = (data: Float32Array, dims: number[]) => (this.model.fp16 ? new ort.Tensor('float16', toFloat16(data), dims) : new ort.Tensor('float32', data, dims));
     const t1 = performance.now();
-    const out = await session.run({
-      [this.model.visualInput]: tensor(visual, [n, 6, s, s]),
-      [this.model.audioInput]: tensor(audio, [n, ...contract.audioShape]),
-    });
+    let out: Awaited<ReturnType<typeof session.run>>;
+    try {
+      out = await session.run({
+        [this.model.visualInput]: tensor(visual, [n, 6, s, s]),
+        [this.model.audioInput]: tensor(audio, [n, ...contract.audioShape]),
+      });
+    } catch (e) {
+      throw new AvatarError('invalid_input', `model ${this.model.file} failed on a batch of ${n} frames: ${(e as Error).message.split('\n')[0]}`, { cause: e });
+    }
     const t2 = performance.now();
     this.times.prepareMs += t1 - t0;
     this.times.inferMs += t2 - t1;
