@@ -7,7 +7,8 @@ import { AvatarRegistry } from '../src/avatars/registry.js';
 import { runFfmpeg } from '../src/encode/ffmpeg.js';
 import { analyzeSync } from '../src/eval/sync-analysis.js';
 import { CONTRACT_NAMES, CONTRACTS } from '../src/render/onnx/contracts.js';
-import { generateKnownAnswerModel, generateModel } from '../src/render/onnx/model-init.js';
+import { generateAudioEncoder, generateKnownAnswerModel, generateModel } from '../src/render/onnx/model-init.js';
+import type { OnnxRenderer } from '../src/render/onnx/onnx-renderer.js';
 import { fromFloat16, loadModel, toFloat16 } from '../src/render/onnx/model-session.js';
 import { encodeOnnxModel } from '../src/render/onnx/onnx-writer.js';
 import { say } from '../src/say.js';
@@ -174,6 +175,26 @@ describe('onnx renderer', () => {
     } finally {
       registry.close();
     }
+  });
+
+  it('runs an audio encoder for a contract that does not take the mel (seed layout: checkpoint/audio_encoder.onnx)', async () => {
+    const root = join(dir, 'avatars-encoder');
+    await writeSeedLayoutAvatar(join(root, 'enc'), { model: generateModel('seed320', 'tiny').bytes, size: 128, frames: 3 });
+    await writeFile(join(root, 'enc', 'checkpoint', 'audio_encoder.onnx'), generateAudioEncoder('seed320').bytes);
+    const registry = await AvatarRegistry.open({ dirs: [root], rescanMs: 0 });
+    try {
+      const renderer = await registry.createRenderer('enc', { fps: 25 }) as OnnxRenderer;
+      assert.match(renderer.model.audioEncoder?.file ?? '', /audio_encoder\.onnx$/);
+      const output = join(dir, 'encoder.mp4');
+      const result = await say({ text: 'Hi there.', output, avatar: 'enc', catalog: registry, language: 'en' });
+      assert.equal((await decodeRgb(output, 128, 128)).length, result.frames);
+    } finally {
+      registry.close();
+    }
+    // An encoder with the wrong output shape is refused with what was expected.
+    const wrong = join(dir, 'wrong-encoder.onnx');
+    await writeFile(wrong, generateAudioEncoder('ultralight160').bytes);
+    await assert.rejects(loadModel(join(root, 'enc', 'checkpoint', 'model_best.onnx'), { path: 'm', contract: 'seed320' }, 'cpu', wrong), /must give \[batch, 32, 16, 16\] for contract seed320/);
   });
 
   it('converts float32 to float16 and back (fp16 models) within half precision', () => {

@@ -20,7 +20,7 @@ export interface AttachResult {
  * the folder as `model.onnx`, and avatar.json names it with renderer `onnx`. Files are
  * replaced atomically; a model that does not fit leaves the folder untouched.
  */
-export async function attachModel(dir: string, modelFile: string, contractName: string): Promise<AttachResult> {
+export async function attachModel(dir: string, modelFile: string, contractName: string, audioEncoder?: string): Promise<AttachResult> {
   try {
     contractByName(contractName);
   } catch (e) {
@@ -35,14 +35,18 @@ export async function attachModel(dir: string, modelFile: string, contractName: 
   } catch (e) {
     throw new AvatarError('invalid_input', `${folder} is not an avatar the onnx renderer can use: ${(e as Error).message}`);
   }
-  await loadModel(resolve(modelFile), { path: modelFile, contract: contractName });
+  await loadModel(resolve(modelFile), { path: modelFile, contract: contractName }, undefined, audioEncoder ? resolve(audioEncoder) : undefined);
   const target = join(folder, 'model.onnx');
-  if (resolve(modelFile) !== target) {
-    const temp = `${target}.${process.pid}.part`;
-    await copyFile(modelFile, temp);
-    await rename(temp, target);
+  for (const [from, to] of [[modelFile, target], ...(audioEncoder ? [[audioEncoder, join(folder, 'audio_encoder.onnx')]] : [])] as [string, string][]) {
+    if (resolve(from) === to) continue;
+    const temp = `${to}.${process.pid}.part`;
+    await copyFile(from, temp);
+    await rename(temp, to);
   }
-  const updated: AvatarManifest = { ...manifest, renderer: 'onnx', model: { path: 'model.onnx', contract: contractName } };
+  const updated: AvatarManifest = {
+    ...manifest, renderer: 'onnx',
+    model: { path: 'model.onnx', contract: contractName, ...(audioEncoder ? { audioEncoder: 'audio_encoder.onnx' } : {}) },
+  };
   const temp = join(folder, `avatar.json.${process.pid}.part`);
   try {
     await writeFile(temp, JSON.stringify(updated, null, 2) + '\n');

@@ -74,11 +74,12 @@ async function importedManifest(dir: string, id: string): Promise<AvatarManifest
   const meta = await sharp(files[0]!).metadata();
   if (!meta.width || !meta.height) throw new Error(`${files[0]} is not a readable image`);
   const checkpoints = await readdir(join(dir, 'checkpoint')).catch(() => [] as string[]);
-  const model = checkpoints.find((n) => n.endsWith('.onnx'));
+  const model = checkpoints.find((n) => n.endsWith('.onnx') && !/audio/i.test(n));
+  const encoder = checkpoints.find((n) => n.endsWith('.onnx') && /audio/i.test(n));
   return {
     id, name: id, version: AVATAR_FORMAT_VERSION, renderer: model ? 'onnx' : 'warp', fps: 25,
     width: meta.width - (meta.width % 2), height: meta.height - (meta.height % 2), frameCount: files.length,
-    ...(model ? { model: { path: join('checkpoint', model), contract: 'seed320' } } : {}),
+    ...(model ? { model: { path: join('checkpoint', model), contract: 'seed320', ...(encoder ? { audioEncoder: join('checkpoint', encoder) } : {}) } } : {}),
     source: { file: 'frames/', kind: 'imported' },
     created: new Date(0).toISOString(),
   };

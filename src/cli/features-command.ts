@@ -22,6 +22,7 @@ export async function runFeatures(argv: readonly string[]): Promise<number> {
       contract: { type: 'string' },
       output: { type: 'string', short: 'o' },
       fps: { type: 'string', default: '25' },
+      'audio-encoder': { type: 'string' },
       quiet: { type: 'boolean', short: 'q', default: false },
     },
   });
@@ -45,7 +46,21 @@ export async function runFeatures(argv: readonly string[]): Promise<number> {
   const windows = melWindowsOf(audio.pcm, audio.sampleRate, fps, frames);
   const size = contract.audioShape.reduce((a, b) => a * b, 1);
   const data = new Float32Array(frames * size);
-  windows.forEach((w, i) => (contract.audioIsMel ? data.set(w, i * size) : melToAudioShape(w, contract.audioShape, data, i * size)));
+  if (values['audio-encoder']) {
+    // The contract's encoder, exactly as the renderer runs it (batches of mel windows).
+    const { loadEncoderOnly } = await import('../render/onnx/model-session.js');
+    const encoder = await loadEncoderOnly(values['audio-encoder'], contract);
+    const ort = await (await import('../render/onnx/model-session.js')).loadOrt();
+    for (let i = 0; i < frames; i += 64) {
+      const batch = windows.slice(i, i + 64);
+      const mels = new Float32Array(batch.length * 1280);
+      batch.forEach((w, k) => mels.set(w, k * 1280));
+      const out = await encoder.session.run({ [encoder.input]: new ort.Tensor('float32', mels, [batch.length, 1, 80, 16]) });
+      data.set(out[encoder.output]!.data as Float32Array, i * size);
+    }
+  } else {
+    windows.forEach((w, i) => (contract.audioIsMel ? data.set(w, i * size) : melToAudioShape(w, contract.audioShape, data, i * size)));
+  }
   await writeFileAtomic(values.output, encodeNpy(data, [frames, ...contract.audioShape]));
   if (!values.quiet) process.stderr.write(`wrote ${values.output}: [${[frames, ...contract.audioShape].join(', ')}] float32 (${contract.name}, ${fps} fps)\n`);
   return 0;

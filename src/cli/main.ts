@@ -8,9 +8,9 @@ Usage:
   avatar say --text-file FILE [...]  render the text in FILE
   avatar say --audio FILE [options]  lip-sync an avatar to an audio file
   avatar prepare PHOTO|VIDEO|FOLDER  make avatars from a photo, a video, or every file in a folder
-  avatar prepare --model FILE --contract NAME AVATAR|FOLDER|PHOTO|VIDEO
+  avatar prepare --model FILE --contract NAME [--audio-encoder FILE] AVATAR|FOLDER|PHOTO|VIDEO
                                      attach a neural lip-sync model (renderer onnx)
-  avatar model init --contract NAME -o FILE [--size tiny|real] [--known-answer]
+  avatar model init --contract NAME -o FILE [--size tiny|real] [--known-answer|--audio-encoder]
                                      write a model with a contract's inputs and random weights
   avatar features --contract NAME AUDIO -o FILE.npy [--fps N]
                                      write the audio tensors a model of that contract receives

@@ -24,6 +24,7 @@ export async function runPrepare(argv: readonly string[]): Promise<number> {
       'avatars-dir': { type: 'string' },
       model: { type: 'string' },
       contract: { type: 'string' },
+      'audio-encoder': { type: 'string' },
       quiet: { type: 'boolean', short: 'q', default: false },
     },
   });
@@ -85,7 +86,7 @@ export async function runPrepare(argv: readonly string[]): Promise<number> {
  * avatars folder, an avatar folder (also the earlier systems' layout), or a photo or video
  * that is prepared first; the model is checked and attached (renderer `onnx`).
  */
-async function attachModelTo(positionals: readonly string[], values: { model?: string; contract?: string; 'avatars-dir'?: string; name?: string; fps: string; quality: string; force: boolean; quiet: boolean }): Promise<number> {
+async function attachModelTo(positionals: readonly string[], values: { model?: string; contract?: string; 'audio-encoder'?: string; 'avatars-dir'?: string; name?: string; fps: string; quality: string; force: boolean; quiet: boolean }): Promise<number> {
   if (!values.model || !values.contract) throw new AvatarError('invalid_input', '--model FILE and --contract NAME go together (contracts: wav2lip96, ultralight160, seed320)');
   if (positionals.length !== 1) throw new AvatarError('invalid_input', 'give one avatar (id or folder), photo or video to attach the model to');
   const { attachModel, isAvatarFolder } = await import('../avatars/attach-model.js');
@@ -105,7 +106,7 @@ async function attachModelTo(positionals: readonly string[], values: { model?: s
     dir = join(avatarsDir(values['avatars-dir']), target);
     if (!(await isAvatarFolder(dir))) throw new AvatarError('invalid_input', `no avatar "${target}" in ${avatarsDir(values['avatars-dir'])} and no such file or folder`);
   }
-  const result = await attachModel(dir, values.model, values.contract);
+  const result = await attachModel(dir, values.model, values.contract, values['audio-encoder']);
   if (!values.quiet) process.stderr.write(`attached ${values.model} (${result.contract}) to avatar "${result.id}" in ${result.dir}: renderer onnx\n`);
   return 0;
 }

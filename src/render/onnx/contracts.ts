@@ -72,6 +72,11 @@ export interface ModelDeclaration {
   readonly halves?: 'masked-first' | 'reference-first';
   /** Feed float16 tensors (else the model's declared input type decides). */
   readonly fp16?: boolean;
+  /**
+   * Audio encoder model (path inside the avatar folder) for contracts whose audio input is
+   * not the mel: takes mel windows [B, 1, 80, 16], gives [B, ...audio shape].
+   */
+  readonly audioEncoder?: string;
 }
 
 /** The contract with a manifest's overrides applied. */

@@ -18,7 +18,12 @@ export async function createOnnxRenderer(dir: string, manifest: AvatarManifest, 
   const file = resolve(dir, declared.path);
   const inside = relative(resolve(dir), file);
   if (inside.startsWith('..') || resolve(dir, inside) !== file) throw new AvatarError('invalid_input', `avatar "${manifest.id}": model path ${declared.path} lies outside the avatar folder`);
-  const model = await loadModel(file, declared);
+  let encoder: string | undefined;
+  if (declared.audioEncoder) {
+    encoder = resolve(dir, declared.audioEncoder);
+    if (relative(resolve(dir), encoder).startsWith('..')) throw new AvatarError('invalid_input', `avatar "${manifest.id}": audio encoder path ${declared.audioEncoder} lies outside the avatar folder`);
+  }
+  const model = await loadModel(file, declared, undefined, encoder);
   let rects;
   try {
     rects = await readCropRects(dir);

@@ -147,6 +147,11 @@ export class GraphBuilder {
     return this.node('Reshape', [y, this.ints([-1, cout, 1, 1])], {}, [cout, 1, 1]);
   }
 
+  /** Reshapes per-item data to `shape` (batch kept). */
+  reshape(x: string, shape: readonly number[]): string {
+    return this.node('Reshape', [x, this.ints([-1, ...shape])], {}, shape);
+  }
+
   graph(name: string, docString: string): OnnxGraph {
     return { name, nodes: this.nodes, initializers: this.initializers, inputs: this.inputs, outputs: this.outputs, opset: 17, docString };
   }

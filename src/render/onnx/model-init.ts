@@ -64,6 +64,21 @@ export function generateKnownAnswerModel(): GeneratedModel {
   return finish(g, contract, 'known-answer model: mouth opening = clip((mean of mel frames 0-3 + 4) * 0.3, 0, 1)');
 }
 
+/**
+ * An audio encoder for a contract whose audio input is not the mel: mel windows
+ * [B, 1, 80, 16] in, [B, ...audio shape] out (convolutions and a dense layer, random weights).
+ */
+export function generateAudioEncoder(contractName: ContractName, seed = 5): GeneratedModel {
+  const contract = CONTRACTS[contractName];
+  const g = new GraphBuilder(seed);
+  const mel = g.input('mel', [1, 80, 16]);
+  const hidden = g.conv(g.conv(mel, 16, 3, 2, 1), 32, 3, 2, 1);
+  const size = contract.audioShape.reduce((a, b) => a * b, 1);
+  const code = g.dense(hidden, size);
+  g.output(g.reshape(code, contract.audioShape), 'features');
+  return finish(g, contract, `audio encoder for contract ${contract.name}, random weights`);
+}
+
 function finish(g: GraphBuilder, contract: ModelContract, doc: string): GeneratedModel {
   const parameters = g.initializers.reduce((n, t) => n + (t.data instanceof Float32Array ? t.data.length : 0), 0);
   return { bytes: encodeOnnxModel(g.graph(`avatar_${contract.name}`, doc)), contract: contract.name, macsPerFrame: g.macs, parameters };

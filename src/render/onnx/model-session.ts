@@ -25,6 +25,8 @@ export interface LoadedModel {
   readonly maxBatch: number;
   /** The execution provider the session runs on. */
   readonly provider: 'cuda' | 'cpu';
+  /** The audio encoder that maps mel windows onto the model's audio input, if declared. */
+  readonly audioEncoder?: { readonly file: string; readonly session: Session; readonly input: string; readonly output: string };
 }
 
 let ortModule: Promise<Ort> | undefined;
@@ -69,20 +71,22 @@ const sessions = new Map<string, Promise<LoadedModel>>();
  * checks its inputs and output against the contract. Every failure is an AvatarError
  * `invalid_input` naming the file and what was expected.
  */
-export async function loadModel(file: string, declaration: ModelDeclaration, provider: ProviderChoice = providerFromEnv()): Promise<LoadedModel> {
+export async function loadModel(file: string, declaration: ModelDeclaration, provider: ProviderChoice = providerFromEnv(), encoderFile?: string): Promise<LoadedModel> {
   const info = await stat(file).catch(() => undefined);
   if (!info?.isFile()) throw new AvatarError('invalid_input', `model ${file} does not exist`);
-  const key = `${file}|${info.mtimeMs}|${info.size}|${JSON.stringify(declaration)}|${provider}`;
+  const encoderInfo = encoderFile ? await stat(encoderFile).catch(() => undefined) : undefined;
+  if (encoderFile && !encoderInfo?.isFile()) throw new AvatarError('invalid_input', `audio encoder ${encoderFile} does not exist`);
+  const key = `${file}|${info.mtimeMs}|${info.size}|${JSON.stringify(declaration)}|${provider}|${encoderFile}|${encoderInfo?.mtimeMs}`;
   let loading = sessions.get(key);
   if (!loading) {
-    loading = openModel(file, declaration, provider);
+    loading = openModel(file, declaration, provider, encoderFile);
     sessions.set(key, loading);
     loading.catch(() => sessions.delete(key));
   }
   return loading;
 }
 
-async function openModel(file: string, declaration: ModelDeclaration, choice: ProviderChoice): Promise<LoadedModel> {
+async function openModel(file: string, declaration: ModelDeclaration, choice: ProviderChoice, encoderFile?: string): Promise<LoadedModel> {
   let contract: ModelContract & { explicitNames: boolean; fp16?: boolean };
   try {
     contract = resolveContract(declaration);
@@ -136,12 +140,41 @@ async function openModel(file: string, declaration: ModelDeclaration, choice: Pr
   if (types.some((t) => t !== 'float32' && t !== 'float16')) fail(`tensors must be float32 or float16, found ${types.join(', ')}`);
   const batchDims = [visual, audio, output].map((m) => (m as { shape: readonly (number | string)[] }).shape[0]);
   const fixed = batchDims.filter((d): d is number => typeof d === 'number');
+  const audioEncoder = encoderFile ? await openAudioEncoder(encoderFile, contract, provider) : undefined;
   return {
-    file, contract, session, provider,
+    file, contract, session, provider, ...(audioEncoder ? { audioEncoder } : {}),
     visualInput: visual!.name, audioInput: audio!.name, output: output!.name,
     fp16: contract.fp16 ?? types[0] === 'float16',
     maxBatch: fixed.length ? Math.min(...fixed) : Number.MAX_SAFE_INTEGER,
   };
+}
+
+/** Loads an audio encoder on its own (for `avatar features`), checked against the contract. */
+export async function loadEncoderOnly(file: string, contract: ModelContract): Promise<NonNullable<LoadedModel['audioEncoder']>> {
+  if (!(await stat(file).catch(() => undefined))?.isFile()) throw new AvatarError('invalid_input', `audio encoder ${file} does not exist`);
+  return openAudioEncoder(file, contract, providerFromEnv() === 'cuda' ? 'cuda' : 'cpu');
+}
+
+/** An audio encoder: one input [B, 1, 80, 16] (mel windows), one output [B, ...contract audio shape]. */
+async function openAudioEncoder(file: string, contract: ModelContract, provider: 'cuda' | 'cpu'): Promise<NonNullable<LoadedModel['audioEncoder']>> {
+  const ort = await loadOrt();
+  let session: Session;
+  try {
+    session = await ort.InferenceSession.create(await readFile(file), { executionProviders: provider === 'cuda' ? ['cuda', 'cpu'] : ['cpu'] });
+  } catch (e) {
+    throw new AvatarError('invalid_input', `audio encoder ${file} cannot be loaded as an ONNX model: ${(e as Error).message.split('\n')[0]}`);
+  }
+  const [input] = session.inputMetadata;
+  const [output] = session.outputMetadata;
+  const fits = (m: typeof input | typeof output, dims: readonly number[]) =>
+    m?.isTensor && m.shape.length === dims.length + 1 && dims.every((d, i) => typeof m.shape[i + 1] !== 'number' || m.shape[i + 1] === d);
+  if (session.inputNames.length !== 1 || !fits(input, [1, 80, 16])) {
+    throw new AvatarError('invalid_input', `audio encoder ${file} must take one input [batch, 1, 80, 16] (Wav2Lip mel windows); it takes ${session.inputMetadata.map((m) => `"${m.name}" ${m.isTensor ? `[${m.shape.join(', ')}]` : ''}`).join(', ')}`);
+  }
+  if (!fits(output, contract.audioShape)) {
+    throw new AvatarError('invalid_input', `audio encoder ${file} must give [batch, ${contract.audioShape.join(', ')}] for contract ${contract.name}; its first output is "${output?.name}" ${output?.isTensor ? `[${output.shape.join(', ')}]` : ''}`);
+  }
+  return { file, session, input: input!.name, output: output!.name };
 }
 
 /** float32 to IEEE half (round to nearest even), for fp16 models. */

@@ -143,12 +143,20 @@ export class OnnxRenderer implements Renderer {
     const visual = new Float32Array(n * 6 * s * s);
     const audioSize = contract.audioShape.reduce((a, b) => a * b, 1);
     const audio = new Float32Array(n * audioSize);
+    const encoder = this.model.audioEncoder;
+    const melSize = SILENT_MEL.length;
+    const mels = encoder ? new Float32Array(n * melSize) : undefined;
     batch.forEach((f, i) => {
       writeVisualInput(pictures[i]!, this.width, this.height, this.crops[backgrounds[i]!]!, contract, visual, i * 6 * s * s);
       const mel = f.audio ?? SILENT_MEL;
-      if (contract.audioIsMel) audio.set(mel.subarray(0, audioSize), i * audioSize);
+      if (mels) mels.set(mel.subarray(0, melSize), i * melSize);
+      else if (contract.audioIsMel) audio.set(mel.subarray(0, audioSize), i * audioSize);
       else melToAudioShape(mel, contract.audioShape, audio, i * audioSize);
     });
+    if (encoder && mels) {
+      const encoded = await encoder.session.run({ [encoder.input]: new ort.Tensor('float32', mels, [n, 1, 80, 16]) });
+      audio.set(encoded[encoder.output]!.data as Float32Array);
+    }
     const tensor = (data: Float32Array, dims: number[]) => (this.model.fp16 ? new ort.Tensor('float16', toFloat16(data), dims) : new ort.Tensor('float32', data, dims));
     const t1 = performance.now();
     let out: Awaited<ReturnType<typeof session.run>>;
