@@ -30,6 +30,9 @@ export class AvatarStage {
 
   /** Measures the speech region (once, when the stage is created). */
   async prepare(): Promise<void> {
+    // A renderer driven by audio ignores the mouth parameters the measurement varies: its
+    // speech frames are sent whole.
+    if (this.renderer.createAudioConditioning) return;
     this.speechRegion = await measureSpeechRegion(this.renderer, this.loopFrames, this.fps);
   }
 
