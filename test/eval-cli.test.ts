@@ -70,6 +70,9 @@ describe('avatar eval --suite quick (the CI gate)', () => {
     assert.match(html, /<svg/);
     assert.match(html, /BT\.1359/);
     assert.doesNotMatch(html, /<script|<link|src="http|href="http/i, 'no scripts or network resources');
+    // Stream and realtime scenarios have no TTS time of their own: marked, not drawn as NaN.
+    assert.doesNotMatch(html, /NaN/);
+    assert.match(html, /TTS ms: not measured/);
     for (const s of json.scenarios) assert.ok((await stat(join(out, s.video!))).size > 1000);
     assert.ok((await stat(join(out, 'audio', 'audio-en.wav'))).size > 10000, 'the generated speech file is kept');
   });

@@ -105,10 +105,11 @@ describe('readiness and drain', () => {
 });
 
 describe('avatar serve on SIGTERM', () => {
-  it('stops taking work, lets the open session run for the grace period, then exits 0', async () => {
+  it('stops taking work, lets the open session run for the grace period, then exits 0 (and names the bundled ffmpeg when it is the one in use)', async () => {
     const { dir, cleanup } = await tempDir();
     const child = spawn(process.execPath, [AVATAR_BIN, 'serve', '--port', '0'], {
-      env: { ...process.env, AVATAR_DATA_DIR: dir, AVATAR_HOME: dir, AVATAR_SHUTDOWN_GRACE_SECONDS: '2', AVATAR_LOG_FORMAT: 'json' },
+      // No ffmpeg on PATH: the npm-bundled build is used, and the banner must say so.
+      env: { ...process.env, PATH: '/nonexistent', AVATAR_FFMPEG: '', AVATAR_DATA_DIR: dir, AVATAR_HOME: dir, AVATAR_SHUTDOWN_GRACE_SECONDS: '2', AVATAR_LOG_FORMAT: 'json' },
     });
     try {
       let out = '';
@@ -118,6 +119,8 @@ describe('avatar serve on SIGTERM', () => {
       for (let i = 0; i < 600 && !/avatar upload/.test(out); i++) await sleep(100);
       const url = /listening on (http:\/\/\S+)/.exec(out)?.[1];
       assert.ok(url, out);
+      assert.match(out, /encoder\s+\S+, ffmpeg bundled with the npm package/);
+      assert.match(out, /note: ffmpeg is the build bundled with the npm package \(version \S+, from 2018\): install a current system ffmpeg/);
       let closedWith: number | undefined;
       let frames = 0;
       await connectRealtime(`${url.replace(/^http/, 'ws')}/api/v1/realtime`, { onFrame: () => frames++, onClose: (code) => (closedWith = code) });

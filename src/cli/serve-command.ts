@@ -5,6 +5,7 @@ import { FolderAvatarPreparer } from '../avatars/folder-preparer.js';
 import { AvatarRegistry } from '../avatars/registry.js';
 import { AvatarError } from '../core/errors.js';
 import { avatarsDir } from './avatar-dirs.js';
+import { locateFfmpeg, type FfmpegInfo } from '../encode/ffmpeg.js';
 import { createAvatarServer } from '../server/app.js';
 import type { AvatarPreparer } from '../avatars/avatar-preparer.js';
 import { loadServerConfig, type ServerConfig } from '../server/config.js';
@@ -66,13 +67,26 @@ export async function runServe(argv: readonly string[], deps: ServeDependencies 
   const encoder = await server.context.encoder; // fails start-up with a clear message when no encoder works
   await server.warmUp();
   const { url } = await server.listen();
-  process.stdout.write(banner(config, url, encoder.name, server.context.catalog, server.context.tts.name, !!deps.preparer, notes));
+  const ffmpeg = await locateFfmpeg();
+  const bundledNote = bundledFfmpegNote(ffmpeg);
+  if (bundledNote) notes.push(bundledNote);
+  process.stdout.write(banner(config, url, `${encoder.name}, ffmpeg ${ffmpeg.source === 'path' ? 'from PATH' : ffmpeg.source === 'env' ? 'from AVATAR_FFMPEG' : 'bundled with the npm package'}`, server.context.catalog, server.context.tts.name, !!deps.preparer, notes));
   const signal = await nextSignal();
   process.stdout.write(`avatar serve: ${signal}: taking no new work; waiting up to ${(config.shutdownGraceMs / 1000).toFixed(0)} s for sessions and jobs to finish (send it again to stop now)\n`);
   const outcome = await Promise.race([server.drain(), nextSignal().then(() => undefined)]);
   process.stdout.write(`avatar serve: stopping${outcome?.drained === false ? ' (grace period over: open sessions and jobs are ended)' : outcome ? '' : ' now'}\n`);
   await server.close();
   return 0;
+}
+
+/**
+ * The npm-bundled ffmpeg (@ffmpeg-installer) is a 2018 build (4.x) with years of unfixed
+ * demuxer bugs: fine for encoding our own frames, not for decoding strangers' files.
+ */
+export function bundledFfmpegNote(ffmpeg: FfmpegInfo): string | undefined {
+  if (ffmpeg.source !== 'bundled') return undefined;
+  const version = /version (\S+)/.exec(ffmpeg.version)?.[1] ?? 'unknown';
+  return `ffmpeg is the build bundled with the npm package (version ${version}, from 2018): install a current system ffmpeg (e.g. apt-get install ffmpeg) or set AVATAR_FFMPEG before accepting untrusted uploads`;
 }
 
 /** Resolves on the next SIGINT or SIGTERM, with its name. */

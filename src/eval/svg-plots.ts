@@ -6,13 +6,15 @@ export function esc(s: string): string {
 }
 
 const num = (v: number) => (Math.round(v * 10) / 10).toString();
+/** A value that can be drawn: null, NaN and infinities are "not measured". */
+const measured = (v: number | null | undefined): v is number => typeof v === 'number' && Number.isFinite(v);
 
 /** A line chart of several series over the same x positions (values already scaled to about 0..1). */
 export function linesSvg(series: { label: string; color: string; values: readonly number[] }[], options: { width?: number; height?: number; xLabel?: string; xScale?: number } = {}): string {
   const w = options.width ?? 720;
   const h = options.height ?? 140;
   const n = Math.max(...series.map((s) => s.values.length), 2);
-  const max = Math.max(1e-9, ...series.flatMap((s) => s.values));
+  const max = Math.max(1e-9, ...series.flatMap((s) => s.values.filter(measured)));
   const x = (i: number) => 30 + ((w - 40) * i) / (n - 1);
   const y = (v: number) => h - 20 - ((h - 30) * v) / max;
   const paths = series.map((s) => {
@@ -21,8 +23,8 @@ export function linesSvg(series: { label: string; color: string; values: readonl
     const pts: string[] = [];
     for (let i = 0; i < s.values.length; i += step) {
       let m = -Infinity;
-      for (let k = i; k < Math.min(s.values.length, i + step); k++) m = Math.max(m, s.values[k]!);
-      pts.push(`${num(x(i))},${num(y(m))}`);
+      for (let k = i; k < Math.min(s.values.length, i + step); k++) if (measured(s.values[k])) m = Math.max(m, s.values[k]!);
+      if (m > -Infinity) pts.push(`${num(x(i))},${num(y(m))}`);
     }
     return `<polyline fill="none" stroke="${s.color}" stroke-width="1.2" points="${pts.join(' ')}"/>`;
   });
@@ -35,18 +37,18 @@ export function linesSvg(series: { label: string; color: string; values: readonl
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}"><rect x="30" y="10" width="${w - 40}" height="${h - 30}" fill="#fafafa" stroke="#ddd"/>${paths.join('')}${legend}${ticks}${options.xLabel ? `<text x="${w - 10}" y="${h - 5}" font-size="9" text-anchor="end" fill="#666">${esc(options.xLabel)}</text>` : ''}</svg>`;
 }
 
-/** Horizontal grouped bars: one row per label, one bar per series. */
+/** Horizontal grouped bars: one row per label, one bar per series; a value not measured (null, NaN) shows "not measured" instead of a bar. */
 export function barsSvg(rows: { label: string; values: (number | null)[] }[], series: { label: string; color: string }[], options: { unit?: string; width?: number } = {}): string {
   const w = options.width ?? 720;
   const barH = 9;
   const rowH = series.length * barH + 8;
   const h = rows.length * rowH + 30;
-  const max = Math.max(1e-9, ...rows.flatMap((r) => r.values.filter((v): v is number => v !== null)));
+  const max = Math.max(1e-9, ...rows.flatMap((r) => r.values.filter(measured)));
   const left = 150;
   const scale = (w - left - 70) / max;
   const body = rows.map((r, i) => {
     const top = 20 + i * rowH;
-    const bars = r.values.map((v, k) => (v === null ? '' : `<rect x="${left}" y="${top + k * barH}" width="${num(Math.max(1, v * scale))}" height="${barH - 1}" fill="${series[k]!.color}"/><text x="${num(left + v * scale + 4)}" y="${top + k * barH + 8}" font-size="9">${num(v)}${options.unit ?? ''}</text>`)).join('');
+    const bars = r.values.map((v, k) => (!measured(v) ? `<text x="${left}" y="${top + k * barH + 8}" font-size="9" fill="#999">${esc(series[k]!.label)}: not measured</text>` : `<rect x="${left}" y="${top + k * barH}" width="${num(Math.max(1, v * scale))}" height="${barH - 1}" fill="${series[k]!.color}"/><text x="${num(left + v * scale + 4)}" y="${top + k * barH + 8}" font-size="9">${num(v)}${options.unit ?? ''}</text>`)).join('');
     return `<text x="${left - 6}" y="${top + rowH / 2}" font-size="11" text-anchor="end">${esc(r.label)}</text>${bars}`;
   }).join('');
   const legend = series.map((s, i) => `<text x="${left + i * 140}" y="12" font-size="11" fill="${s.color}">&#9632; ${esc(s.label)}</text>`).join('');
