@@ -20,7 +20,7 @@ describe('avatar eval --suite quick (the CI gate)', () => {
   before(async () => {
     out = join(dir, 'quick');
     const started = Date.now();
-    const { code, stdout, stderr } = await avatarCli(['eval', '--suite', 'quick', '--out', out, '--json']);
+    const { code, stdout, stderr } = await avatarCli(['eval', '--suite', 'quick', '--out', out, '--json'], {}, 900000);
     assert.equal(code, 0, stderr);
     report = JSON.parse(stdout) as EvalReport;
     assert.match(stderr, /\[1\/11\] en-medium: passed, offset -?\d+ ms/, 'progress per scenario on stderr');

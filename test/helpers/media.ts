@@ -34,9 +34,9 @@ export async function tempDir(prefix = 'avatar-test-'): Promise<{ dir: string; c
 export const AVATAR_BIN = new URL('../../../bin/avatar.js', import.meta.url).pathname;
 
 /** Runs the avatar CLI; never throws on a non-zero exit. */
-export async function avatarCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function avatarCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 120000): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [AVATAR_BIN, ...args], { env: { ...process.env, ...env }, timeout: 120000 });
+    const { stdout, stderr } = await run(process.execPath, [AVATAR_BIN, ...args], { env: { ...process.env, ...env }, timeout: timeoutMs });
     return { code: 0, stdout, stderr };
   } catch (e) {
     const err = e as { code?: number; stdout?: string; stderr?: string };
