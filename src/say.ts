@@ -128,20 +128,22 @@ async function checkWritable(path: string): Promise<void> {
  */
 export async function say(options: SayOptions): Promise<SayResult> {
   const started = performance.now();
+  // The TTS engine (a worker thread) and the encoder choice (ffmpeg processes) start first,
+  // while this thread checks the input and detects the language.
+  const tts = options.audio ? undefined : typeof options.tts === 'object' ? options.tts : createTtsProvider(options.tts);
+  tts?.warmUp?.().catch(() => undefined);
+  const encoderChoice = chooseEncoder(options.encoder);
+  encoderChoice.catch(() => undefined);
   const { fps, width: wantedWidth, height: wantedHeight, language } = await validateSayOptions(options);
   let source: AsyncIterable<Speech>;
-  if (options.audio) {
-    source = audioFileSpeech(options.audio, options.signal);
+  if (!tts) {
+    source = audioFileSpeech(options.audio!, options.signal);
   } else {
-    const tts = typeof options.tts === 'object' ? options.tts : createTtsProvider(options.tts);
     if (options.voice) await tts.checkVoice(options.voice, language);
     source = tts.synthesize({ text: options.text, language, ...pick(options) }, options.signal);
   }
-  // Speech starts first: the TTS engine warms up in its own thread while the avatar and
-  // the encoder are prepared here.
+  // Speech is produced from now on, while the avatar and the encoder are prepared here.
   const speech = new Prefetch(source, SPEECH_AHEAD);
-  const encoderChoice = chooseEncoder(options.encoder);
-  encoderChoice.catch(() => undefined);
   const catalog = options.catalog ?? new BuiltinAvatarCatalog();
   const renderer = await catalog.createRenderer(options.avatar ?? 'default', {
     fps, ...(wantedWidth ? { width: wantedWidth } : {}), ...(wantedHeight ? { height: wantedHeight } : {}),

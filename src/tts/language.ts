@@ -59,6 +59,17 @@ const SCRIPT_DEFAULTS: readonly [RegExp, string][] = [
   [/\p{Script=Arabic}/u, 'ar'], [/\p{Script=Devanagari}/u, 'hi'], [/\p{Script=Cyrillic}/u, 'ru'],
 ];
 
+/** Words that mark English in Latin-script text: common there, absent from other languages' everyday text. */
+const ENGLISH_MARKERS = new Set(['the', 'and', 'you', 'your', 'with', 'this', 'that', 'what', 'have', 'are', 'which', 'would', 'there', 'their']);
+
+/** True when at least two distinct English marker words make up a seventh or more of the words. */
+function looksEnglish(text: string): boolean {
+  const words = text.toLowerCase().match(/[a-z']+/g) ?? [];
+  if (words.length < 4 || /[^\x00-\x7f\u2018\u2019\u201c\u201d\u2013\u2014]/.test(text)) return false;
+  const hits = words.filter((w) => ENGLISH_MARKERS.has(w));
+  return new Set(hits).size >= 2 && hits.length * 7 >= words.length;
+}
+
 type Detector = (text: string) => string;
 let detector: Detector | undefined;
 
@@ -81,6 +92,9 @@ export function detectLanguage(text: string): string {
     const count = letters.match(new RegExp(script.source, 'gu'))?.length ?? 0;
     if (count * 2 >= letters.length || (code === 'ja' && count > 0 && /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}]/u.test(letters))) return code;
   }
+  // Plain English, the commonest input, is known without loading the detector's models
+  // (about half a second of the main job's start).
+  if (looksEnglish(text)) return 'en';
   const found = tinyld()(text);
   if (found && BY_CODE.has(found) && !SINGLE_LANGUAGE_SCRIPTS.some(([, code]) => code === found)) return found;
   return SCRIPT_DEFAULTS.find(([script]) => script.test(letters))?.[1] ?? 'en';
