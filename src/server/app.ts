@@ -19,6 +19,8 @@ import type { ServerConfig } from './config.js';
 import type { ServerContext } from './context.js';
 import { toHttpError } from './http-errors.js';
 import { JobQueue, sweepFiles } from './jobs.js';
+import { LiveSessions } from './live-sessions.js';
+import { recoverAfterRestart } from './restart-recovery.js';
 import { ServerMetrics } from './metrics.js';
 import { RateLimiter } from './rate-limit.js';
 import { RendererCache } from '../pipeline/realtime/avatar-stage.js';
@@ -69,8 +71,10 @@ export async function createAvatarServer(options: AvatarServerOptions): Promise<
   const access = new AvatarAccess(catalog, config.avatarTenants, join(config.dataDir, 'avatar-tenants.json'));
   await access.load();
   const jpeg = options.jpeg ?? new SharpJpegEncoder(config.realtime.jpegQuality);
+  const live = new LiveSessions(config.limits.maxRealtimeSessions);
   let metrics!: ServerMetrics;
-  const jobs = new JobQueue(config.jobConcurrency, config.retentionMs, (_kind, error) => metrics.errors.inc({ kind: error }));
+  const jobs = new JobQueue(config.jobConcurrency, config.retentionMs, (_kind, error) => metrics.errors.inc({ kind: error }), join(config.dataDir, 'jobs'));
+  await recoverAfterRestart({ jobs, access, catalog, outputsDir, uploadsDir });
   const context: ServerContext = {
     config, catalog, access, preparer: options.preparer, auth: new ApiKeyAuth(config.apiKeys),
     limiter: new RateLimiter(config.limits.generationsPerMinute), jobs,
@@ -78,11 +82,13 @@ export async function createAvatarServer(options: AvatarServerOptions): Promise<
     signer: new UrlSigner(config.signingSecret ?? randomBytes(32).toString('hex')),
     tts: options.tts ?? createServerTts(config.tts),
     encoder: chooseEncoder(config.encoder), jpeg, renderers: new RendererCache(catalog, jpeg),
-    outputsDir, uploadsDir, sessions: 0, startedAt: Date.now(), version: await packageVersion(),
+    outputsDir, uploadsDir, live, get sessions() { return live.count; }, startedAt: Date.now(), version: await packageVersion(),
   };
   context.encoder.catch(() => undefined);
 
-  const app = Fastify({ logger: false, bodyLimit: 1 << 20, trustProxy: false });
+  // A connection idle past idleTimeoutMs (no byte read or written: a stalled body, a stream
+  // or session whose client stopped reading) is destroyed, which aborts the work behind it.
+  const app = Fastify({ logger: false, bodyLimit: 1 << 20, trustProxy: false, connectionTimeout: config.limits.idleTimeoutMs, requestTimeout: config.limits.requestTimeoutMs });
   await app.register(websocket, { options: { maxPayload: 1 << 20 } });
   await app.register(multipart, {
     limits: { fileSize: Math.max(config.limits.imageUploadBytes, config.limits.videoUploadBytes, config.limits.audioUploadBytes), files: 1, fields: 10, fieldSize: 4096 },
@@ -118,6 +124,8 @@ export async function createAvatarServer(options: AvatarServerOptions): Promise<
   const sweep = async () => {
     jobs.forgetExpired();
     await sweepFiles(outputsDir, config.retentionMs).catch(() => 0);
+    // Original photos, videos and recordings are personal data: kept no longer than outputs.
+    await sweepFiles(uploadsDir, config.retentionMs).catch(() => 0);
   };
   await sweep();
   const sweeper = setInterval(() => void sweep(), Math.min(3600_000, Math.max(1000, config.retentionMs / 10)));

@@ -26,7 +26,13 @@ export class FramePacer {
    * `leadMs`: ticks start this much before their slot is due, so the frame can be ready on
    * time; the tick itself waits for `dueAt` before sending.
    */
-  constructor(fps: number, private readonly tick: (index: number, dueAt: number) => Promise<void> | void, private readonly leadMs = 0) {
+  constructor(
+    fps: number,
+    private readonly tick: (index: number, dueAt: number) => Promise<void> | void,
+    private readonly leadMs = 0,
+    /** Told about a tick that threw or rejected; the pacer stops (a failing tick would fail again 25 times a second). */
+    private readonly onError: (error: unknown) => void = () => undefined,
+  ) {
     this.frameMs = 1000 / fps;
   }
 
@@ -59,7 +65,7 @@ export class FramePacer {
   private schedule(): void {
     if (!this.running) return;
     const due = this.startedAt + this.next * this.frameMs - this.leadMs;
-    this.timer = setTimeout(() => void this.run(), Math.max(0, due - performance.now()));
+    this.timer = setTimeout(() => this.run().catch((e: unknown) => this.fail(e)), Math.max(0, due - performance.now()));
   }
 
   private async run(): Promise<void> {
@@ -74,10 +80,17 @@ export class FramePacer {
     if (lateMs > this.frameMs / 2) this.counts.late++;
     this.counts.ticks++;
     const index = this.next++;
+    await this.tick(index, this.startedAt + index * this.frameMs);
+    this.schedule();
+  }
+
+  private fail(error: unknown): void {
+    if (!this.running) return;
+    this.stop();
     try {
-      await this.tick(index, this.startedAt + index * this.frameMs);
-    } finally {
-      this.schedule();
+      this.onError(error);
+    } catch {
+      // The error handler's own failure must not escape a timer either.
     }
   }
 }

@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { mkdir, rename, unlink } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance } from 'fastify';
@@ -58,7 +58,7 @@ export function registerAvatarRoutes(app: FastifyInstance, ctx: ServerContext): 
         }
         ctx.renderers.drop(id);
         return { avatar: id, kind: sniffed.kind, format: sniffed.format, ...media };
-      });
+      }, { meta: { avatar: id, upload: stored } });
       return reply.code(202).header('location', `/api/v1/jobs/${jobId}`).send({ id: jobId, avatar: id, state: 'queued', status: `/api/v1/jobs/${jobId}` });
     } finally {
       if (!keep) await unlink(temp).catch(() => undefined);
@@ -72,11 +72,25 @@ export function registerAvatarRoutes(app: FastifyInstance, ctx: ServerContext): 
     if (summary.builtin) throw new HttpError(409, 'conflict', `"${id}" is a built-in avatar and cannot be deleted`);
     if (ctx.auth.enabled && ctx.access.owner(id) !== tenant) throw new HttpError(403, 'forbidden', `"${id}" is shared by all tenants; only the operator can remove it`);
     if (!ctx.preparer?.remove) throw noPreparer();
+    // Sessions showing it end now, told why, before its files go.
+    ctx.live.endAvatar(id, { error: 'avatar_deleted', message: `avatar "${id}" was deleted` });
     await ctx.preparer.remove(id);
+    await deleteUploads(ctx.uploadsDir, id);
     await ctx.access.release(id);
     ctx.renderers.drop(id);
     return reply.code(204).send();
   });
+}
+
+/** Deletes the original photo or video an avatar was made from (whichever tenant uploaded it). */
+async function deleteUploads(uploadsDir: string, id: string): Promise<void> {
+  for (const tenant of await readdir(uploadsDir, { withFileTypes: true }).catch(() => [])) {
+    if (!tenant.isDirectory()) continue;
+    const folder = join(uploadsDir, tenant.name);
+    for (const name of await readdir(folder).catch(() => [] as string[])) {
+      if (name.startsWith(`${id}.`) && /^[a-z0-9]{3,4}$/.test(name.slice(id.length + 1))) await rm(join(folder, name), { force: true });
+    }
+  }
 }
 
 function mb(bytes: number): string {

@@ -13,7 +13,7 @@ interface RealtimeQuery {
   api_key?: string;
 }
 
-const stages = new WeakMap<FastifyRequest, AvatarStage>();
+const stages = new WeakMap<FastifyRequest, { stage: AvatarStage; release: () => void }>();
 
 /** WebSocket /api/v1/realtime?avatar=ID[&size=512][&fps=25]: a realtime session (docs/realtime-protocol.md). */
 export function registerRealtimeRoute(app: FastifyInstance, ctx: ServerContext): void {
@@ -28,7 +28,6 @@ export function registerRealtimeRoute(app: FastifyInstance, ctx: ServerContext):
     // Checked before the upgrade, so a bad request gets an HTTP 4xx with a JSON reason.
     preValidation: async (request) => {
       const query = request.query as RealtimeQuery;
-      if (ctx.sessions >= limits.maxRealtimeSessions) throw new HttpError(503, 'busy', `the server is at its limit of ${limits.maxRealtimeSessions} realtime sessions; try again later`);
       const fps = query.fps === undefined ? realtime.fps : Number(query.fps);
       if (!Number.isInteger(fps) || fps < limits.minFps || fps > limits.maxFps) throw new AvatarError('invalid_input', `fps must be a whole number from ${limits.minFps} to ${limits.maxFps}`);
       let size = { width: realtime.size, height: realtime.size };
@@ -40,16 +39,27 @@ export function registerRealtimeRoute(app: FastifyInstance, ctx: ServerContext):
         }
         if (size.width > limits.maxSize || size.height > limits.maxSize) throw new AvatarError('invalid_input', `size sides must be at most ${limits.maxSize}`);
       }
-      stages.set(request, await stageFor(request.caller.tenant, query.avatar ?? 'default', size, fps));
+      // The slot is taken before the first await: simultaneous opens cannot pass the limit together.
+      const release = ctx.live.reserve();
+      if (!release) throw new HttpError(503, 'busy', `the server is at its limit of ${limits.maxRealtimeSessions} realtime sessions and streams; try again later`);
+      try {
+        const stage = await stageFor(request.caller.tenant, query.avatar ?? 'default', size, fps);
+        stages.set(request, { stage, release });
+        // A client that leaves before the upgrade completes gives its slot back.
+        request.raw.socket.once('close', release);
+      } catch (e) {
+        release();
+        throw e;
+      }
     },
   }, (socket, request) => {
-    const stage = stages.get(request)!;
+    const { stage, release } = stages.get(request)!;
     stages.delete(request);
     const tenant = request.caller.tenant;
-    ctx.sessions++;
     const session = new RealtimeSession(stage, socket, {
       tts: ctx.tts,
       maxTextChars: limits.maxTextChars,
+      stallTimeoutMs: limits.idleTimeoutMs,
       stageFor: (avatar) => stageFor(tenant, avatar, { width: stage.width, height: stage.height }, stage.fps),
       onFirstFrame: (latencyMs, ttsMs) => {
         ctx.metrics.firstFrameLatency.observe(latencyMs, { encoder: 'jpeg' });
@@ -60,7 +70,10 @@ export function registerRealtimeRoute(app: FastifyInstance, ctx: ServerContext):
         if (late) ctx.metrics.lateFrames.inc();
       },
       onError: (kind) => ctx.metrics.errors.inc({ kind }),
+      // A client that does not read would never take a close frame: its connection is dropped at once.
+      onEnded: (reason) => (reason.error === 'slow_client' ? socket.terminate() : socket.close(1011, reason.error)),
     });
+    const untrack = ctx.live.track(session);
     socket.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
       const buffer = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
       void session.handle(buffer, isBinary);
@@ -70,7 +83,8 @@ export function registerRealtimeRoute(app: FastifyInstance, ctx: ServerContext):
       if (closed) return;
       closed = true;
       session.close();
-      ctx.sessions--;
+      untrack();
+      release();
       const s = session.stats;
       if (s.lateTicks + s.skippedSlots) ctx.metrics.lateFrames.inc({}, s.lateTicks + s.skippedSlots);
     };

@@ -3,6 +3,7 @@ import type { ServerContext } from '../context.js';
 import { checkGenerateRequest } from '../request-checks.js';
 import { startStreamGeneration } from '../stream-generation.js';
 import { abortOnDisconnect } from './generate.js';
+import { HttpError } from '../http-errors.js';
 
 /** POST and GET /api/v1/generate/stream: fragmented MP4 streamed while it renders. */
 export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext): void {
@@ -11,13 +12,9 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext): 
     const req = checkGenerateRequest(input, ctx.config.limits);
     ctx.access.require(req.avatar, request.caller.tenant);
     ctx.limiter.take(request.caller.rateKey);
+    const release = ctx.live.reserve();
+    if (!release) throw new HttpError(503, 'busy', `the server is at its limit of ${ctx.config.limits.maxRealtimeSessions} realtime sessions and streams; try again later`);
     const gone = abortOnDisconnect(reply);
-    ctx.sessions++;
-    let counted = true;
-    const release = () => {
-      if (counted) ctx.sessions--;
-      counted = false;
-    };
     let started;
     try {
       started = await startStreamGeneration(req, {
