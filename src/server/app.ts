@@ -17,7 +17,7 @@ import { AvatarAccess } from './avatar-access.js';
 import type { AvatarPreparer } from '../avatars/avatar-preparer.js';
 import type { ServerConfig } from './config.js';
 import type { ServerContext } from './context.js';
-import { toHttpError } from './http-errors.js';
+import { HttpError, toHttpError } from './http-errors.js';
 import { JobQueue, sweepFiles } from './jobs.js';
 import { LiveSessions } from './live-sessions.js';
 import { recoverAfterRestart } from './restart-recovery.js';
@@ -97,7 +97,11 @@ export async function createAvatarServer(options: AvatarServerOptions): Promise<
   app.addHook('onRequest', async (request) => {
     if (!isApiRoute(request) || request.url.startsWith('/api/v1/outputs/')) return;
     const query = request.query as Record<string, unknown> | undefined;
-    const queryKey = request.method === 'GET' && typeof query?.api_key === 'string' ? query.api_key : undefined;
+    // Keys in URLs end up in logs and browser history: only the realtime WebSocket, whose
+    // headers a browser cannot set, takes one from the query.
+    const realtime = request.method === 'GET' && request.url.split('?')[0] === '/api/v1/realtime';
+    if (query?.api_key !== undefined && !realtime) throw new HttpError(400, 'invalid_input', 'send the API key in a header ("Authorization: Bearer KEY" or "x-api-key: KEY"), not in the URL; only the realtime WebSocket takes ?api_key=');
+    const queryKey = realtime && typeof query?.api_key === 'string' ? query.api_key : undefined;
     request.caller = context.auth.authenticate(request.headers, request.ip, queryKey);
   });
   app.addHook('onResponse', async (request, reply) => {

@@ -48,7 +48,7 @@ export async function receiveAudioUpload(request: FastifyRequest, ctx: ServerCon
     }
     const unknown = Object.keys(fields).filter((k) => !['avatar', 'fps', 'size', 'async'].includes(k));
     if (unknown.length) throw new AvatarError('invalid_input', `unknown field${unknown.length > 1 ? 's' : ''} with an audio upload: ${unknown.join(', ')}`);
-    return { path, options: checkRenderOptions(fields, ctx.config.limits), discard };
+    return { path, options: checkRenderOptions(fields, ctx.config.limits, true), discard };
   } catch (e) {
     await discard();
     throw e;

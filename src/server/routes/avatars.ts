@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readdir, rename, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -41,9 +42,16 @@ export function registerAvatarRoutes(app: FastifyInstance, ctx: ServerContext): 
       if (bytes > limit) throw new HttpError(413, 'too_large', `${sniffed.kind} uploads are limited to ${mb(limit)}; this one is ${mb(bytes)}`);
       const media = await probeMedia(temp, sniffed.kind);
       const name = field('name') ?? part.filename?.replace(/\.[^.]*$/, '') ?? 'avatar';
-      const id = field('id') ?? slug(name);
+      let id = field('id') ?? slug(name);
       checkAvatarId(id);
-      if (ctx.access.taken(id)) throw new HttpError(409, 'conflict', `avatar id "${id}" is taken; choose another "id"`);
+      const owner = ctx.access.owner(id);
+      if (owner !== undefined && owner !== tenant) {
+        // Another tenant's id: a 409 would tell this tenant it exists, so the avatar gets a
+        // fresh id instead (the answer names it, as it does for every upload).
+        id = `${id.slice(0, 55)}-${randomBytes(4).toString('hex')}`;
+      } else if (ctx.access.taken(id)) {
+        throw new HttpError(409, 'conflict', `avatar id "${id}" is taken; choose another "id"`);
+      }
       const stored = join(folder, `${id}.${sniffed.format}`);
       await rename(temp, stored);
       keep = true;

@@ -7,9 +7,9 @@ import { HttpError } from '../http-errors.js';
 
 /** POST and GET /api/v1/generate/stream: fragmented MP4 streamed while it renders. */
 export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext): void {
-  const handler = async (request: FastifyRequest, reply: FastifyReply, input: unknown) => {
+  const handler = async (request: FastifyRequest, reply: FastifyReply, input: unknown, textFields: boolean) => {
     const requestedAt = performance.now();
-    const req = checkGenerateRequest(input, ctx.config.limits);
+    const req = checkGenerateRequest(input, ctx.config.limits, textFields);
     ctx.access.require(req.avatar, request.caller.tenant);
     ctx.limiter.take(request.caller.rateKey);
     const release = ctx.live.reserve();
@@ -41,6 +41,12 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext): 
       .header('x-video-size', `${started.width}x${started.height}`)
       .send(started.output);
   };
-  app.post('/api/v1/generate/stream', (request, reply) => handler(request, reply, request.body));
-  app.get('/api/v1/generate/stream', (request, reply) => handler(request, reply, request.query));
+  app.post('/api/v1/generate/stream', (request, reply) => handler(request, reply, request.body, false));
+  // HEAD checks the request and answers the headers a GET would start with, rendering nothing.
+  app.head('/api/v1/generate/stream', async (request, reply) => {
+    const req = checkGenerateRequest(request.query, ctx.config.limits, true);
+    ctx.access.require(req.avatar, request.caller.tenant);
+    return reply.type('video/mp4').header('cache-control', 'no-store').send();
+  });
+  app.get('/api/v1/generate/stream', { exposeHeadRoute: false }, (request, reply) => handler(request, reply, request.query, true));
 }
