@@ -73,7 +73,7 @@ export async function createAvatarServer(options: AvatarServerOptions): Promise<
   const jpeg = options.jpeg ?? new SharpJpegEncoder(config.realtime.jpegQuality);
   const live = new LiveSessions(config.limits.maxRealtimeSessions);
   let metrics!: ServerMetrics;
-  const jobs = new JobQueue(config.jobConcurrency, config.retentionMs, (_kind, error) => metrics.errors.inc({ kind: error }), join(config.dataDir, 'jobs'));
+  const jobs = new JobQueue(config.jobConcurrency, config.retentionMs, (_kind, error) => metrics?.errors.inc({ kind: error }), join(config.dataDir, 'jobs'));
   await recoverAfterRestart({ jobs, access, catalog, outputsDir, uploadsDir });
   const context: ServerContext = {
     config, catalog, access, preparer: options.preparer, auth: new ApiKeyAuth(config.apiKeys),
