@@ -7,6 +7,10 @@
  *
  *   npm run loadtest -- --sessions 12 --seconds 30 --generate 1 [--size 512] [--fps 25]
  *                       [--pause-ms 1000] [--url http://host:port --key KEY]
+ *                       [--upload-video SECONDS]
+ *
+ * `--upload-video S` uploads a talking video of about S seconds as a new avatar two seconds
+ * in, so the figures show what preparing it (face mesh on every frame) costs live sessions.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -14,7 +18,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
+import { readFile } from 'node:fs/promises';
 import { RealtimeClient, type WebSocketConstructor } from '../src/client/realtime-client.js';
+import { say } from '../src/say.js';
 
 const { values } = parseArgs({
   options: {
@@ -26,6 +32,7 @@ const { values } = parseArgs({
     'pause-ms': { type: 'string', default: '1000' },
     url: { type: 'string' },
     key: { type: 'string' },
+    'upload-video': { type: 'string', default: '0' },
   },
 });
 const SESSIONS = Number(values.sessions);
@@ -141,6 +148,8 @@ async function main(): Promise<void> {
   const headers: Record<string, string> = values.key ? { authorization: `Bearer ${values.key}` } : {};
   const wsUrl = `${baseUrl.replace(/^http/, 'ws')}/api/v1/realtime?avatar=default&size=${values.size}&fps=${FPS}${values.key ? `&api_key=${values.key}` : ''}`;
   process.stdout.write(`loadtest: ${SESSIONS} realtime sessions at ${values.size}px ${FPS} fps for ${SECONDS} s (speak, wait for the end, pause ${PAUSE_MS} ms, repeat) + ${GENERATE} concurrent streamed generations, against ${baseUrl}\n`);
+  const uploadS = Number(values['upload-video']);
+  const video = uploadS > 0 ? await talkingVideo(uploadS) : undefined;
   const start = performance.now();
   const until = start + SECONDS * 1000;
   const samples: { t: number; cpuS: number; rss: number; fps: number }[] = [];
@@ -150,17 +159,47 @@ async function main(): Promise<void> {
       await sleep(2000);
     }
   })();
+  const upload = video ? uploadDuringRun(baseUrl, headers, video) : undefined;
   const sessions = Array.from({ length: SESSIONS }, (_, i) => runSession(wsUrl, until, (i * 1000) / Math.max(1, SESSIONS)));
   const generators = Array.from({ length: GENERATE }, () => runGenerator(baseUrl, headers, until));
   const results = await Promise.all(sessions);
   const gens = await Promise.all(generators);
+  const prepared = await upload;
   await sampler;
+  if (video) rmSync(video.dir, { recursive: true, force: true });
   if (own) {
     own.child.kill('SIGTERM');
     await new Promise((r) => own.child.once('exit', r));
     rmSync(own.dataDir, { recursive: true, force: true });
   }
   report(results, gens, samples);
+  if (prepared) process.stdout.write(`avatar upload              a ${fmt(video!.seconds)} s video, prepared in ${fmt(prepared.prepareMs / 1000)} s (${prepared.state})${prepared.prepareMs > SECONDS * 1000 - 2000 ? '; it outlasted the sessions: use a longer --seconds' : ''}\n`);
+}
+
+/** A talking video of about `seconds` (the built-in avatar at 512 px), made before the run. */
+async function talkingVideo(seconds: number): Promise<{ dir: string; path: string; seconds: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'avatar-upload-'));
+  const path = join(dir, 'talking.mp4');
+  const sentence = 'This is a talking head video for the avatar upload, spoken at an even pace. ';
+  const made = await say({ text: sentence.repeat(Math.max(1, Math.round(seconds / 4.5))), output: path, language: 'en', size: 512 });
+  return { dir, path, seconds: made.audioS };
+}
+
+/** Uploads the video as a new avatar 2 s into the run; resolves when its preparation job ends. */
+async function uploadDuringRun(baseUrl: string, headers: Record<string, string>, video: { path: string }): Promise<{ prepareMs: number; state: string }> {
+  await sleep(2000);
+  const form = new FormData();
+  form.append('name', `upload_${Date.now()}`);
+  form.append('file', new Blob([await readFile(video.path)], { type: 'video/mp4' }), 'talking.mp4');
+  const t0 = performance.now();
+  const answer = await fetch(`${baseUrl}/api/v1/avatars`, { method: 'POST', headers, body: form });
+  const job = (await answer.json()) as { status?: string; message?: string };
+  if (!job.status) throw new Error(`upload refused: ${answer.status} ${job.message ?? ''}`);
+  for (;;) {
+    const state = (await (await fetch(`${baseUrl}${job.status}`, { headers })).json()) as { state: string };
+    if (state.state !== 'queued' && state.state !== 'running') return { prepareMs: performance.now() - t0, state: state.state };
+    await sleep(500);
+  }
 }
 
 function report(results: SessionFigures[], gens: { firstBytes: number[]; totals: number[]; failures: number }[], samples: { t: number; cpuS: number; rss: number; fps: number }[]): void {

@@ -24,6 +24,8 @@ fi
 echo "test-all: npm ci"
 npm ci --no-audit --no-fund --loglevel=error
 npm run --silent build
+echo "test-all: type checks and lint (floating or misused promises, awaits of non-promises)"
+npm run --silent lint
 echo "test-all: running tests"
 node --test --test-concurrency=1 dist/test/
 echo "test-all: evaluator quick suite (fails on a lip-sync, stillness or accuracy regression)"

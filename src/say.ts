@@ -1,14 +1,15 @@
 import { constants as fsConstants } from 'node:fs';
-import { access, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { access, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { decodeAudio } from './audio/decode-audio.js';
 import { encodeWav } from './audio/wav.js';
 import { BuiltinAvatarCatalog, type AvatarCatalog } from './avatars/catalog.js';
 import { AvatarError } from './core/errors.js';
 import { checkSpeakText } from './core/speak-text.js';
 import { concatSpeech, type Speech } from './core/speech.js';
 import { chooseEncoder } from './encode/encoder-probe.js';
-import { speechToMp4, startedEarly } from './pipeline/speech-to-mp4.js';
+import { readAudioSpeech } from './audio/read-audio-speech.js';
+import { Prefetch } from './core/bounded-queue.js';
+import { SPEECH_AHEAD, speechToMp4 } from './pipeline/speech-to-mp4.js';
 import { parseSize } from './render/renderer.js';
 import { createTtsProvider } from './tts/create-tts.js';
 import { resolveLanguage } from './tts/language.js';
@@ -133,7 +134,7 @@ export async function say(options: SayOptions): Promise<SayResult> {
   }
   // Speech starts first: the TTS engine warms up in its own thread while the avatar and
   // the encoder are prepared here.
-  const speech = startedEarly(source);
+  const speech = new Prefetch(source, SPEECH_AHEAD);
   const encoderChoice = chooseEncoder(options.encoder);
   encoderChoice.catch(() => undefined);
   const catalog = options.catalog ?? new BuiltinAvatarCatalog();
@@ -144,8 +145,7 @@ export async function say(options: SayOptions): Promise<SayResult> {
   const sentences = options.audio ? 1 : splitSentences(options.text).length;
   const rendered = await speechToMp4({
     speech, renderer, encoder, fps, output: options.output, startedAt: started,
-    // A whole file is analysed offline (both-way smoothing, its own loudness range).
-    tracker: options.audio ? 'audio-offline' : 'auto',
+    arrival: options.audio ? 'whole' : 'pieces',
     ...(options.signal ? { signal: options.signal } : {}),
     onPart: ({ parts, frames, audioMs }) => options.onProgress?.({ sentencesDone: parts, sentences, frames, audioMs }),
   });
@@ -163,15 +163,7 @@ export async function say(options: SayOptions): Promise<SayResult> {
 
 /** An audio file as one piece of speech. */
 async function* audioFileSpeech(path: string, signal?: AbortSignal): AsyncGenerator<Speech> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch (e) {
-    throw new AvatarError('invalid_input', `cannot read audio ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  const audio = await decodeAudio(bytes, { ...(signal ? { signal } : {}) });
-  if (audio.pcm.length < audio.sampleRate / 10) throw new AvatarError('invalid_input', `audio ${path} is shorter than 100 ms`);
-  yield { pcm: audio.pcm, sampleRate: audio.sampleRate };
+  yield await readAudioSpeech(path, { label: path, ...(signal ? { signal } : {}) });
 }
 
 function pick(options: SayOptions): { voice?: string; rate?: number; pitch?: number } {

@@ -68,7 +68,7 @@ describe('avatar prepare, warp and select', () => {
     // A video of a person talking: the built-in avatar speaking known text.
     await say({ text: SOURCE_TEXT, output: join(dir, 'talk.mp4'), language: 'en' });
     // A photo: the built-in avatar at rest.
-    const rest = await new ParametricRenderer(512, 512).render({ index: 0, ptsMs: 0, speaking: false, mouth: { jawOpen: 0, lipWidth: 0.5, rounding: 0, closure: 1, teeth: 0, tongue: 0 } });
+    const rest = new ParametricRenderer(512, 512).render({ index: 0, ptsMs: 0, speaking: false, mouth: { jawOpen: 0, lipWidth: 0.5, rounding: 0, closure: 1, teeth: 0, tongue: 0 } });
     await sharp(i420ToRgb(rest.data, 512, 512), { raw: { width: 512, height: 512, channels: 3 } }).jpeg({ quality: 92 }).toFile(join(dir, 'anna.jpg'));
   });
   after(() => cleanup());

@@ -250,3 +250,46 @@ describe('reliability: restart', () => {
     }
   });
 });
+
+describe('reliability: streams', () => {
+  let s: TestServer;
+  before(async () => {
+    s = await startTestServer({ limits: { generationsPerMinute: 1000 } });
+  });
+  after(() => s.close());
+
+  /** Pids of this process's ffmpeg children (the server runs in this process). */
+  async function ffmpegChildren(): Promise<number[]> {
+    const pids: number[] = [];
+    for (const name of await readdir('/proc')) {
+      if (!/^\d+$/.test(name)) continue;
+      const stat = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => '');
+      const m = /^\d+ \((.*)\) \S (\d+)/.exec(stat);
+      if (m && m[1] === 'ffmpeg' && Number(m[2]) === process.pid) pids.push(Number(name));
+    }
+    return pids;
+  }
+
+  it('a stream whose encoder dies ends as a broken transfer, not a short video that looks complete', async () => {
+    const response = await fetch(`${s.url}/api/v1/generate/stream`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ text: 'This sentence is long enough to take a while to stream. '.repeat(30), size: '128x128' }),
+    });
+    assert.equal(response.status, 200);
+    const reader = response.body!.getReader();
+    const first = await reader.read();
+    assert.ok(first.value && first.value.length > 0);
+    const pids = await ffmpegChildren();
+    assert.ok(pids.length > 0, 'the stream runs an ffmpeg');
+    for (const pid of pids) process.kill(pid, 'SIGKILL');
+    const outcome = await (async () => {
+      for (;;) {
+        const { done } = await reader.read();
+        if (done) return 'complete';
+      }
+    })().catch(() => 'broken');
+    assert.equal(outcome, 'broken');
+    await sleep(200);
+    assert.equal(s.server.context.sessions, 0, 'the failed stream gave its slot back');
+  });
+});

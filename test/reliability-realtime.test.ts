@@ -7,12 +7,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { SharpJpegEncoder } from '../src/compose/jpeg.js';
 import type { Speech } from '../src/core/speech.js';
-import type { ServerEvent } from '../src/client/protocol.js';
+import { MEDIA_KIND, type ServerEvent } from '../src/client/protocol.js';
 import type { AvatarPreparer } from '../src/avatars/avatar-preparer.js';
 import type { RendererRequest } from '../src/avatars/catalog.js';
 import { FramePacer } from '../src/pipeline/realtime/pacer.js';
 import { RendererCache, type AvatarStage } from '../src/pipeline/realtime/avatar-stage.js';
-import { MAX_SPEECH_AHEAD_MS, MAX_UNSENT_BYTES, RealtimeSession, type SessionSocket } from '../src/pipeline/realtime/session.js';
+import { MAX_SPEECH_AHEAD_MS, MAX_UNSENT_BYTES, RealtimeSession } from '../src/pipeline/realtime/session.js';
+import { WebSocketTransport } from '../src/transport/websocket-transport.js';
 import type { TtsProvider, TtsRequest } from '../src/tts/provider.js';
 import type { Renderer } from '../src/render/renderer.js';
 import type { MouthFrame } from '../src/visemes/mouth-params.js';
@@ -56,7 +57,7 @@ class ToneTts implements TtsProvider {
 }
 
 /** A transport that never delivers: every byte sent stays queued, like a client that never reads. */
-class NeverReadingSocket implements SessionSocket {
+class NeverReadingSocket {
   bufferedAmount = 0;
   readonly events: ServerEvent[] = [];
   audioBytes = 0;
@@ -65,7 +66,7 @@ class NeverReadingSocket implements SessionSocket {
   }
   send(data: Buffer | string): void {
     if (typeof data === 'string') this.events.push(JSON.parse(data) as ServerEvent);
-    else if (data[0] === 2 || data.length < 200_000) this.audioBytes += data.length;
+    else if (data[0] === MEDIA_KIND.audio) this.audioBytes += data.length;
     this.bufferedAmount += typeof data === 'string' ? Buffer.byteLength(data) : data.length;
   }
 }
@@ -138,7 +139,7 @@ describe('reliability: realtime', () => {
     catalog.extra.delete('gone');
     const socket = new ReadingSocket();
     let ended: { error: string } | undefined;
-    const session = new RealtimeSession(stage, socket, { tts: new ToneTts(1), maxTextChars: 100, stageFor: async () => stage, onEnded: (r) => (ended = r) });
+    const session = new RealtimeSession(stage, new WebSocketTransport(socket), { tts: new ToneTts(1), maxTextChars: 100, stageFor: async () => stage, onEnded: (r) => (ended = r) });
     session.start();
     await sleep(300);
     assert.equal(ended?.error, 'render_failed');
@@ -150,7 +151,7 @@ describe('reliability: realtime', () => {
   it('a client that never reads holds little and is dropped once nothing gets through', async () => {
     const socket = new NeverReadingSocket();
     let ended: { error: string } | undefined;
-    const session = new RealtimeSession(await flatStage(), socket, { tts: new ToneTts(20, 3), maxTextChars: 100, stallTimeoutMs: 500, stageFor: async () => { throw new Error('no'); }, onEnded: (r) => (ended = r) });
+    const session = new RealtimeSession(await flatStage(), new WebSocketTransport(socket), { tts: new ToneTts(20, 3), maxTextChars: 100, stallTimeoutMs: 500, stageFor: async () => { throw new Error('no'); }, onEnded: (r) => (ended = r) });
     session.start();
     for (let i = 0; i < 10; i++) await session.handle(Buffer.from(JSON.stringify({ type: 'speak', text: 'a long speech' })), false);
     await sleep(1500);
@@ -162,7 +163,7 @@ describe('reliability: realtime', () => {
   it('unsent bytes past the cap end the session at the next send', async () => {
     const socket = new NeverReadingSocket(MAX_UNSENT_BYTES - 1000);
     let ended: { error: string } | undefined;
-    const session = new RealtimeSession(await flatStage(), socket, { tts: new ToneTts(5), maxTextChars: 100, stageFor: async () => { throw new Error('no'); }, onEnded: (r) => (ended = r) });
+    const session = new RealtimeSession(await flatStage(), new WebSocketTransport(socket), { tts: new ToneTts(5), maxTextChars: 100, stageFor: async () => { throw new Error('no'); }, onEnded: (r) => (ended = r) });
     session.start();
     await session.handle(Buffer.from(JSON.stringify({ type: 'speak', text: 'hello' })), false);
     await sleep(300);
@@ -174,7 +175,7 @@ describe('reliability: realtime', () => {
   it('a client whose frames stay unsent is dropped after the stall timeout', async () => {
     const socket = new NeverReadingSocket(2 << 20);
     let ended: { error: string } | undefined;
-    const session = new RealtimeSession(await flatStage(), socket, { tts: new ToneTts(1), maxTextChars: 100, stallTimeoutMs: 300, stageFor: async () => { throw new Error('no'); }, onEnded: (r) => (ended = r) });
+    const session = new RealtimeSession(await flatStage(), new WebSocketTransport(socket), { tts: new ToneTts(1), maxTextChars: 100, stallTimeoutMs: 300, stageFor: async () => { throw new Error('no'); }, onEnded: (r) => (ended = r) });
     session.start();
     await sleep(1000);
     assert.equal(ended?.error, 'slow_client');
@@ -184,7 +185,7 @@ describe('reliability: realtime', () => {
   it('speech is synthesized and sent no more than the cap ahead of the clock', async () => {
     const socket = new ReadingSocket();
     const tts = new ToneTts(10, 12);
-    const session = new RealtimeSession(await flatStage(), socket, { tts, maxTextChars: 100, stageFor: async () => { throw new Error('no'); } });
+    const session = new RealtimeSession(await flatStage(), new WebSocketTransport(socket), { tts, maxTextChars: 100, stageFor: async () => { throw new Error('no'); } });
     session.start();
     await session.handle(Buffer.from(JSON.stringify({ type: 'speak', text: 'two minutes of speech' })), false);
     await sleep(600);
@@ -196,7 +197,7 @@ describe('reliability: realtime', () => {
 
   it('PCM pushed faster than real time is refused beyond the cap, with an error event', async () => {
     const socket = new ReadingSocket();
-    const session = new RealtimeSession(await flatStage(), socket, { tts: new ToneTts(1), maxTextChars: 100, stageFor: async () => { throw new Error('no'); } });
+    const session = new RealtimeSession(await flatStage(), new WebSocketTransport(socket), { tts: new ToneTts(1), maxTextChars: 100, stageFor: async () => { throw new Error('no'); } });
     session.start();
     await session.handle(Buffer.from(JSON.stringify({ type: 'audio.start', sampleRate: 16000 })), false);
     const chunk = Buffer.alloc(64000); // 2 s of 16 kHz audio

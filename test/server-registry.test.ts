@@ -23,7 +23,7 @@ describe('serving prepared avatars (registry + prepare)', () => {
     ({ dir, cleanup } = await tempDir('avatar-serve-registry-'));
     registry = await AvatarRegistry.open({ dirs: [join(dir, 'avatars')], rescanMs: 0 });
     s = await startTestServer({ limits: { generationsPerMinute: 100 } }, { catalog: registry, preparer: new FolderAvatarPreparer(join(dir, 'avatars'), registry) });
-    const rest = await new ParametricRenderer(256, 256).render({ index: 0, ptsMs: 0, speaking: false, mouth: REST_MOUTH });
+    const rest = new ParametricRenderer(256, 256).render({ index: 0, ptsMs: 0, speaking: false, mouth: REST_MOUTH });
     photo = await sharp(i420ToRgb(rest.data, 256, 256), { raw: { width: 256, height: 256, channels: 3 } }).jpeg({ quality: 92 }).toBuffer();
   });
   after(async () => {

@@ -217,7 +217,7 @@ describe('JPEG frames and the media protocol', () => {
     for (const position of [3, 77, 190]) {
       const sent = await stage.speechFrame(position, mouth);
       const composite = await sharp(sent.jpeg).composite([{ input: sent.patch!.jpeg, left: sent.patch!.x, top: sent.patch!.y }]).removeAlpha().raw().toBuffer();
-      const frame = await new ParametricRenderer(256, 256).render({ index: position, ptsMs: position * 40, mouth, speaking: true });
+      const frame = new ParametricRenderer(256, 256).render({ index: position, ptsMs: position * 40, mouth, speaking: true });
       const whole = await sharp(await jpeg.encode(frame)).raw().toBuffer();
       let diff = 0;
       for (let i = 0; i < whole.length; i++) diff += Math.abs(whole[i]! - composite[i]!);

@@ -111,7 +111,7 @@ function setMode(): void {
   }
 }
 
-$('speak').addEventListener('click', async () => {
+async function speakClicked(): Promise<void> {
   showError('');
   void audio.resume();
   const text = textArea.value.trim();
@@ -129,7 +129,8 @@ $('speak').addEventListener('click', async () => {
   if (!client) await connect().catch((e: Error) => showError(e.message));
   player.onSpeakingFrame = (at) => (firstFrameMs = Math.round(at - asked));
   client?.speak(text, { language: languageSelect.value });
-});
+}
+$('speak').addEventListener('click', () => void speakClicked());
 
 $('interrupt').addEventListener('click', () => {
   stream.stop();
@@ -137,7 +138,7 @@ $('interrupt').addEventListener('click', () => {
   player.stopAudioFrom(player.clockMs());
 });
 
-micButton.addEventListener('click', async () => {
+async function micClicked(): Promise<void> {
   void audio.resume();
   if (mic.active) {
     mic.stop();
@@ -154,7 +155,8 @@ micButton.addEventListener('click', async () => {
     client.endAudio();
     showError(`microphone: ${(e as Error).message}`);
   }
-});
+}
+micButton.addEventListener('click', () => void micClicked());
 
 avatarSelect.addEventListener('change', () => client?.switchAvatar(avatarSelect.value));
 modeSelect.addEventListener('change', setMode);

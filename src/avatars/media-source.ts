@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import sharp from 'sharp';
 import { AvatarError } from '../core/errors.js';
 import { ffmpegErrorTail, locateFfmpeg, runFfmpeg } from '../encode/ffmpeg.js';
+import { probeMedia } from '../encode/media-probe.js';
 
 /** What a source file holds, found from its content (not its name). */
 export interface MediaInfo {
@@ -24,27 +25,23 @@ export interface RgbImage {
 /** Images sharp reads as stills; anything else goes to ffmpeg. */
 const STILL_FORMATS = new Set(['jpeg', 'png', 'webp', 'tiff', 'avif', 'heif', 'bmp']);
 
-/** Probes a file: a still image (read by sharp) or a video (read by ffmpeg). */
-export async function probeMedia(path: string): Promise<MediaInfo> {
+/** Probes a file: a still image (read by sharp) or a video (the media probe). */
+export async function probeSource(path: string): Promise<MediaInfo> {
   const meta = await sharp(path).metadata().catch(() => undefined);
   if (meta?.format && STILL_FORMATS.has(meta.format) && meta.width && meta.height) {
     return { kind: 'image', width: meta.width, height: meta.height, hasAudio: false };
   }
-  const { stderr } = await runFfmpeg(['-i', path]);
-  const video = /Stream #\d+:\d+[^:]*: Video: .*?, (\d{2,5})x(\d{2,5})[ ,\[]/.exec(stderr);
-  if (!video) {
-    const reason = ffmpegErrorTail(stderr, 1).replace(`${path}: `, '') || 'no video stream';
-    throw new AvatarError('invalid_input', `${path}: not a readable image or video (${reason})`);
-  }
-  const duration = /Duration: (\d+):(\d+):(\d+(?:\.\d+)?)/.exec(stderr);
-  const fps = /, (\d+(?:\.\d+)?) fps/.exec(stderr);
+  const probe = await probeMedia(path).catch((e: unknown) => {
+    throw new AvatarError('invalid_input', `${path}: not a readable image or video (${e instanceof AvatarError ? e.message.replace(`${path}`, 'file') : 'unreadable'})`);
+  });
+  const video = probe.video;
+  if (!video || !(video.width > 0 && video.height > 0)) throw new AvatarError('invalid_input', `${path}: not a readable image or video (no video stream)`);
+  const durationMs = video.durationMs ?? probe.durationMs;
   return {
-    kind: 'video',
-    width: Number(video[1]),
-    height: Number(video[2]),
-    ...(duration ? { durationMs: Math.round(((Number(duration[1]) * 60 + Number(duration[2])) * 60 + Number(duration[3])) * 1000) } : {}),
-    ...(fps ? { fps: Number(fps[1]) } : {}),
-    hasAudio: /Stream #\d+:\d+[^:]*: Audio: /.test(stderr),
+    kind: 'video', width: video.width, height: video.height,
+    ...(durationMs > 0 ? { durationMs: Math.round(durationMs) } : {}),
+    ...(video.fps > 0 ? { fps: video.fps } : {}),
+    hasAudio: Boolean(probe.audio),
   };
 }
 

@@ -7,7 +7,7 @@ import { avatarIdFromName as idFromName, checkAvatarId } from '../core/avatar-id
 import { MeshFaceLandmarker, type FaceGeometry, type FaceLandmarker } from './face-landmarks.js';
 import { buildFaceTrack, FaceTrackError, type FrameFaces } from './face-track.js';
 import { AVATAR_FORMAT_VERSION, frameFileName, type AvatarManifest, type MouthFile } from './manifest.js';
-import { extractAudio, fitSize, probeMedia, readImageRgb, readVideoFrames, type MediaInfo, type RgbImage } from './media-source.js';
+import { extractAudio, fitSize, probeSource, readImageRgb, readVideoFrames, type MediaInfo, type RgbImage } from './media-source.js';
 
 /** What to prepare and how. */
 export interface PrepareOptions {
@@ -107,7 +107,7 @@ export async function prepareAvatar(options: PrepareOptions): Promise<PrepareRes
   if (!options.force && (await stat(join(dest, 'avatar.json')).catch(() => undefined))) {
     return { ...base, kind: 'image', renderer: 'warp', frames: 0, bytes: 0, ms: 0, framesPerSecond: 0, skipped: true, filledFrames: 0 };
   }
-  const info = await probeMedia(input);
+  const info = await probeSource(input);
   const work = join(outputDir, `.${id}.partial-${process.pid}-${randomBytes(3).toString('hex')}`);
   await mkdir(join(work, 'frames'), { recursive: true }).catch((e: Error) => {
     throw new AvatarError('output_unwritable', `cannot create ${outputDir}: ${e.message}`);

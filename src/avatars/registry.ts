@@ -1,4 +1,4 @@
-import { readdir } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { AvatarError } from '../core/errors.js';
 import type { Renderer } from '../render/renderer.js';
@@ -105,11 +105,7 @@ export class AvatarRegistry implements AvatarCatalog {
           if (seen.has(id) || (BUILTIN_AVATARS as readonly string[]).includes(id)) return;
           seen.add(id);
           const dir = join(root, id);
-          const existing = this.entries.get(id);
-          const found = await readAvatarSummary(dir, id);
-          if (existing && existing.stamp === found.stamp && existing.dir === dir) return;
-          if (existing) this.forget(existing);
-          this.entries.set(id, { id, dir, summary: found.summary, stamp: found.stamp, lastUsed: 0, lastChecked: Date.now(), generation: (existing?.generation ?? 0) + 1, groups: new Set() });
+          await this.readEntry(id, dir);
         }));
       }
     }
@@ -119,6 +115,31 @@ export class AvatarRegistry implements AvatarCatalog {
         this.entries.delete(entry.id);
       }
     }
+  }
+
+  /** Re-reads one avatar's folder (created, changed or removed), leaving every other avatar as it is. */
+  async refreshAvatar(id: string): Promise<void> {
+    checkAvatarId(id);
+    for (const root of this.options.dirs.map((d) => resolve(d))) {
+      const dir = join(root, id);
+      if (!(await stat(join(dir, 'avatar.json')).then(() => true, () => false))) continue;
+      await this.readEntry(id, dir);
+      return;
+    }
+    const gone = this.entries.get(id);
+    if (gone) {
+      this.forget(gone);
+      this.entries.delete(id);
+    }
+  }
+
+  /** Reads an avatar folder's summary into its entry, unless its files are unchanged. */
+  private async readEntry(id: string, dir: string): Promise<void> {
+    const existing = this.entries.get(id);
+    const found = await readAvatarSummary(dir, id);
+    if (existing && existing.stamp === found.stamp && existing.dir === dir) return;
+    if (existing) this.forget(existing);
+    this.entries.set(id, { id, dir, summary: found.summary, stamp: found.stamp, lastUsed: 0, lastChecked: Date.now(), generation: (existing?.generation ?? 0) + 1, groups: new Set() });
   }
 
   /** Loads an avatar's manifest, mouth data and frame list (frames decode on demand). */

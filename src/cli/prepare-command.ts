@@ -1,7 +1,7 @@
 import { stat, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { Worker } from 'node:worker_threads';
 import { AvatarError } from '../core/errors.js';
+import { prepareInWorker } from '../avatars/prepare-in-worker.js';
 import { listPrepareInputs, prepareAvatar, type PrepareOptions, type PrepareProgress, type PrepareResult } from '../avatars/prepare.js';
 import { avatarsDir } from './avatar-dirs.js';
 import { ProgressBars } from './progress-bars.js';
@@ -74,20 +74,6 @@ export async function runPrepare(argv: readonly string[]): Promise<number> {
     await writeFile(values['output-json'], JSON.stringify({ avatars: results, failures }, null, 2) + '\n');
   }
   return failures.length ? 1 : 0;
-}
-
-/** Prepares one avatar in a worker thread (each thread has its own landmark model). */
-function prepareInWorker(options: PrepareOptions, onProgress: (p: PrepareProgress) => void): Promise<PrepareResult> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL('../avatars/prepare-worker.js', import.meta.url), { workerData: options });
-    worker.on('message', (m: { progress?: PrepareProgress; result?: PrepareResult; error?: string }) => {
-      if (m.progress) onProgress(m.progress);
-      if (m.result) resolve(m.result);
-      if (m.error) reject(new AvatarError('invalid_input', m.error));
-    });
-    worker.on('error', reject);
-    worker.on('exit', (code) => { if (code !== 0) reject(new Error(`prepare worker exited with ${code}`)); });
-  });
 }
 
 function integer(name: string, raw: string, min: number, max: number): number {

@@ -3,6 +3,8 @@ import { setPriority } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { AvatarError } from '../core/errors.js';
 import { i420FrameBytes, type VideoFrame } from '../core/frame.js';
+import type { VideoSink } from '../core/video-sink.js';
+import { resampleLinear } from '../audio/resample.js';
 import type { H264Encoder } from './encoder-probe.js';
 import { ffmpegErrorTail } from './ffmpeg.js';
 
@@ -95,6 +97,11 @@ export class FfmpegMuxProcess {
     return this.framesWritten;
   }
 
+  /** Rate of the PCM ffmpeg reads. */
+  get sampleRate(): number {
+    return this.options.sampleRate;
+  }
+
   /** Queues audio. Audio must run ahead of (or with) the video it accompanies. */
   writeAudio(pcm: Int16Array): void {
     this.raiseFailure();
@@ -148,10 +155,11 @@ export class FfmpegMuxProcess {
 }
 
 /**
- * What every writer over an ffmpeg mux process offers: audio ahead of video, frames with
- * back-pressure. Subclasses say where the container goes and how it ends.
+ * What every writer over an ffmpeg mux process offers: audio ahead of video (at any rate:
+ * converted to the writer's), frames with back-pressure. Subclasses say where the container
+ * goes and how it ends.
  */
-export abstract class MuxedWriter {
+export abstract class MuxedWriter implements VideoSink {
   protected constructor(protected readonly mux: FfmpegMuxProcess) {}
 
   /** Number of frames accepted so far. */
@@ -159,15 +167,18 @@ export abstract class MuxedWriter {
     return this.mux.frames;
   }
 
-  /** Queues audio. Audio must run ahead of (or with) the video it accompanies. */
-  writeAudio(pcm: Int16Array): void {
-    this.mux.writeAudio(pcm);
+  /** Queues audio, converted to the writer's rate. Audio must run ahead of (or with) the video it accompanies. */
+  writeAudio(pcm: Int16Array, sampleRate: number = this.mux.sampleRate): void {
+    this.mux.writeAudio(sampleRate === this.mux.sampleRate ? pcm : resampleLinear(pcm, sampleRate, this.mux.sampleRate));
   }
 
   /** No more audio will come. */
   endAudio(): void {
     this.mux.endAudio();
   }
+
+  abstract finish(): Promise<void>;
+  abstract abort(): Promise<void>;
 
   /** Queues a frame, waiting when ffmpeg is more than a few frames behind. */
   writeFrame(frame: VideoFrame): Promise<void> {

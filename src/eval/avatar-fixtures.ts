@@ -33,7 +33,7 @@ export async function ensureFixtureAvatar(dir: string, id: FixtureAvatar, log: (
     let input: string;
     if (id === 'photo') {
       input = join(work, 'photo.jpg');
-      const rest = await new ParametricRenderer(512, 512).render({ index: 0, ptsMs: 0, speaking: false, mouth: REST_MOUTH });
+      const rest = new ParametricRenderer(512, 512).render({ index: 0, ptsMs: 0, speaking: false, mouth: REST_MOUTH });
       await sharp(i420ToRgb(rest.data, 512, 512), { raw: { width: 512, height: 512, channels: 3 } }).jpeg({ quality: 92 }).toFile(input);
     } else {
       input = join(work, 'video.mp4');

@@ -1,7 +1,7 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join, relative } from 'node:path';
-import { decodeAudio } from '../audio/decode-audio.js';
+import { readAudioSpeech } from '../audio/read-audio-speech.js';
 import { encodeWav } from '../audio/wav.js';
 import { BuiltinAvatarCatalog, type AvatarCatalog } from '../avatars/catalog.js';
 import { AvatarError } from '../core/errors.js';
@@ -178,7 +178,7 @@ async function render(scenario: Scenario, catalog: AvatarCatalog, output: string
           if (i < scenario.utterances.length - 1 && rate) yield silence(UTTERANCE_GAP_MS, rate);
         }
       }
-      const figures = await renderSpeechSession({ speech: speech(), tracker: 'phonemes', catalog, avatar: scenario.avatar, fps: scenario.fps, output, ...(signal ? { signal } : {}) });
+      const figures = await renderSpeechSession({ speech: speech(), arrival: 'pieces', catalog, avatar: scenario.avatar, fps: scenario.fps, output, ...(signal ? { signal } : {}) });
       return { figures, language: languageFigures(scenario.utterances, used, voices) };
     }
     case 'audio': {
@@ -194,26 +194,18 @@ async function render(scenario: Scenario, catalog: AvatarCatalog, output: string
       await mkdir(audioDir, { recursive: true });
       const wav = join(audioDir, `${scenario.id}.wav`);
       await writeFileAtomic(wav, encodeWav(ttsSpeech));
-      const figures = await renderSpeechSession({ speech: decodedFile(wav, signal), tracker: 'audio-offline', catalog, avatar: scenario.avatar, fps: scenario.fps, output, ...(signal ? { signal } : {}) });
+      const figures = await renderSpeechSession({ speech: decodedFile(wav, signal), arrival: 'whole', catalog, avatar: scenario.avatar, fps: scenario.fps, output, ...(signal ? { signal } : {}) });
       return { figures, ttsSpeech, language: languageFigures([u], [language], [ttsSpeech.voice ?? '?']) };
     }
     case 'audio-file': {
-      const figures = await renderSpeechSession({ speech: decodedFile(scenario.audioFile!, signal), tracker: 'audio-offline', catalog, avatar: scenario.avatar, fps: scenario.fps, output, ...(signal ? { signal } : {}) });
+      const figures = await renderSpeechSession({ speech: decodedFile(scenario.audioFile!, signal), arrival: 'whole', catalog, avatar: scenario.avatar, fps: scenario.fps, output, ...(signal ? { signal } : {}) });
       return { figures };
     }
   }
 }
 
 async function* decodedFile(path: string, signal: AbortSignal | undefined): AsyncGenerator<Speech> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(path);
-  } catch (e) {
-    throw new AvatarError('invalid_input', `cannot read audio file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  const audio = await decodeAudio(bytes, signal ? { signal } : {});
-  if (audio.pcm.length === 0) throw new AvatarError('invalid_input', `audio file ${path} holds no samples`);
-  yield { pcm: audio.pcm, sampleRate: audio.sampleRate };
+  yield await readAudioSpeech(path, { label: path, ...(signal ? { signal } : {}) });
 }
 
 function languageFigures(utterances: readonly { text: string; language: string }[], used: string[], voices: string[]): LanguageFigures {

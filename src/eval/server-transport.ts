@@ -8,7 +8,7 @@ import { AvatarError } from '../core/errors.js';
 import type { MediaMessage } from '../client/protocol.js';
 import type { WebSocketConstructor } from '../client/realtime-client.js';
 import type { AvatarServer } from '../server/app.js';
-import { probeMedia } from './probe.js';
+import { probeMedia } from '../encode/media-probe.js';
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -3,6 +3,7 @@ import type { AvatarCatalog } from '../avatars/catalog.js';
 import type { Speech } from '../core/speech.js';
 import { chooseEncoder } from '../encode/encoder-probe.js';
 import { speechToMp4 } from '../pipeline/speech-to-mp4.js';
+import type { SpeechArrival } from '../pipeline/track-speech.js';
 
 /** Latency figures of one rendered video (same meaning as say()'s). */
 export interface RenderFigures {
@@ -23,8 +24,8 @@ export interface RenderFigures {
 export interface SessionRenderOptions {
   /** Speech parts in order, produced lazily (TTS sentence by sentence, or one decoded file). */
   readonly speech: AsyncIterable<Speech>;
-  /** `phonemes`: TTS timings; `audio-offline` / `audio-streaming`: the audio-only tracker. */
-  readonly tracker: 'phonemes' | 'audio-offline' | 'audio-streaming';
+  /** `whole`: one part holds all the speech (a recording); `pieces`: parts arrive over time (TTS sentences). */
+  readonly arrival: SpeechArrival;
   readonly catalog: AvatarCatalog;
   readonly avatar: string;
   readonly fps: number;
@@ -44,7 +45,7 @@ export async function renderSpeechSession(options: SessionRenderOptions): Promis
   const renderer = await options.catalog.createRenderer(options.avatar, { fps: options.fps });
   const encoder = await encoderChoice;
   const r = await speechToMp4({
-    speech: options.speech, tracker: options.tracker, renderer, encoder, fps: options.fps, output: options.output, startedAt: started,
+    speech: options.speech, arrival: options.arrival, renderer, encoder, fps: options.fps, output: options.output, startedAt: started,
     ...(options.signal ? { signal: options.signal } : {}),
   });
   const samples = r.parts.reduce((n, p) => n + p.pcm.length, 0);

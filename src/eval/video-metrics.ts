@@ -2,7 +2,7 @@ import { AvatarError } from '../core/errors.js';
 import { ffmpegErrorTail, runFfmpeg } from '../encode/ffmpeg.js';
 import { bt1359Verdict, fineEnvelope, measureAvOffset, type AvOffset } from './av-offset.js';
 import { summarizePitch, type PitchSummary } from './pitch.js';
-import { probeMedia, type MediaProbe } from './probe.js';
+import { probeMedia, type MediaProbe } from '../encode/media-probe.js';
 import { decodeRegionLuma, frameMotion, motionBySpan, mouthActivity, type Region } from './sync-analysis.js';
 
 /** Sample rate the audio of a video is analysed at. */

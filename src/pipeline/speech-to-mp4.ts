@@ -1,25 +1,18 @@
 import { resolve } from 'node:path';
-import { AudioMouthTracker } from '../audio/audio-mouth-track.js';
-import { AvatarError, throwIfAborted } from '../core/errors.js';
+import { Prefetch } from '../core/bounded-queue.js';
 import type { Speech } from '../core/speech.js';
 import type { H264Encoder } from '../encode/encoder-probe.js';
 import { Mp4FileWriter } from '../encode/mp4-writer.js';
 import type { Renderer } from '../render/renderer.js';
-import type { MouthTracker } from '../visemes/mouth-params.js';
-import { PhonemeMouthTracker } from '../visemes/phoneme-track.js';
-
-/**
- * Which mouth tracker follows the speech. `auto`: TTS timings when the speech has them,
- * else the streaming audio tracker. `audio-offline` suits a whole recording (both-way
- * smoothing, its own loudness range).
- */
-export type TrackerChoice = 'auto' | 'phonemes' | 'audio-offline' | 'audio-streaming';
+import { renderTo } from './render-to.js';
+import { trackSpeech, type SpeechArrival, type TrackedSpeech } from './track-speech.js';
 
 /** What to render and where. */
 export interface SpeechToMp4Options {
   /** Speech parts in order, produced lazily (TTS sentence by sentence, or one decoded file). */
   readonly speech: AsyncIterable<Speech>;
-  readonly tracker: TrackerChoice;
+  /** `whole`: one part holds all the speech (a recording); `pieces`: parts arrive over time (a script). */
+  readonly arrival: SpeechArrival;
   readonly renderer: Renderer;
   readonly encoder: H264Encoder;
   readonly fps: number;
@@ -47,90 +40,50 @@ export interface SpeechToMp4Result {
   readonly parts: readonly Speech[];
 }
 
+/** Speech parts produced ahead of the one being rendered. */
+export const SPEECH_AHEAD = 2;
+
 /**
- * Renders speech into one MP4 on one sample clock: each part's audio goes to the encoder
- * and its frames are drawn and piped while the next part is produced, so no image touches
- * the disk. The file appears only when complete; on failure or abort the encoder is killed
- * and its temporary file removed.
+ * Speech to one MP4 file: `trackSpeech` then `renderTo` an MP4 file sink. The next parts
+ * are produced (a bounded few) while the current one is drawn and encoded, so no image
+ * touches the disk and nothing waits on anything it need not. The encoder starts with the
+ * first part (its audio rate is the file's). The file appears only when complete; on
+ * failure or abort the encoder is killed and its temporary file removed.
  */
 export async function speechToMp4(options: SpeechToMp4Options): Promise<SpeechToMp4Result> {
   const started = options.startedAt ?? performance.now();
   const { renderer, fps } = options;
+  const ahead = options.speech instanceof Prefetch ? options.speech : new Prefetch(options.speech, SPEECH_AHEAD);
   const parts: Speech[] = [];
-  let writer: Mp4FileWriter | undefined;
-  let tracker: MouthTracker | undefined;
-  let ttsMs = 0;
-  let renderMs = 0;
-  let firstFrameMs = 0;
-  let encodeStarted = 0;
-  let audioMs = 0;
-  const renderReady = async () => {
-    const ready = tracker!.takeReady();
-    if (ready.length > 0) renderer.plan?.(ready);
-    for (const frame of ready) {
-      throwIfAborted(options.signal);
-      const t0 = performance.now();
-      const picture = await renderer.render(frame);
-      renderMs += performance.now() - t0;
-      await writer!.writeFrame(picture);
-      if (firstFrameMs === 0) firstFrameMs = performance.now() - started;
-      options.onFrame?.(writer!.frames);
-    }
-  };
-  const iterator = options.speech[Symbol.asyncIterator]();
-  try {
-    for (;;) {
-      const t0 = performance.now();
-      const next = await iterator.next();
-      ttsMs += performance.now() - t0;
-      if (next.done) break;
-      throwIfAborted(options.signal);
-      const part = next.value;
-      if (!writer) {
-        encodeStarted = performance.now();
-        writer = await Mp4FileWriter.open({ path: resolve(options.output), width: renderer.width, height: renderer.height, fps, sampleRate: part.sampleRate, encoder: options.encoder });
-        tracker = createTracker(options.tracker, fps, Boolean(part.phonemes));
-      }
-      if (part.sampleRate !== parts[0]?.sampleRate && parts.length > 0) {
-        throw new AvatarError('invalid_input', `speech parts change sample rate (${parts[0]!.sampleRate} then ${part.sampleRate} Hz)`);
-      }
+  const recorded = (async function* () {
+    for await (const part of ahead) {
       parts.push(part);
-      audioMs += (part.pcm.length * 1000) / part.sampleRate;
-      writer.writeAudio(part.pcm);
-      tracker!.push(part);
-      await renderReady();
-      options.onPart?.({ parts: parts.length, frames: writer.frames, audioMs });
+      yield part;
     }
-    if (!writer || !tracker) throw new AvatarError('tts_failed', 'no speech to render: the speech source produced no audio');
-    writer.endAudio();
-    tracker.finish();
-    await renderReady();
-    await writer.finish();
-  } catch (e) {
-    await writer?.abort();
-    if (options.signal?.aborted) throw new AvatarError('aborted', 'the operation was cancelled', { cause: e });
+  })();
+  const conditioning = renderer.createAudioConditioning?.(fps);
+  const steps = trackSpeech(recorded, { fps, arrival: options.arrival, ...(conditioning ? { conditioning } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+  // The writer opens once the first part's rate is known; until then nothing is encoded.
+  const firstStep = await steps.next();
+  if (firstStep.done) throw new Error('speech tracking ended without a step');
+  const encodeStarted = performance.now();
+  const writer = await Mp4FileWriter.open({
+    path: resolve(options.output), width: renderer.width, height: renderer.height, fps, sampleRate: parts[0]!.sampleRate, encoder: options.encoder,
+  }).catch(async (e: unknown) => {
+    await steps.return(undefined);
     throw e;
-  }
-  return { ttsMs, firstFrameMs, renderMs, encodeMs: performance.now() - encodeStarted, frames: writer.frames, parts };
-}
-
-function createTracker(choice: TrackerChoice, fps: number, hasPhonemes: boolean): MouthTracker {
-  if (choice === 'phonemes' || (choice === 'auto' && hasPhonemes)) return new PhonemeMouthTracker(fps);
-  return new AudioMouthTracker({ fps, mode: choice === 'audio-offline' ? 'offline' : 'streaming' });
-}
-
-/** An iterator whose first item is requested now, so that producing it overlaps other setup. */
-export function startedEarly<T>(source: AsyncIterable<T>): AsyncIterable<T> {
-  const iterator = source[Symbol.asyncIterator]();
-  const first = iterator.next();
-  first.catch(() => undefined);
+  });
+  const all = (async function* (): AsyncGenerator<TrackedSpeech> {
+    yield firstStep.value;
+    yield* steps;
+  })();
+  const result = await renderTo(writer, all, renderer, {
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.onFrame ? { onFrame: options.onFrame } : {}),
+    onStep: ({ audioMs, frames }) => options.onPart?.({ parts: parts.length, frames, audioMs }),
+  });
   return {
-    async *[Symbol.asyncIterator]() {
-      try {
-        for (let r = await first; !r.done; r = await iterator.next()) yield r.value;
-      } finally {
-        await iterator.return?.();
-      }
-    },
+    ttsMs: result.waitMs + (encodeStarted - started), firstFrameMs: result.firstFrameAt - started, renderMs: result.renderMs,
+    encodeMs: performance.now() - encodeStarted, frames: result.frames, parts,
   };
 }

@@ -20,6 +20,22 @@ export interface Renderer {
    * among source frames plan the whole run at once here.
    */
   plan?(frames: readonly MouthFrame[]): void;
+  /**
+   * For renderers driven by audio (neural models): a fresh per-segment feature extractor.
+   * The pipeline pushes the same speech it tracks and attaches `features(frame.index)` to
+   * each frame as `frame.audio` before `plan` and `render`.
+   */
+  createAudioConditioning?(fps: number): AudioConditioning;
+}
+
+/** Per-frame audio input for renderers driven by audio (neural models). */
+export interface AudioConditioning {
+  /** Appends speech on the frame clock: sample 0 of the first call is the start of frame 0. */
+  push(pcm: Int16Array, sampleRate: number): void;
+  /** No more audio: the tail is padded so every frame gets its input. */
+  finish(): void;
+  /** The model's audio input for frame `index` once enough audio has arrived, else undefined. */
+  features(index: number): Float32Array | undefined;
 }
 
 /** Parses `512`, `640x480` into an even width and height within sane bounds. */

@@ -1,7 +1,5 @@
-import { readFile } from 'node:fs/promises';
-import { decodeAudio } from '../audio/decode-audio.js';
+import { readAudioSpeech } from '../audio/read-audio-speech.js';
 import type { AvatarCatalog } from '../avatars/catalog.js';
-import { AvatarError } from '../core/errors.js';
 import { chooseEncoder } from '../encode/encoder-probe.js';
 import { speechToMp4 } from '../pipeline/speech-to-mp4.js';
 import type { SayResult } from '../say.js';
@@ -30,16 +28,14 @@ export const MAX_AUDIO_S = 600;
  */
 export async function renderAudioToMp4(request: AudioGenerateRequest, catalog: AvatarCatalog, signal: AbortSignal, progress: (f: number) => void): Promise<AudioGenerateResult> {
   const started = performance.now();
-  const audio = await decodeAudio(await readFile(request.audioPath), { sampleRate: 22050, signal });
+  const audio = await readAudioSpeech(request.audioPath, { maxDurationMs: MAX_AUDIO_S * 1000, minDurationMs: 50, sampleRate: 22050, signal, label: 'the recording' });
   const audioS = audio.pcm.length / audio.sampleRate;
-  if (audioS < 0.05) throw new AvatarError('invalid_input', 'the recording holds no audio');
-  if (audioS > MAX_AUDIO_S) throw new AvatarError('invalid_input', `the recording is ${Math.round(audioS)} s long; the limit is ${MAX_AUDIO_S} s`);
   const renderer = await catalog.createRenderer(request.avatar, { fps: request.fps, ...(request.width ? { width: request.width, height: request.height } : {}) });
   const encoder = await chooseEncoder(request.encoder);
   const expectedFrames = Math.max(1, Math.ceil(audioS * request.fps));
   const rendered = await speechToMp4({
-    speech: (async function* () { yield { pcm: audio.pcm, sampleRate: audio.sampleRate }; })(),
-    tracker: 'audio-offline', renderer, encoder, fps: request.fps, output: request.output, signal,
+    speech: (async function* () { yield audio; })(),
+    arrival: 'whole', renderer, encoder, fps: request.fps, output: request.output, signal,
     onFrame: (frames) => { if (frames % 25 === 0) progress((0.95 * frames) / expectedFrames); },
   });
   return { encoder: encoder.name, width: renderer.width, height: renderer.height, fps: request.fps, frames: rendered.frames, audioS, totalMs: performance.now() - started };

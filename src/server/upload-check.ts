@@ -1,6 +1,6 @@
 import { open } from 'node:fs/promises';
 import { AvatarError } from '../core/errors.js';
-import { runFfmpeg } from '../encode/ffmpeg.js';
+import { probeMedia } from '../encode/media-probe.js';
 
 /** What an uploaded file is, judged by its content. */
 export type UploadKind = 'image' | 'video' | 'audio';
@@ -37,19 +37,17 @@ export async function readHead(path: string, bytes = 64): Promise<Uint8Array> {
 }
 
 /**
- * Confirms with ffmpeg that the file really holds a decodable stream of the sniffed kind:
- * a renamed or truncated file fails here with a clear message.
+ * Confirms with the media probe that the file really holds a decodable stream of the
+ * sniffed kind: a renamed or truncated file fails here with a clear message.
  */
-export async function probeMedia(path: string, kind: UploadKind): Promise<{ width?: number; height?: number; durationS?: number }> {
-  const { stderr } = await runFfmpeg(['-i', path]);
-  const wanted = kind === 'audio' ? /Stream #\S+.*: Audio: / : /Stream #\S+.*: Video: [^\n]*?(\d{2,5})x(\d{2,5})/;
-  const m = wanted.exec(stderr);
-  if (!m || /Invalid data found|could not find codec|moov atom not found/i.test(stderr)) {
+export async function checkUploadedMedia(path: string, kind: UploadKind): Promise<{ width?: number; height?: number; durationS?: number }> {
+  const probe = await probeMedia(path).catch(() => undefined);
+  const stream = kind === 'audio' ? probe?.audio : probe?.video;
+  if (!probe || !stream || (kind !== 'audio' && !(probe.video!.width > 0 && probe.video!.height > 0))) {
     throw new AvatarError('invalid_input', `the uploaded file is not a readable ${kind}`);
   }
-  const duration = /Duration: (\d+):(\d+):(\d+(?:\.\d+)?)/.exec(stderr);
   return {
-    ...(kind !== 'audio' ? { width: Number(m[1]), height: Number(m[2]) } : {}),
-    ...(duration ? { durationS: Number(duration[1]) * 3600 + Number(duration[2]) * 60 + Number(duration[3]) } : {}),
+    ...(kind !== 'audio' ? { width: probe.video!.width, height: probe.video!.height } : {}),
+    ...(probe.durationMs > 0 ? { durationS: probe.durationMs / 1000 } : {}),
   };
 }

@@ -49,7 +49,9 @@ function synthesize(worker: EspeakWorker, text: string): { pcm: Int16Array; even
   return { pcm, events };
 }
 
-parentPort!.on('message', async (req: EspeakWorkerRequest) => {
+parentPort!.on('message', (req: EspeakWorkerRequest) => void answer(req));
+
+async function answer(req: EspeakWorkerRequest): Promise<void> {
   const reply = (msg: EspeakWorkerReply, transfer: ArrayBuffer[] = []) => parentPort!.postMessage(msg, transfer);
   try {
     const { module, worker } = await engine;
@@ -75,4 +77,4 @@ parentPort!.on('message', async (req: EspeakWorkerRequest) => {
   } catch (e) {
     reply({ id: req.id, kind: 'error', message: (e as Error).message });
   }
-});
+}

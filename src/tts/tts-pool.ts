@@ -37,11 +37,11 @@ export class TtsPool implements TtsProvider {
 
   /** Stops every member's engine. */
   async close(): Promise<void> {
-    await Promise.all(this.members.map((m) => m.close?.()));
+    await Promise.all(this.members.map((m) => m.close?.() ?? Promise.resolve()));
   }
 
   /** Starts every member's engine. */
   async warmUp(): Promise<void> {
-    await Promise.all(this.members.map((m) => m.warmUp?.()));
+    await Promise.all(this.members.map((m) => m.warmUp?.() ?? Promise.resolve()));
   }
 }

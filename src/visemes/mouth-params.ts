@@ -29,6 +29,8 @@ export interface MouthFrame {
   readonly mouth: MouthParams;
   /** True when the frame lies in speech rather than silence. */
   readonly speaking: boolean;
+  /** The audio input of this frame, for renderers driven by audio (see AudioConditioning). */
+  readonly audio?: Float32Array;
 }
 
 /** Keys of MouthParams, for generic blending. */

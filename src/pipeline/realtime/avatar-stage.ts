@@ -3,6 +3,7 @@ import type { FrameRect, JpegEncoder } from '../../compose/jpeg.js';
 import type { Renderer } from '../../render/renderer.js';
 import { REST_MOUTH, type MouthParams } from '../../visemes/mouth-params.js';
 import { measureSpeechRegion } from './patch-region.js';
+import type { RealtimePicture } from './transport.js';
 
 /** Seconds of idle motion that realtime sessions loop over (forwards, then backwards). */
 const IDLE_LOOP_S = 10;
@@ -66,15 +67,15 @@ export class AvatarStage {
    * region it is the cached idle JPEG plus a JPEG of that region only (a fraction of the
    * cost); otherwise one whole JPEG.
    */
-  async speechFrame(position: number, mouth: MouthParams): Promise<{ jpeg: Buffer; patch?: { x: number; y: number; jpeg: Buffer } }> {
+  async speechFrame(position: number, mouth: MouthParams, audio?: Float32Array): Promise<RealtimePicture> {
     const region = this.speechRegion;
-    if (!region) return { jpeg: await this.encode(position, mouth, true) };
-    const [base, patch] = await Promise.all([this.idleJpeg(position), this.encode(position, mouth, true, region)]);
+    if (!region) return { jpeg: await this.encode(position, mouth, true, undefined, audio) };
+    const [base, patch] = await Promise.all([this.idleJpeg(position), this.encode(position, mouth, true, region, audio)]);
     return { jpeg: base, patch: { x: region[0], y: region[1], jpeg: patch } };
   }
 
-  private async encode(position: number, mouth: MouthParams, speaking: boolean, region?: FrameRect): Promise<Buffer> {
-    const frame = await this.renderer.render({ index: position, ptsMs: (position * 1000) / this.fps, mouth, speaking });
+  private async encode(position: number, mouth: MouthParams, speaking: boolean, region?: FrameRect, audio?: Float32Array): Promise<Buffer> {
+    const frame = await this.renderer.render({ index: position, ptsMs: (position * 1000) / this.fps, mouth, speaking, ...(audio ? { audio } : {}) });
     try {
       return await this.jpeg.encode(frame, region);
     } finally {

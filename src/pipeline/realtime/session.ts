@@ -1,21 +1,14 @@
-import { checkSpeakText } from '../../core/speak-text.js';
 import { randomUUID } from 'node:crypto';
+import type { ServerEvent } from '../../client/protocol.js';
 import { AvatarError, describeError, type ErrorDescription } from '../../core/errors.js';
-import { encodeMediaHeader, encodePatchHeader, FLAG_PATCH, FLAG_SPEAKING, MEDIA_KIND, type ClientMessage, type ServerEvent } from '../../client/protocol.js';
-import { resolveLanguage } from '../../tts/language.js';
+import type { AudioConditioning } from '../../render/renderer.js';
 import type { TtsProvider } from '../../tts/provider.js';
 import { REST_MOUTH, type MouthFrame, type MouthParams } from '../../visemes/mouth-params.js';
-import { checkAvatarId } from '../../core/avatar-id.js';
-import { FramePacer } from './pacer.js';
 import type { AvatarStage } from './avatar-stage.js';
+import { parseClientMessage, type SessionCommand } from './client-messages.js';
+import { FramePacer } from './pacer.js';
+import type { RealtimeTransport } from './transport.js';
 import { StreamedAudioUtterance, TextUtterance, type SpeechTimeline, type Utterance } from './utterance.js';
-
-/** The transport a session writes to (a WebSocket). */
-export interface SessionSocket {
-  send(data: Buffer | string): void;
-  /** Bytes queued but not yet sent: frames are skipped while the client cannot keep up. */
-  readonly bufferedAmount: number;
-}
 
 /** What a session needs from the server. */
 export interface SessionDeps {
@@ -45,6 +38,7 @@ interface Placed {
   readonly mouth: MouthParams;
   readonly speaking: boolean;
   readonly utterance: string;
+  readonly audio?: Float32Array;
 }
 
 /** Client send buffer beyond which frames are skipped rather than queued. */
@@ -86,7 +80,7 @@ export class RealtimeSession implements SpeechTimeline {
   /** When frames started being skipped for backpressure, without one sent since. */
   private stalledSince: number | undefined;
 
-  constructor(private stage: AvatarStage, private readonly socket: SessionSocket, private readonly deps: SessionDeps) {
+  constructor(private stage: AvatarStage, private readonly transport: RealtimeTransport, private readonly deps: SessionDeps) {
     this.fps = stage.fps;
     this.pacer = new FramePacer(stage.fps, (slot, dueAt) => this.produce(slot, dueAt), Math.min(PRODUCE_LEAD_MS, 500 / stage.fps), (e) => {
       const body = describeError(e);
@@ -138,14 +132,7 @@ export class RealtimeSession implements SpeechTimeline {
 
   private async handleNow(data: Buffer, isBinary: boolean): Promise<void> {
     try {
-      if (isBinary) return this.audioChunk(data);
-      let message: ClientMessage;
-      try {
-        message = JSON.parse(data.toString('utf8')) as ClientMessage;
-      } catch {
-        throw new AvatarError('invalid_input', 'messages must be JSON objects with a "type"');
-      }
-      await this.dispatch(message);
+      await this.apply(parseClientMessage(data, isBinary, this.deps));
     } catch (e) {
       const body = describeError(e);
       this.deps.onError?.(body.error);
@@ -153,59 +140,39 @@ export class RealtimeSession implements SpeechTimeline {
     }
   }
 
-  private async dispatch(message: ClientMessage): Promise<void> {
-    switch (message?.type) {
-      case 'speak': {
-        const text = checkSpeakText(message.text, this.deps.maxTextChars, 'speak "text"');
-        const language = resolveLanguage(message.language, text).code;
-        if (message.voice !== undefined && (typeof message.voice !== 'string' || !/^[\w.+-]{1,64}$/.test(message.voice))) throw new AvatarError('invalid_input', '"voice" must be a voice id');
-        this.enqueue(new TextUtterance(this.utteranceId(message.id), this.deps.tts, { text, language, ...(message.voice ? { voice: message.voice } : {}) }));
+  private async apply(command: SessionCommand): Promise<void> {
+    switch (command.kind) {
+      case 'speak':
+        this.enqueue(new TextUtterance(command.id, this.deps.tts, { text: command.text, language: command.language, ...(command.voice ? { voice: command.voice } : {}) }));
         return;
-      }
       case 'interrupt':
         this.interrupt();
         return;
-      case 'audio.start': {
-        const rate = message.sampleRate ?? 16000;
-        if (!Number.isInteger(rate) || rate < 8000 || rate > 48000) throw new AvatarError('invalid_input', 'audio.start "sampleRate" must be a whole number from 8000 to 48000 (default 16000)');
+      case 'audio.start':
         this.audioIn?.end();
-        this.audioIn = new StreamedAudioUtterance(this.utteranceId(message.id), rate, message.echo !== false, this.fps);
+        this.audioIn = new StreamedAudioUtterance(command.id, command.sampleRate, command.echo);
         this.enqueue(this.audioIn);
         return;
-      }
+      case 'audio.chunk':
+        if (!this.audioIn) throw new AvatarError('invalid_input', 'binary audio must come between audio.start and audio.end');
+        if (this.aheadMs() > MAX_SPEECH_AHEAD_MS) {
+          throw new AvatarError('invalid_input', `audio arrives faster than real time: more than ${MAX_SPEECH_AHEAD_MS / 1000} s is already scheduled; this chunk was dropped`);
+        }
+        this.audioIn.push(command.pcm);
+        return;
       case 'audio.end':
         if (!this.audioIn) throw new AvatarError('invalid_input', 'audio.end without audio.start');
         this.audioIn.end();
         this.audioIn = undefined;
         return;
-      case 'avatar': {
-        if (typeof message.avatar !== 'string') throw new AvatarError('invalid_input', 'avatar needs "avatar": an avatar id');
-        checkAvatarId(message.avatar);
-        this.stage = await this.deps.stageFor(message.avatar);
-        this.event({ type: 'avatar.changed', avatar: message.avatar, ptsMs: this.slotMs(this.pacer.nextIndex) });
+      case 'avatar':
+        this.stage = await this.deps.stageFor(command.avatar);
+        this.event({ type: 'avatar.changed', avatar: command.avatar, ptsMs: this.slotMs(this.pacer.nextIndex) });
         return;
-      }
       case 'ping':
-        this.event({ type: 'pong', ...(typeof message.t === 'number' ? { t: message.t } : {}), ptsMs: performance.now() - this.pacer.origin });
+        this.event({ type: 'pong', ...(command.t !== undefined ? { t: command.t } : {}), ptsMs: performance.now() - this.pacer.origin });
         return;
-      default:
-        throw new AvatarError('invalid_input', `unknown message type ${JSON.stringify((message as { type?: unknown })?.type)}: use speak, interrupt, audio.start, audio.end, avatar or ping`);
     }
-  }
-
-  private audioChunk(data: Buffer): void {
-    if (!this.audioIn) throw new AvatarError('invalid_input', 'binary audio must come between audio.start and audio.end');
-    if (data.length % 2 !== 0) throw new AvatarError('invalid_input', 'binary audio must be 16-bit PCM (an even number of bytes)');
-    if (this.aheadMs() > MAX_SPEECH_AHEAD_MS) {
-      throw new AvatarError('invalid_input', `audio arrives faster than real time: more than ${MAX_SPEECH_AHEAD_MS / 1000} s is already scheduled; this chunk was dropped`);
-    }
-    const copy = new Int16Array(data.length >> 1);
-    new Uint8Array(copy.buffer).set(data);
-    this.audioIn.push(copy);
-  }
-
-  private utteranceId(given: unknown): string {
-    return typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID().slice(0, 8);
   }
 
   private enqueue(utterance: Utterance): void {
@@ -283,15 +250,18 @@ export class RealtimeSession implements SpeechTimeline {
     for (const frame of frames) {
       const slot = start + frame.index;
       if (slot < this.pacer.nextIndex) continue;
-      this.timeline.set(slot, { mouth: frame.mouth, speaking: frame.speaking, utterance });
+      this.timeline.set(slot, { mouth: frame.mouth, speaking: frame.speaking, utterance, ...(frame.audio ? { audio: frame.audio } : {}) });
       if (slot >= this.timelineEnd) this.timelineEnd = slot + 1;
     }
   }
 
   sendAudio(pcm: Int16Array, sampleRate: number, ptsMs: number): void {
     if (this.closed || !this.withinUnsentCap()) return;
-    const header = encodeMediaHeader(MEDIA_KIND.audio, 0, sampleRate, ptsMs);
-    this.socket.send(Buffer.concat([header, Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength)]));
+    this.transport.sendAudio(pcm, sampleRate, ptsMs);
+  }
+
+  audioConditioning(): AudioConditioning | undefined {
+    return this.stage.renderer.createAudioConditioning?.(this.fps);
   }
 
   started(utterance: string, slot: number): void {
@@ -312,7 +282,7 @@ export class RealtimeSession implements SpeechTimeline {
     let late = false;
     if (this.roomWaiters.length && this.aheadMs() < MAX_SPEECH_AHEAD_MS) for (const waiter of this.roomWaiters.splice(0)) waiter();
     if (!this.withinUnsentCap()) return;
-    if (this.socket.bufferedAmount > MAX_BUFFERED_BYTES) {
+    if (this.transport.bufferedBytes > MAX_BUFFERED_BYTES) {
       this.counts.dropped++;
       late = true;
       this.stalledSince ??= performance.now();
@@ -323,15 +293,11 @@ export class RealtimeSession implements SpeechTimeline {
       }
     } else {
       this.stalledSince = undefined;
-      const picture = still ? { jpeg: await stage.idleJpeg(this.position) } : await stage.speechFrame(this.position, placed!.mouth);
+      const picture = still ? { jpeg: await stage.idleJpeg(this.position) } : await stage.speechFrame(this.position, placed!.mouth, placed!.audio);
       const wait = dueAt - performance.now();
       if (wait >= 1) await new Promise((resolve) => setTimeout(resolve, wait));
       if (this.closed) return;
-      const flags = (placed?.speaking ? FLAG_SPEAKING : 0) | (picture.patch ? FLAG_PATCH : 0);
-      const header = encodeMediaHeader(MEDIA_KIND.video, flags, slot, this.slotMs(slot));
-      this.socket.send(picture.patch
-        ? Buffer.concat([header, encodePatchHeader(picture.patch.x, picture.patch.y, picture.jpeg.length), picture.jpeg, picture.patch.jpeg])
-        : Buffer.concat([header, picture.jpeg]));
+      this.transport.sendFrame(picture, slot, this.slotMs(slot), Boolean(placed?.speaking));
       this.counts.frames++;
       if (!still) this.counts.speechFrames++;
     }
@@ -365,12 +331,12 @@ export class RealtimeSession implements SpeechTimeline {
   }
 
   private event(event: ServerEvent): void {
-    if (!this.closed && (event.type === 'error' || this.withinUnsentCap())) this.socket.send(JSON.stringify(event));
+    if (!this.closed && (event.type === 'error' || this.withinUnsentCap())) this.transport.sendEvent(event);
   }
 
   /** False (and the session ended) once the client has left more than MAX_UNSENT_BYTES unread. */
   private withinUnsentCap(): boolean {
-    if (this.socket.bufferedAmount <= MAX_UNSENT_BYTES) return true;
+    if (this.transport.bufferedBytes <= MAX_UNSENT_BYTES) return true;
     this.end({ error: 'slow_client', message: `the client is not reading: more than ${MAX_UNSENT_BYTES >> 20} MB are waiting to be sent` });
     return false;
   }

@@ -1,9 +1,9 @@
-import { AudioMouthTracker } from '../../audio/audio-mouth-track.js';
 import { AvatarError } from '../../core/errors.js';
 import type { Speech } from '../../core/speech.js';
 import type { TtsProvider } from '../../tts/provider.js';
 import type { MouthFrame } from '../../visemes/mouth-params.js';
-import { PhonemeMouthTracker } from '../../visemes/phoneme-track.js';
+import type { AudioConditioning } from '../../render/renderer.js';
+import { trackSpeech, trackWhole } from '../track-speech.js';
 
 /** How a session lets an utterance place its frames and audio on the session clock. */
 export interface SpeechTimeline {
@@ -18,6 +18,8 @@ export interface SpeechTimeline {
   waitForRoom(signal: AbortSignal): Promise<void>;
   /** The utterance's first slot is known. */
   started(utteranceId: string, slot: number): void;
+  /** A fresh per-segment audio input extractor, when the avatar's renderer is driven by audio. */
+  audioConditioning(): AudioConditioning | undefined;
 }
 
 /** One thing to say: placed on the timeline by `play`, which resolves once all of it is placed. */
@@ -32,10 +34,10 @@ export interface Utterance {
 }
 
 /**
- * Speech from text: each synthesized sentence becomes one segment with its own exact
- * phoneme-driven mouth track, placed right after the previous one (or, when synthesis
- * fell behind, at the next free slot: a short pause instead of audio running ahead of
- * the picture).
+ * Speech from text: each synthesized sentence arrives whole and becomes one segment with
+ * its own mouth track (the pipeline's one tracker policy), placed right after the previous
+ * one (or, when synthesis fell behind, at the next free slot: a short pause instead of
+ * audio running ahead of the picture).
  */
 export class TextUtterance implements Utterance {
   readonly source = 'tts' as const;
@@ -55,10 +57,7 @@ export class TextUtterance implements Utterance {
       this.ttsMs ??= performance.now() - this.requestedAt;
       // Live speech starts with the voice, not with the engine's lead-in silence.
       const speech = first ? trimLeadingSilence(synthesized) : synthesized;
-      const tracker = speech.phonemes ? new PhonemeMouthTracker(timeline.fps) : new AudioMouthTracker({ fps: timeline.fps, mode: 'offline' });
-      tracker.push(speech);
-      tracker.finish();
-      const frames = tracker.takeReady();
+      const frames = trackWhole(speech, timeline.fps, timeline.audioConditioning());
       const start = timeline.freeSlot(first ? 0 : 1);
       if (first) timeline.started(this.id, start);
       first = false;
@@ -73,22 +72,19 @@ export class TextUtterance implements Utterance {
 const AUDIO_LEAD_SLOTS = 2;
 
 /**
- * Speech from streamed PCM (a microphone or an external TTS): the mouth follows the audio
- * alone (AudioMouthTracker streaming mode), a couple of frames behind real time. With
- * `echo`, the audio is sent back with presentation times on the session clock so the
+ * Speech from streamed PCM (a microphone or an external TTS): it arrives in pieces, so the
+ * mouth follows the audio alone in streaming mode, a couple of frames behind real time.
+ * With `echo`, the audio is sent back with presentation times on the session clock so the
  * client can play it in sync.
  */
 export class StreamedAudioUtterance implements Utterance {
   readonly source = 'audio' as const;
   readonly requestedAt = performance.now();
-  private readonly tracker: AudioMouthTracker;
   private readonly pending: Int16Array[] = [];
   private ended = false;
   private wake: (() => void) | undefined;
 
-  constructor(readonly id: string, private readonly sampleRate: number, private readonly echo: boolean, fps: number) {
-    this.tracker = new AudioMouthTracker({ fps, mode: 'streaming' });
-  }
+  constructor(readonly id: string, private readonly sampleRate: number, private readonly echo: boolean) {}
 
   /** More PCM (mono s16 at the announced rate). */
   push(pcm: Int16Array): void {
@@ -106,31 +102,39 @@ export class StreamedAudioUtterance implements Utterance {
   async play(timeline: SpeechTimeline, signal: AbortSignal): Promise<void> {
     let start: number | undefined;
     let samples = 0;
+    const conditioning = timeline.audioConditioning();
     const onAbort = () => this.wake?.();
     signal.addEventListener('abort', onAbort, { once: true });
     try {
-      for (;;) {
-        while (this.pending.length && !signal.aborted) {
-          const pcm = this.pending.shift()!;
+      const steps = trackSpeech(this.pieces(signal), { fps: timeline.fps, arrival: 'pieces', ...(conditioning ? { conditioning } : {}) });
+      for await (const step of steps) {
+        if (signal.aborted) return;
+        if (step.speech) {
           if (start === undefined) {
             start = timeline.freeSlot(AUDIO_LEAD_SLOTS);
             timeline.started(this.id, start);
           }
-          if (this.echo) timeline.sendAudio(pcm, this.sampleRate, (start * 1000) / timeline.fps + (samples * 1000) / this.sampleRate);
-          samples += pcm.length;
-          this.tracker.push({ pcm, sampleRate: this.sampleRate });
-          timeline.place(this.id, start, this.tracker.takeReady());
+          if (this.echo) timeline.sendAudio(step.speech.pcm, this.sampleRate, (start * 1000) / timeline.fps + (samples * 1000) / this.sampleRate);
+          samples += step.speech.pcm.length;
         }
-        if (signal.aborted) return;
-        if (this.ended) break;
-        await new Promise<void>((resolve) => (this.wake = resolve));
-        this.wake = undefined;
+        if (start !== undefined) timeline.place(this.id, start, step.frames);
       }
-      if (start === undefined) return;
-      this.tracker.finish();
-      timeline.place(this.id, start, this.tracker.takeReady());
+    } catch (e) {
+      // Ended before any audio came: nothing was said, which is no error.
+      if (start === undefined && e instanceof AvatarError && e.code === 'tts_failed') return;
+      throw e;
     } finally {
       signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** The PCM as it arrives, one piece per push, until `end` or abort. */
+  private async *pieces(signal: AbortSignal): AsyncGenerator<Speech> {
+    for (;;) {
+      while (this.pending.length && !signal.aborted) yield { pcm: this.pending.shift()!, sampleRate: this.sampleRate };
+      if (signal.aborted || this.ended) return;
+      await new Promise<void>((resolve) => (this.wake = resolve));
+      this.wake = undefined;
     }
   }
 }

@@ -7,7 +7,7 @@ import { AvatarError } from '../../core/errors.js';
 import type { ServerContext } from '../context.js';
 import { HttpError } from '../http-errors.js';
 import { checkRenderOptions } from '../request-checks.js';
-import { probeMedia, readHead, sniffMedia } from '../upload-check.js';
+import { checkUploadedMedia, readHead, sniffMedia } from '../upload-check.js';
 import { MAX_AUDIO_S } from '../audio-generation.js';
 
 /** An uploaded recording to lip-sync, stored while its job runs. */
@@ -38,7 +38,7 @@ export async function receiveAudioUpload(request: FastifyRequest, ctx: ServerCon
     if (sniffed?.kind !== 'audio') throw new HttpError(415, 'unsupported_media_type', 'send a recording (WAV, MP3, OGG/Opus, FLAC, M4A); the file is none of these (judged by its content, not its name)');
     // The length is read from the container before anything is decoded: a tiny file whose
     // header claims a very low sample rate would otherwise decode into gigabytes.
-    const { durationS } = await probeMedia(path, 'audio');
+    const { durationS } = await checkUploadedMedia(path, 'audio');
     if (durationS === undefined) throw new AvatarError('invalid_input', 'the length of the recording cannot be read from the file; send WAV, MP3, OGG/Opus, FLAC or M4A with a proper header');
     if (durationS > MAX_AUDIO_S) throw new AvatarError('invalid_input', `the recording is ${Math.round(durationS)} s long; the limit is ${MAX_AUDIO_S} s`);
     const fields: Record<string, unknown> = {};

@@ -8,7 +8,7 @@ import { avatarIdFromName, checkAvatarId } from '../../core/avatar-id.js';
 import { AvatarError } from '../../core/errors.js';
 import type { ServerContext } from '../context.js';
 import { HttpError } from '../http-errors.js';
-import { probeMedia, readHead, sniffMedia } from '../upload-check.js';
+import { checkUploadedMedia, readHead, sniffMedia } from '../upload-check.js';
 
 /** GET/POST /api/v1/avatars, DELETE /api/v1/avatars/:id */
 export function registerAvatarRoutes(app: FastifyInstance, ctx: ServerContext): void {
@@ -40,7 +40,7 @@ export function registerAvatarRoutes(app: FastifyInstance, ctx: ServerContext): 
       }
       const limit = sniffed.kind === 'image' ? ctx.config.limits.imageUploadBytes : ctx.config.limits.videoUploadBytes;
       if (bytes > limit) throw new HttpError(413, 'too_large', `${sniffed.kind} uploads are limited to ${mb(limit)}; this one is ${mb(bytes)}`);
-      const media = await probeMedia(temp, sniffed.kind);
+      const media = await checkUploadedMedia(temp, sniffed.kind);
       const name = field('name') ?? part.filename?.replace(/\.[^.]*$/, '') ?? 'avatar';
       let id = field('id') ?? slug(name);
       checkAvatarId(id);

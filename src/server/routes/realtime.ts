@@ -5,6 +5,7 @@ import type { ServerContext } from '../context.js';
 import { HttpError } from '../http-errors.js';
 import type { AvatarStage } from '../../pipeline/realtime/avatar-stage.js';
 import { RealtimeSession } from '../../pipeline/realtime/session.js';
+import { WebSocketTransport } from '../../transport/websocket-transport.js';
 
 interface RealtimeQuery {
   avatar?: string;
@@ -56,7 +57,7 @@ export function registerRealtimeRoute(app: FastifyInstance, ctx: ServerContext):
     const { stage, release } = stages.get(request)!;
     stages.delete(request);
     const tenant = request.caller.tenant;
-    const session = new RealtimeSession(stage, socket, {
+    const session = new RealtimeSession(stage, new WebSocketTransport(socket), {
       tts: ctx.tts,
       maxTextChars: limits.maxTextChars,
       stallTimeoutMs: limits.idleTimeoutMs,

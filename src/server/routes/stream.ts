@@ -1,9 +1,36 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.js';
 import { checkGenerateRequest } from '../request-checks.js';
-import { startStreamGeneration } from '../stream-generation.js';
+import { startSpeechStream } from '../../pipeline/speech-to-stream.js';
 import { abortOnDisconnect } from './generate.js';
 import { HttpError } from '../http-errors.js';
+import { PassThrough, type Readable } from 'node:stream';
+
+/**
+ * The response body: the encoder's bytes, ended only once the render has succeeded. When
+ * it fails (an encoder killed, a renderer error), the body is destroyed instead, so the
+ * transfer breaks (no final chunk) and the client sees an error, never a short video that
+ * looks complete, whichever of the encoder's end and the render's failure comes first.
+ */
+function untilDone(output: Readable, done: Promise<unknown>): Readable {
+  const body = new PassThrough();
+  output.pipe(body, { end: false });
+  let outputEnded = false;
+  let succeeded = false;
+  output.once('end', () => {
+    outputEnded = true;
+    if (succeeded) body.end();
+  });
+  output.once('error', (e) => body.destroy(e));
+  done.then(() => {
+    succeeded = true;
+    if (outputEnded) body.end();
+  }, (e: unknown) => body.destroy(e instanceof Error ? e : new Error('the stream failed')));
+  body.once('close', () => {
+    if (!body.writableFinished) output.destroy();
+  });
+  return body;
+}
 
 /** POST and GET /api/v1/generate/stream: fragmented MP4 streamed while it renders. */
 export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext): void {
@@ -17,7 +44,7 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext): 
     const gone = abortOnDisconnect(reply);
     let started;
     try {
-      started = await startStreamGeneration(req, {
+      started = await startSpeechStream(req, {
         renderers: ctx.renderers, tts: ctx.tts, encoder: ctx.encoder, signal: gone.signal,
         onFrames: (n) => ctx.metrics.countFrames(n, { kind: 'stream' }),
       });
@@ -39,7 +66,7 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext): 
       .header('x-content-duration', started.durationS.toFixed(3))
       .header('x-content-duration-estimated', String(started.durationEstimated))
       .header('x-video-size', `${started.width}x${started.height}`)
-      .send(started.output);
+      .send(untilDone(started.output, started.done));
   };
   app.post('/api/v1/generate/stream', (request, reply) => handler(request, reply, request.body, false));
   // HEAD checks the request and answers the headers a GET would start with, rendering nothing.

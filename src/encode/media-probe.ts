@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { access } from 'node:fs/promises';
 import { AvatarError } from '../core/errors.js';
-import { locateFfmpeg, runFfmpeg } from '../encode/ffmpeg.js';
+import { locateFfmpeg, runFfmpeg } from './ffmpeg.js';
 
 /** What a media file holds, as a player would see it. */
 export interface MediaProbe {
