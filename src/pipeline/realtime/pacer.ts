@@ -65,7 +65,7 @@ export class FramePacer {
   private schedule(): void {
     if (!this.running) return;
     const due = this.startedAt + this.next * this.frameMs - this.leadMs;
-    this.timer = setTimeout(() => this.run().catch((e: unknown) => this.fail(e)), Math.max(0, due - performance.now()));
+    this.timer = setTimeout(() => void this.run().catch((e: unknown) => this.fail(e)), Math.max(0, due - performance.now()));
   }
 
   private async run(): Promise<void> {
