@@ -109,6 +109,8 @@ async function checkWritable(path: string): Promise<void> {
   const existing = await stat(full).catch(() => undefined);
   if (existing?.isDirectory()) throw new AvatarError('output_unwritable', `output ${path} is a directory`);
   try {
+    // access() alone passes a plain file for root: the parent must be a folder.
+    if (!(await stat(dirname(full))).isDirectory()) throw new Error('not a folder');
     await access(dirname(full), fsConstants.W_OK);
   } catch {
     throw new AvatarError('output_unwritable', `cannot write ${path}: its folder does not exist or is not writable`);

@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { FrameCache } from '../src/avatars/frame-cache.js';
 import { AvatarRegistry } from '../src/avatars/registry.js';
+import { ManualClock } from './helpers/manual-clock.js';
 import { tempDir } from './helpers/media.js';
 
 const SIDE = 64;
@@ -123,6 +124,72 @@ describe('AvatarRegistry', () => {
       assert.equal(registry.get('bob'), undefined);
       await registry.refresh();
       assert.equal(registry.get('bob')?.status, 'ready');
+    } finally {
+      registry.close();
+    }
+  });
+});
+
+describe('AvatarRegistry: in-place changes and timings', () => {
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  let orange: Buffer;
+  let blue: Buffer;
+
+  before(async () => {
+    ({ dir, cleanup } = await tempDir('avatar-registry-timing-'));
+    orange = await sharp({ create: { width: SIDE, height: SIDE, channels: 3, background: '#c08060' } }).jpeg().toBuffer();
+    blue = await sharp({ create: { width: SIDE, height: SIDE, channels: 3, background: '#2040c0' } }).jpeg().toBuffer();
+  });
+  after(() => cleanup());
+
+  /** Overwrites every frame file in place: same names, same folder, so the folder's mtime and size stay. */
+  async function overwriteFrames(root: string, id: string, jpeg: Buffer): Promise<void> {
+    for (let i = 0; i < FRAMES; i++) await writeFile(join(root, id, 'frames', `frame_${String(i).padStart(4, '0')}.jpg`), jpeg);
+  }
+  const luma = async (registry: AvatarRegistry, id: string) => (await (await registry.createRenderer(id, { fps: 25 })).render(speaking(0))).data[0];
+
+  it('sees a frame overwritten in place and a new avatar with its real timers, no manual refresh', async () => {
+    const root = join(dir, 'timers');
+    await writeAvatar(root, 'carol', orange);
+    // Wall time is the point here: the registry's own rescan timer and change-check interval.
+    const registry = await AvatarRegistry.open({ dirs: [root], rescanMs: 100, changeCheckMs: 100 });
+    try {
+      const y0 = await luma(registry, 'carol');
+      await overwriteFrames(root, 'carol', blue);
+      await writeAvatar(root, 'dave', orange);
+      let y1 = y0;
+      for (let i = 0; i < 100 && (y1 === y0 || !registry.get('dave')); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        y1 = await luma(registry, 'carol');
+      }
+      assert.notEqual(y1, y0, 'the frames overwritten in place were reloaded');
+      assert.equal(registry.get('dave')?.status, 'ready', 'the rescan timer found the new avatar');
+    } finally {
+      registry.close();
+    }
+  });
+
+  it('checks for changes at most every changeCheckMs and unloads after idleUnloadMs, on an injected clock', async () => {
+    const root = join(dir, 'clock');
+    await writeAvatar(root, 'erin', orange);
+    const clock = new ManualClock(1_000_000);
+    const registry = await AvatarRegistry.open({ dirs: [root], rescanMs: 0, changeCheckMs: 1000, idleUnloadMs: 60_000, clock });
+    try {
+      const y0 = await luma(registry, 'erin');
+      await overwriteFrames(root, 'erin', blue);
+      await clock.advance(999);
+      assert.equal(await luma(registry, 'erin'), y0, 'no check within changeCheckMs of the last one');
+      await clock.advance(1);
+      const y1 = await luma(registry, 'erin');
+      assert.notEqual(y1, y0, 'the check after changeCheckMs reloads the changed frames');
+      assert.equal(registry.stats().loaded, 1);
+      await clock.advance(59_999);
+      assert.equal(registry.unloadIdle(60_000), 0, 'used 59.999 s ago: kept');
+      await clock.advance(1);
+      assert.equal(registry.unloadIdle(60_000), 1, 'idle for 60 s: unloaded');
+      assert.equal(registry.stats().loaded, 0);
+      assert.equal(registry.stats().cache.bytes, 0, 'its frames left the cache');
     } finally {
       registry.close();
     }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmod, readdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { avatarCli, ffprobe, tempDir } from './helpers/media.js';
@@ -63,10 +63,20 @@ describe('avatar CLI', () => {
     });
   }
 
-  it('fails cleanly on an unwritable output', async () => {
+  it('fails cleanly on an unwritable output, leaving nothing behind', async () => {
     const { code, stderr } = await avatarCli(['say', 'hi', '-o', '/nonexistent-dir/out.mp4']);
     assert.equal(code, 3);
     assert.match(stderr, /cannot write/);
+    // A file where a folder should be, and a folder where the file should be.
+    await writeFile(join(dir, 'plain-file'), 'x');
+    const underFile = await avatarCli(['say', 'hi', '-o', join(dir, 'plain-file', 'out.mp4')]);
+    assert.equal(underFile.code, 3, underFile.stderr);
+    await mkdir(join(dir, 'taken.mp4'));
+    const onFolder = await avatarCli(['say', 'hi', '-o', join(dir, 'taken.mp4')]);
+    assert.equal(onFolder.code, 3, onFolder.stderr);
+    assert.match(onFolder.stderr, /is a directory/);
+    assert.deepEqual(await readdir(join(dir, 'taken.mp4')), [], 'nothing written into the folder');
+    assert.deepEqual((await readdir(dir)).filter((f) => f.startsWith('taken.mp4') || f.startsWith('out.mp4') || f.startsWith('.taken')), ['taken.mp4'], 'no temporary file left');
   });
 
   it('fails cleanly when ffmpeg fails mid-encode, leaving no partial file', async () => {

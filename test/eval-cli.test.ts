@@ -23,13 +23,13 @@ describe('avatar eval --suite quick (the CI gate)', () => {
     const { code, stdout, stderr } = await avatarCli(['eval', '--suite', 'quick', '--out', out, '--json']);
     assert.equal(code, 0, stderr);
     report = JSON.parse(stdout) as EvalReport;
-    assert.match(stderr, /\[1\/10\] en-medium: passed, offset -?\d+ ms/, 'progress per scenario on stderr');
+    assert.match(stderr, /\[1\/11\] en-medium: passed, offset -?\d+ ms/, 'progress per scenario on stderr');
     process.stderr.write(`quick suite: ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
   });
 
   it('passes every scenario and the gold figures', () => {
     assert.equal(report.suite, 'quick');
-    assert.equal(report.scenarios.length, 10);
+    assert.equal(report.scenarios.length, 11);
     for (const s of report.scenarios) assert.equal(s.status, 'passed', `${s.id}: ${JSON.stringify(s.checks)}`);
     assert.ok(report.gold?.passed, JSON.stringify(report.gold?.outcomes.filter((o) => !o.passed)));
   });
@@ -44,6 +44,9 @@ describe('avatar eval --suite quick (the CI gate)', () => {
     assert.equal(zh.analysis!.validity.videoCodec, 'h264');
     assert.equal(zh.analysis!.validity.audioCodec, 'aac');
     assert.deepEqual(byId['switch-en-zh-es']!.language?.used, ['en', 'zh', 'es']);
+    const long = byId['long-en']!;
+    assert.ok(long.analysis!.drift, 'the run over 20 s measures drift');
+    assert.ok(long.checks.some((c) => c.check === 'maxAbsDriftMs' && c.passed === true), JSON.stringify(long.checks));
     const audio = byId['audio-en']!;
     assert.ok(audio.accuracy && audio.accuracy.openAgreement >= 0.78, `accuracy ${audio.accuracy?.openAgreement}`);
     assert.ok(audio.latency!.firstFrameMs > 0);
@@ -62,7 +65,7 @@ describe('avatar eval --suite quick (the CI gate)', () => {
 
   it('writes report.json, a self-contained index.html and the videos', async () => {
     const json = JSON.parse(await readFile(join(out, 'report.json'), 'utf8')) as EvalReport;
-    assert.equal(json.scenarios.length, 10);
+    assert.equal(json.scenarios.length, 11);
     const html = await readFile(join(out, 'index.html'), 'utf8');
     assert.match(html, /<svg/);
     assert.match(html, /BT\.1359/);

@@ -91,7 +91,7 @@ describe('reliability: realtime', () => {
     const pacer = new FramePacer(50, () => {
       ticks++;
       throw new Error('renderer gone');
-    }, 0, (e) => errors.push(e));
+    }, 0, undefined, (e) => errors.push(e));
     pacer.start();
     await sleep(200);
     assert.equal(errors.length, 1);

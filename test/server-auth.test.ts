@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { AVATAR_BIN, tempDir } from './helpers/media.js';
+import { ManualClock } from './helpers/manual-clock.js';
 import { call, startTestServer, type TestServer } from './helpers/server.js';
 import { TestCatalog } from './helpers/test-catalog.js';
 
@@ -12,6 +13,8 @@ const ACME = 'acme-key-0123456789abcdef';
 const GLOBEX = 'globex-key-0123456789abcdef';
 
 let s: TestServer;
+/** The rate limiter's time: it moves only when a test says so. */
+const clock = new ManualClock(1_000_000);
 before(async () => {
   s = await startTestServer(
     {
@@ -19,7 +22,7 @@ before(async () => {
       avatarTenants: { acme_face: 'acme', globex_face: 'globex' },
       limits: { generationsPerMinute: 3 },
     },
-    { catalog: new TestCatalog({ acme_face: { r: 200, g: 0, b: 0 }, globex_face: { r: 0, g: 200, b: 0 } }) },
+    { catalog: new TestCatalog({ acme_face: { r: 200, g: 0, b: 0 }, globex_face: { r: 0, g: 200, b: 0 } }), clock },
   );
 });
 after(() => s.close());
@@ -80,6 +83,11 @@ describe('API keys and tenants', () => {
     assert.match(last!.body.message, /at most 3 generations per minute/);
     assert.ok(Number(last!.headers.get('retry-after')) >= 1);
     assert.equal((await call(`${s.url}/api/v1/generate`, { headers: as(GLOBEX), body: { text: 'Mine.', async: true, size: 64 } })).status, 202);
+    // The window slides: a minute later acme may generate again, and only as often as allowed.
+    await clock.advance(59_999);
+    assert.equal((await call(`${s.url}/api/v1/generate`, { headers: as(ACME), body: { text: 'Still no.', async: true, size: 64 } })).status, 429);
+    await clock.advance(1);
+    assert.equal((await call(`${s.url}/api/v1/generate`, { headers: as(ACME), body: { text: 'Now yes.', async: true, size: 64 } })).status, 202);
   });
 
   it('realtime sessions need a key too (header or api_key query)', async () => {
@@ -147,6 +155,7 @@ describe('avatar serve command', () => {
       assert.equal(broken.code, 2);
       assert.match(broken.err, /not valid YAML/);
       const missing = await run(['--config', join(dir, 'none.yaml')]);
+      assert.equal(missing.code, 2);
       assert.match(missing.err, /cannot read config file/);
     } finally {
       await cleanup();

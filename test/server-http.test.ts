@@ -65,13 +65,14 @@ describe('system routes', () => {
     assert.equal(body.auth, false);
   });
 
-  it('GET /docs serves an OpenAPI document and a page listing the routes', async () => {
+  it('GET /docs serves an OpenAPI document and a try-it page', async () => {
     const doc = await call(`${s.url}/docs/openapi.json`);
     assert.equal(doc.status, 200);
     assert.equal(doc.body.openapi, '3.0.3');
     for (const path of ['/api/v1/generate', '/api/v1/generate/stream', '/api/v1/jobs/{id}', '/api/v1/avatars', '/api/v1/realtime']) assert.ok(doc.body.paths[path], path);
-    const page = await call(`${s.url}/docs`);
-    assert.match(page.body, /\/api\/v1\/generate\/stream/);
+    const page = await fetch(`${s.url}/docs`);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /swagger-ui/i);
   });
 
   it('unknown routes and malformed JSON get JSON errors', async () => {
@@ -219,7 +220,7 @@ describe('/api/v1/generate/stream', () => {
   it('stops generating as soon as the client disconnects', async () => {
     const long = encodeURIComponent('This is a long text that takes a while to render. '.repeat(5));
     const metrics = s.server.context.metrics;
-    const before = metrics.errors.get({ kind: 'client_gone' });
+    const before = await metrics.errors.get({ kind: 'client_gone' });
     const r = await streamGet(`${s.url}/api/v1/generate/stream?text=${long}`, { abortAfterBytes: 2000 });
     assert.equal(r.status, 200);
     const gone = performance.now();
@@ -227,18 +228,28 @@ describe('/api/v1/generate/stream', () => {
     assert.equal(s.server.context.sessions, 0, 'the stream ended soon after the disconnect');
     // The text takes over 10 s to speak: ending this soon means generation stopped, not finished.
     assert.ok(performance.now() - gone < 3000);
-    assert.equal(metrics.errors.get({ kind: 'client_gone' }), before + 1);
+    assert.equal(await metrics.errors.get({ kind: 'client_gone' }), before + 1);
   });
 });
 
 describe('GET /metrics', () => {
-  it('exposes latency histograms by encoder, fps, sessions, queue depth, errors and memory', async () => {
-    const { status, body } = await call(`${s.url}/metrics`);
+  it('exposes prefixed metrics in seconds by encoder, fps, sessions, queue depth, errors, and the default process and event-loop metrics', async () => {
+    const { status, headers, body } = await call(`${s.url}/metrics`);
     assert.equal(status, 200);
-    for (const name of ['tts_latency_ms_bucket', 'first_frame_latency_ms_bucket', 'total_generation_ms_count', 'frames_per_second', 'active_sessions', 'queue_depth', 'errors_total', 'process_resident_memory_bytes']) {
+    assert.match(headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+    for (const name of [
+      'avatar_tts_latency_seconds_bucket', 'avatar_first_frame_latency_seconds_bucket', 'avatar_generation_duration_seconds_count', 'avatar_frames_per_second',
+      'avatar_frames_generated_total', 'avatar_active_sessions', 'avatar_queue_depth', 'avatar_errors_total', 'avatar_http_request_duration_seconds_bucket',
+      'process_resident_memory_bytes', 'process_cpu_seconds_total', 'nodejs_eventloop_lag_seconds', 'nodejs_eventloop_lag_p99_seconds', 'nodejs_heap_size_used_bytes',
+    ]) {
       assert.match(body, new RegExp(`^${name}`, 'm'), name);
     }
-    assert.match(body, /total_generation_ms_count\{encoder="[^"]+"\} [1-9]/);
-    assert.match(body, /errors_total\{kind="invalid_input"\} [1-9]/);
+    assert.match(body, /^avatar_generation_duration_seconds_count\{encoder="[^"]+"\} [1-9]/m);
+    assert.match(body, /^avatar_errors_total\{kind="invalid_input"\} [1-9]/m);
+    assert.match(body, /^avatar_http_request_duration_seconds_count\{method="GET",route="\/health",status_code="200"\} [1-9]/m);
+    // Base units: a whole generation here takes well under a minute, so its sum in seconds is small.
+    const sum = Number(/^avatar_generation_duration_seconds_sum\{encoder="[^"]+"\} ([\d.e+-]+)/m.exec(body)![1]);
+    assert.ok(sum > 0 && sum < 60 * 5, `generation seconds ${sum}`);
+    assert.doesNotMatch(body, /_ms(_|\b)/, 'no millisecond-named metrics');
   });
 });

@@ -8,7 +8,7 @@ import { i420ToRgb, SharpJpegEncoder } from '../src/compose/jpeg.js';
 import { hexColor, i420FrameBytes, rgbToYuv } from '../src/core/frame.js';
 import { loadServerConfig } from '../src/server/config.js';
 import { JobQueue, sweepFiles } from '../src/server/jobs.js';
-import { Histogram, ServerMetrics } from '../src/server/metrics.js';
+import { ServerMetrics } from '../src/server/metrics.js';
 import { FramePacer } from '../src/pipeline/realtime/pacer.js';
 import { AvatarStage } from '../src/pipeline/realtime/avatar-stage.js';
 import { trimLeadingSilence } from '../src/pipeline/realtime/utterance.js';
@@ -16,26 +16,43 @@ import { ParametricRenderer } from '../src/render/parametric/parametric-renderer
 import { RateLimiter } from '../src/server/rate-limit.js';
 import { UrlSigner } from '../src/server/signed-url.js';
 import { sniffMedia } from '../src/server/upload-check.js';
+import { ManualClock } from './helpers/manual-clock.js';
 import { tempDir } from './helpers/media.js';
 
 describe('frame pacer', () => {
-  it('keeps an absolute clock: slow ticks skip slots instead of drifting', async () => {
-    const seen: number[] = [];
-    const pacer = new FramePacer(100, async (index) => {
-      seen.push(index);
+  it('keeps an absolute clock: slow ticks skip slots instead of drifting (exact, on a manual clock)', async () => {
+    const clock = new ManualClock(5000);
+    const seen: { index: number; dueAt: number; at: number }[] = [];
+    const pacer = new FramePacer(100, async (index, dueAt) => {
+      seen.push({ index, dueAt, at: clock.now() });
       // Every 10th tick takes 35 ms: three and a half slots.
-      if (index % 10 === 5) await new Promise((r) => setTimeout(r, 35));
-    });
-    const t0 = performance.now();
+      if (index % 10 === 5) await new Promise<void>((r) => clock.setTimer(r, 35));
+    }, 0, clock);
     pacer.start();
-    await new Promise((r) => setTimeout(r, 1000));
+    await clock.advance(1000);
     pacer.stop();
-    const elapsed = performance.now() - t0;
-    const last = seen[seen.length - 1]!;
-    // The slot index follows wall time (no cumulative lag) within a couple of slots.
-    assert.ok(Math.abs(last - elapsed / 10) <= 3, `last slot ${last} after ${elapsed.toFixed(0)} ms`);
-    assert.ok(pacer.stats.skipped >= 15, `skipped ${pacer.stats.skipped}`);
-    for (let i = 1; i < seen.length; i++) assert.ok(seen[i]! > seen[i - 1]!);
+    // Slot n is due at start + 10n. The slow tick 5 ends at 85 ms: slots 6 and 7 are skipped
+    // and slot 8 runs at once; every tenth slot the same, with no cumulative lag.
+    const expected = Array.from({ length: 101 }, (_, i) => i).filter((i) => i % 10 !== 6 && i % 10 !== 7);
+    assert.deepEqual(seen.map((s) => s.index), expected);
+    for (const s of seen) assert.equal(s.dueAt, 5000 + s.index * 10, `slot ${s.index} due time`);
+    for (const s of seen) assert.equal(s.at, 5000 + (s.index % 10 === 8 ? s.index * 10 + 5 : s.index * 10), `slot ${s.index} ran at`);
+    assert.deepEqual(pacer.stats, { ticks: expected.length, late: 0, skipped: 20 });
+    assert.equal(clock.pending, 0, 'stop cancels the next timer');
+  });
+
+  it('counts a tick that starts over half a frame late, and starts ticks leadMs early', async () => {
+    const clock = new ManualClock(0);
+    const at: number[] = [];
+    const pacer = new FramePacer(100, async (index) => {
+      at.push(clock.now());
+      if (index === 3) await new Promise<void>((r) => clock.setTimer(r, 16)); // slot 4 starts at 46: 6 ms late
+    }, 2, clock);
+    pacer.start();
+    await clock.advance(60);
+    pacer.stop();
+    assert.deepEqual(at, [0, 8, 18, 28, 44, 48, 58], 'slots are started 2 ms before they are due');
+    assert.deepEqual(pacer.stats, { ticks: 7, late: 1, skipped: 0 });
   });
 });
 
@@ -52,23 +69,26 @@ describe('live speech', () => {
 });
 
 describe('metrics', () => {
-  it('renders Prometheus histograms with cumulative buckets, sum and count per label set', () => {
-    const h = new Histogram('x_ms', 'help', [10, 100]);
-    h.observe(5, { encoder: 'libx264' });
-    h.observe(50, { encoder: 'libx264' });
-    h.observe(500, { encoder: 'libx264' });
-    const text = h.render();
-    assert.match(text, /# TYPE x_ms histogram/);
-    assert.match(text, /x_ms_bucket\{encoder="libx264",le="10"\} 1/);
-    assert.match(text, /x_ms_bucket\{encoder="libx264",le="100"\} 2/);
-    assert.match(text, /x_ms_bucket\{encoder="libx264",le="\+Inf"\} 3/);
-    assert.match(text, /x_ms_sum\{encoder="libx264"\} 555/);
+  it('keeps its own prom-client registry: histograms fed in ms are exposed in seconds, gauges read at scrape time', async () => {
     const m = new ServerMetrics(() => 3, () => 2);
-    m.countFrames(10);
-    const all = m.render();
-    assert.match(all, /^active_sessions 3$/m);
-    assert.match(all, /^queue_depth 2$/m);
-    assert.match(all, /^frames_generated_total 10$/m);
+    m.totalGeneration.observe(5, { encoder: 'libx264' });
+    m.totalGeneration.observe(1500, { encoder: 'libx264' });
+    m.countFrames(10, { kind: 'mp4' });
+    m.errors.inc({ kind: 'invalid_input' });
+    const all = await m.render();
+    assert.match(all, /# TYPE avatar_generation_duration_seconds histogram/);
+    assert.match(all, /^avatar_generation_duration_seconds_bucket\{le="0\.1",encoder="libx264"\} 1$/m);
+    assert.match(all, /^avatar_generation_duration_seconds_bucket\{le="2\.5",encoder="libx264"\} 2$/m);
+    assert.match(all, /^avatar_generation_duration_seconds_sum\{encoder="libx264"\} 1\.505$/m);
+    assert.match(all, /^avatar_active_sessions 3$/m);
+    assert.match(all, /^avatar_queue_depth 2$/m);
+    assert.match(all, /^avatar_frames_generated_total\{kind="mp4"\} 10$/m);
+    assert.match(all, /^nodejs_eventloop_lag_seconds /m);
+    assert.equal(await m.errors.get({ kind: 'invalid_input' }), 1);
+    assert.equal(await m.totalGeneration.count({ encoder: 'libx264' }), 2);
+    // A second server's metrics do not collide with the first's.
+    const other = new ServerMetrics(() => 0, () => 0);
+    assert.match(await other.render(), /^avatar_active_sessions 0$/m);
   });
 });
 

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { resampleLinear } from '../src/audio/resample.js';
 import { encodeWav } from '../src/audio/wav.js';
 import { AvatarError } from '../src/core/errors.js';
 import { concatSpeech, type Speech } from '../src/core/speech.js';
@@ -96,7 +97,7 @@ async function collect(provider: OpenAiCompatibleTtsProvider, text: string, voic
 }
 
 function provider(config: Partial<OpenAiTtsConfig> & { baseUrl: string }): OpenAiCompatibleTtsProvider {
-  return new OpenAiCompatibleTtsProvider({ apiKey: KEY, timeoutMs: 20000, ...config });
+  return new OpenAiCompatibleTtsProvider({ apiKey: KEY, timeoutMs: 20000, retryDelayMs: 5, ...config });
 }
 
 const isCode = (code: string, pattern?: RegExp) => (e: unknown) => {
@@ -232,5 +233,188 @@ describe('OpenAiCompatibleTtsProvider against a local OpenAI-protocol server', (
       for await (const s of p.synthesize({ text: 'Hello. Again.', language: 'en' }, controller.signal)) void s;
     };
     await assert.rejects(run(), isCode('aborted'));
+  });
+});
+
+/**
+ * A local HTTP server whose answer to the n-th speech request (from 0) is up to `answer`;
+ * it counts the requests and keeps the sockets to close them.
+ */
+async function startScripted(answer: (n: number, input: string, req: IncomingMessage, res: ServerResponse) => void | Promise<void>): Promise<FakeServer & { count: () => number }> {
+  const seen: SeenRequest[] = [];
+  let n = 0;
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as SeenRequest['body'];
+      seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
+      void Promise.resolve(answer(n++, String(body.input), req, res)).catch((e: unknown) => json(res, 500, { error: { message: String(e) } }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`, seen, count: () => n,
+    close: () => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+async function sendWav(res: ServerResponse, input: string, sampleRate?: number): Promise<void> {
+  let wav = await speechWav(input);
+  if (sampleRate) {
+    const parts: Speech[] = [];
+    for await (const x of espeak.synthesize({ text: input, language: 'en' })) parts.push(x);
+    const speech = concatSpeech(parts);
+    wav = encodeWav({ pcm: resampleLinear(speech.pcm, speech.sampleRate, sampleRate), sampleRate });
+  }
+  res.writeHead(200, { 'content-type': 'audio/wav' });
+  res.end(wav);
+}
+
+describe('OpenAiCompatibleTtsProvider when the server misbehaves', () => {
+  before(() => espeak.warmUp());
+
+  it('a server that accepts the request and never answers fails after timeoutMs as "did not answer", not retried', async () => {
+    const hung = await startScripted(() => undefined);
+    try {
+      await assert.rejects(collect(provider({ baseUrl: hung.url, timeoutMs: 300 }), 'Hello.'), isCode('tts_failed', /did not answer within 300 ms/));
+      assert.equal(hung.count(), 1, 'a hung server is not asked again');
+    } finally {
+      await hung.close();
+    }
+  });
+
+  it('a server that stops in the middle of the audio fails as "did not answer" too', async () => {
+    const stalls = await startScripted((_n, _input, _req, res) => {
+      res.writeHead(200, { 'content-type': 'audio/wav' });
+      res.write(Buffer.from('RIFF'));
+    });
+    try {
+      await assert.rejects(collect(provider({ baseUrl: stalls.url, timeoutMs: 300 }), 'Hello.'), isCode('tts_failed', /did not answer within 300 ms \(reading the answer\)/));
+    } finally {
+      await stalls.close();
+    }
+  });
+
+  it('retries 5xx with backoff and succeeds; gives up after `retries` with the status', async () => {
+    const flaky = await startScripted(async (n, input, _req, res) => (n === 0 ? json(res, 503, { error: { message: 'warming up' } }) : sendWav(res, input)));
+    const broken = await startScripted((_n, _input, _req, res) => json(res, 500, { error: { message: 'model crashed' } }));
+    try {
+      const parts = await collect(provider({ baseUrl: flaky.url }), 'Hello there.');
+      assert.equal(parts.length, 1);
+      assert.ok(peakOf(parts[0]!.pcm) > 1000);
+      assert.equal(flaky.count(), 2, 'one retry after the 503');
+      await assert.rejects(collect(provider({ baseUrl: broken.url, retries: 2 }), 'Hello.'), isCode('tts_failed', /answered 500: .*model crashed/));
+      assert.equal(broken.count(), 3, 'the first try and two retries');
+    } finally {
+      await Promise.all([flaky.close(), broken.close()]);
+    }
+  });
+
+  it('retries 429 after its Retry-After; does not retry 401', async () => {
+    const limited = await startScripted(async (n, input, _req, res) => {
+      if (n < 2) {
+        res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '0' });
+        res.end(JSON.stringify({ error: { message: 'Rate limit reached' } }));
+        return;
+      }
+      await sendWav(res, input);
+    });
+    const denied = await startScripted((_n, _input, _req, res) => json(res, 401, { error: { message: 'bad key' } }));
+    try {
+      const parts = await collect(provider({ baseUrl: limited.url, retryDelayMs: 60_000 }), 'Hello.');
+      assert.equal(parts.length, 1, 'Retry-After 0 was followed, not the minute-long backoff');
+      assert.equal(limited.count(), 3);
+      await assert.rejects(collect(provider({ baseUrl: denied.url }), 'Hello.'), isCode('tts_failed', /401 \(check AVATAR_TTS_API_KEY\)/));
+      assert.equal(denied.count(), 1);
+    } finally {
+      await Promise.all([limited.close(), denied.close()]);
+    }
+  });
+
+  it('a 200 whose body is not audio is tts_failed with what came instead', async () => {
+    const jsonBody = await startScripted((_n, _input, _req, res) => json(res, 200, { error: { message: 'model not loaded' } }));
+    const html = await startScripted((_n, _input, _req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<html><body>Welcome to nginx!</body></html>');
+    });
+    const garbage = await startScripted((_n, _input, _req, res) => {
+      res.writeHead(200, { 'content-type': 'audio/mpeg' });
+      res.end(Buffer.from('this is not an mp3 file at all, just text pretending'));
+    });
+    try {
+      await assert.rejects(collect(provider({ baseUrl: jsonBody.url }), 'Hello.'), isCode('tts_failed', /200 with application\/json, not audio: .*model not loaded/));
+      await assert.rejects(collect(provider({ baseUrl: html.url }), 'Hello.'), isCode('tts_failed', /200 with text\/html, not audio: .*nginx/));
+      await assert.rejects(collect(provider({ baseUrl: garbage.url }), 'Hello.'), isCode('tts_failed', /audio \(audio\/mpeg\) that cannot be decoded/));
+      assert.equal(jsonBody.count() + html.count() + garbage.count(), 3, 'not retried');
+    } finally {
+      await Promise.all([jsonBody.close(), html.close(), garbage.close()]);
+    }
+  });
+
+  it('stops after the first sentence when aborted there: no further request, aborted', async () => {
+    const server = await startScripted((_n, input, _req, res) => sendWav(res, input));
+    try {
+      const controller = new AbortController();
+      const p = provider({ baseUrl: server.url });
+      const got: Speech[] = [];
+      const run = async () => {
+        for await (const part of p.synthesize({ text: 'First sentence. Second sentence. Third one.', language: 'en' }, controller.signal)) {
+          got.push(part);
+          controller.abort();
+        }
+      };
+      await assert.rejects(run(), isCode('aborted'));
+      assert.equal(got.length, 1);
+      assert.equal(server.count(), 1, 'the second sentence was never requested');
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('audio/pcm answers are little-endian 16-bit at 24 kHz, or the rate the type names', async () => {
+    const tone = (rate: number, ms: number) => Int16Array.from({ length: (rate * ms) / 1000 }, (_, i) => Math.round(8000 * Math.sin((2 * Math.PI * 220 * i) / rate)));
+    const pcmServer = await startScripted((n, _input, _req, res) => {
+      const [rate, type] = n === 0 ? [24000, 'audio/pcm'] : [16000, 'audio/pcm;rate=16000'];
+      const samples = tone(rate, 500);
+      res.writeHead(200, { 'content-type': type });
+      res.end(Buffer.from(samples.buffer));
+    });
+    try {
+      const parts = await collect(provider({ baseUrl: pcmServer.url }), 'One. Two.');
+      assert.equal(parts.length, 2);
+      assert.equal(parts[0]!.sampleRate, 24000);
+      assert.deepEqual(parts[0]!.pcm, tone(24000, 500), 'the samples arrive unchanged');
+      // The second sentence came at 16 kHz: resampled onto the first one's clock, same duration.
+      assert.equal(parts[1]!.sampleRate, 24000);
+      assert.ok(Math.abs(parts[1]!.pcm.length - 12000) <= 2, `${parts[1]!.pcm.length} samples for 500 ms`);
+    } finally {
+      await pcmServer.close();
+    }
+  });
+
+  it('sentences at mixed sample rates come out on the first one\'s clock, durations kept', async () => {
+    const rates = [22050, 16000, 44100];
+    const mixed = await startScripted((n, input, _req, res) => sendWav(res, input, rates[n]));
+    try {
+      const text = 'Good morning. How are you? Fine, thanks.';
+      const parts = await collect(provider({ baseUrl: mixed.url }), text);
+      assert.equal(parts.length, 3);
+      assert.deepEqual(parts.map((x) => x.sampleRate), [22050, 22050, 22050]);
+      for (const [i, sentence] of ['Good morning.', 'How are you?', 'Fine, thanks.'].entries()) {
+        const own: Speech[] = [];
+        for await (const x of espeak.synthesize({ text: sentence, language: 'en' })) own.push(x);
+        const expectedMs = (concatSpeech(own).pcm.length * 1000) / concatSpeech(own).sampleRate;
+        const gotMs = (parts[i]!.pcm.length * 1000) / 22050;
+        assert.ok(Math.abs(gotMs - expectedMs) < 5, `sentence ${i + 1}: ${gotMs.toFixed(1)} ms vs ${expectedMs.toFixed(1)} ms`);
+        assert.ok(peakOf(parts[i]!.pcm) > 1000);
+      }
+    } finally {
+      await mixed.close();
+    }
   });
 });

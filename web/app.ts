@@ -1,7 +1,7 @@
 import { RealtimeClient } from '../src/client/realtime-client.js';
 import type { ServerEvent } from '../src/client/protocol.js';
 import { MicrophoneCapture } from './microphone.js';
-import { RealtimePlayer, type PlayerStats } from './realtime-player.js';
+import { RealtimePlayer, type PlayerStats } from '../src/client/realtime-player.js';
 import { StreamPlayer } from './stream-player.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;

@@ -1,3 +1,5 @@
+import { StreamingPcmResampler } from '../src/client/pcm-resampler.js';
+
 /**
  * Captures the microphone as 16 kHz mono 16-bit PCM chunks (the realtime protocol's input
  * format). A ScriptProcessor keeps it to one file with no worklet module to serve.
@@ -20,22 +22,10 @@ export class MicrophoneCapture {
     this.processor = this.audio.createScriptProcessor(2048, 1, 1);
     this.mute = this.audio.createGain();
     this.mute.gain.value = 0;
-    const ratio = this.audio.sampleRate / 16000;
-    let carry = 0;
+    const resampler = new StreamingPcmResampler(this.audio.sampleRate, 16000);
     this.processor.onaudioprocess = (event) => {
-      const input = event.inputBuffer.getChannelData(0);
-      const out = new Int16Array(Math.floor((input.length - carry) / ratio) + 1);
-      let n = 0;
-      let pos = carry;
-      for (; pos < input.length - 1; pos += ratio) {
-        const i = Math.floor(pos);
-        const f = pos - i;
-        const v = input[i]! + (input[i + 1]! - input[i]!) * f;
-        out[n++] = Math.max(-32768, Math.min(32767, Math.round(v * 32767)));
-      }
-      carry = pos - input.length + 1;
-      if (carry < 0) carry = 0;
-      this.onPcm(out.subarray(0, n));
+      const pcm = resampler.push(event.inputBuffer.getChannelData(0));
+      if (pcm.length) this.onPcm(pcm);
     };
     this.source.connect(this.processor);
     this.processor.connect(this.mute);

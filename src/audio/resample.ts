@@ -1,6 +1,6 @@
 /**
- * Resamples mono 16-bit PCM by linear interpolation. Good enough for speech that only
- * needs to share a clock with other speech; not a mastering-grade filter.
+ * Resamples mono 16-bit PCM by linear interpolation: no anti-alias filter, so only for
+ * tests and for rates that do not matter. Use `resample` for audio people hear.
  */
 export function resampleLinear(pcm: Int16Array, fromRate: number, toRate: number): Int16Array {
   if (fromRate === toRate) return pcm;
@@ -16,4 +16,129 @@ export function resampleLinear(pcm: Int16Array, fromRate: number, toRate: number
     out[i] = Math.round(a + (b - a) * f);
   }
   return out;
+}
+
+/** Quality knobs of the windowed-sinc resampler. */
+export interface ResampleOptions {
+  /** Zero crossings of the sinc on each side (filter length / 2 at the lower rate). Default 16. */
+  readonly halfTaps?: number;
+  /** Passband edge as a fraction of the lower Nyquist frequency. Default 0.9. */
+  readonly rolloff?: number;
+  /** Kaiser window shape: higher attenuates more in the stopband, widens the transition. Default 9 (about -90 dB). */
+  readonly kaiserBeta?: number;
+}
+
+/** Filter banks by ratio and options: speech sessions resample the same pair of rates over and over. */
+const BANKS = new Map<string, FilterBank>();
+/** Phases above this are quantized (rates with a huge least common multiple, e.g. 44100 -> 16001). */
+const MAX_PHASES = 1024;
+
+interface FilterBank {
+  readonly phases: number;
+  readonly taps: number;
+  /** `phases` rows of `taps` coefficients; row p is the kernel for a fractional position p / phases. */
+  readonly coefficients: Float32Array;
+  /** Input samples before the output position that the first tap reads. */
+  readonly offset: number;
+}
+
+/**
+ * Resamples mono 16-bit PCM with a Kaiser-windowed sinc low-pass (polyphase): the band
+ * above the lower of the two Nyquist frequencies is removed, so downsampling does not alias
+ * and upsampling does not image. Output length is round(length * toRate / fromRate); the
+ * signal is not delayed (the filter is centred on each output instant).
+ */
+export function resample(pcm: Int16Array, fromRate: number, toRate: number, options: ResampleOptions = {}): Int16Array {
+  if (!(fromRate > 0 && toRate > 0 && Number.isInteger(fromRate) && Number.isInteger(toRate))) throw new RangeError(`sample rates must be positive whole numbers, got ${fromRate} and ${toRate}`);
+  if (fromRate === toRate || pcm.length === 0) return pcm;
+  const g = gcd(fromRate, toRate);
+  const up = toRate / g;
+  const down = fromRate / g;
+  const bank = filterBank(up, down, options);
+  const outLength = Math.round((pcm.length * toRate) / fromRate);
+  const out = new Int16Array(outLength);
+  const { phases, taps, coefficients, offset } = bank;
+  const last = pcm.length - 1;
+  for (let n = 0; n < outLength; n++) {
+    // Exact position n * down / up in input samples, split into whole and fraction.
+    const scaled = n * down;
+    let base = Math.floor(scaled / up);
+    let phase = up <= MAX_PHASES ? scaled - base * up : Math.round(((scaled - base * up) / up) * phases);
+    if (phase === phases) {
+      phase = 0;
+      base++;
+    }
+    const row = phase * taps;
+    const first = base - offset;
+    let sum = 0;
+    if (first >= 0 && first + taps - 1 <= last) {
+      for (let k = 0; k < taps; k++) sum += pcm[first + k]! * coefficients[row + k]!;
+    } else {
+      // Edges: samples outside the signal are silence.
+      for (let k = 0; k < taps; k++) {
+        const i = first + k;
+        if (i >= 0 && i <= last) sum += pcm[i]! * coefficients[row + k]!;
+      }
+    }
+    out[n] = sum > 32767 ? 32767 : sum < -32768 ? -32768 : Math.round(sum);
+  }
+  return out;
+}
+
+function filterBank(up: number, down: number, options: ResampleOptions): FilterBank {
+  const halfTaps = options.halfTaps ?? 16;
+  const rolloff = options.rolloff ?? 0.9;
+  const beta = options.kaiserBeta ?? 9;
+  const key = `${up}/${down}/${halfTaps}/${rolloff}/${beta}`;
+  const cached = BANKS.get(key);
+  if (cached) return cached;
+  // Cutoff in cycles per input sample: half the lower rate, less the roll-off margin.
+  const scale = Math.min(1, up / down);
+  const cutoff = 0.5 * scale * rolloff;
+  const halfWidth = Math.ceil(halfTaps / scale);
+  const taps = 2 * halfWidth;
+  const phases = Math.min(up, MAX_PHASES);
+  const coefficients = new Float32Array(phases * taps);
+  const i0Beta = besselI0(beta);
+  for (let p = 0; p < phases; p++) {
+    const fraction = p / phases;
+    let total = 0;
+    for (let k = 0; k < taps; k++) {
+      // Tap k reads input sample base - halfWidth + 1 + k; x is its distance from the output instant.
+      const x = k - (halfWidth - 1) - fraction;
+      const w = Math.abs(x) >= halfWidth ? 0 : besselI0(beta * Math.sqrt(1 - (x / halfWidth) ** 2)) / i0Beta;
+      const h = 2 * cutoff * sinc(2 * cutoff * x) * w;
+      coefficients[p * taps + k] = h;
+      total += h;
+    }
+    // Unit gain at DC for every phase: no ripple from the phase quantization.
+    for (let k = 0; k < taps; k++) coefficients[p * taps + k]! /= total;
+  }
+  const bank = { phases, taps, coefficients, offset: halfWidth - 1 };
+  BANKS.set(key, bank);
+  return bank;
+}
+
+function sinc(x: number): number {
+  if (x === 0) return 1;
+  const px = Math.PI * x;
+  return Math.sin(px) / px;
+}
+
+/** Modified Bessel function of the first kind, order 0 (series; converges fast for the betas used). */
+function besselI0(x: number): number {
+  let sum = 1;
+  let term = 1;
+  const half = x / 2;
+  for (let k = 1; k < 50; k++) {
+    term *= (half / k) ** 2;
+    sum += term;
+    if (term < sum * 1e-12) break;
+  }
+  return sum;
+}
+
+function gcd(a: number, b: number): number {
+  while (b) [a, b] = [b, a % b];
+  return a;
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -115,6 +116,23 @@ async function estimateMouthFromCrops(dir: string, manifest: AvatarManifest): Pr
     version: manifest.version, frames, estimated: true,
     lips: { upperInner: line(0, 0), lowerInner: line(0, 0), upperOuter: line(0, -half * 0.3), lowerOuter: line(0, half * 0.35) },
   };
+}
+
+/**
+ * A stamp of every frame file (name, mtime, size): it changes when a frame is overwritten in
+ * place, which leaves the `frames/` folder's own mtime and size alone. It costs one stat per
+ * frame, so it is taken for loaded avatars only, not on every rescan.
+ */
+export async function framesStamp(dir: string): Promise<string> {
+  const folder = join(dir, 'frames');
+  const names = (await readdir(folder).catch(() => [] as string[])).sort();
+  const hash = createHash('sha1');
+  for (let i = 0; i < names.length; i += 64) {
+    const parts = await Promise.all(names.slice(i, i + 64).map((n) =>
+      stat(join(folder, n)).then((s) => `${n}:${s.mtimeMs}:${s.size}\n`, () => `${n}:-\n`)));
+    for (const p of parts) hash.update(p);
+  }
+  return `${names.length}:${hash.digest('hex')}`;
 }
 
 async function folderStamp(dir: string): Promise<string> {

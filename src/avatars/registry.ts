@@ -1,5 +1,6 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { wallClock, type Clock } from '../core/clock.js';
 import { AvatarError } from '../core/errors.js';
 import type { Renderer } from '../render/renderer.js';
 import { createRendererRegistry, type RendererRegistry } from '../render/registry.js';
@@ -8,7 +9,7 @@ import { BUILTIN_AVATARS } from './builtin.js';
 import { BuiltinAvatarCatalog, type AvatarCatalog, type AvatarSummary, type RendererRequest } from './catalog.js';
 import { FrameCache, type EvictionPolicy, type FrameCacheStats } from './frame-cache.js';
 import { ImageFileFrameSource } from './frame-source.js';
-import { loadAvatarFolder, readAvatarSummary, type LoadedAvatar } from './avatar-folder.js';
+import { framesStamp, loadAvatarFolder, readAvatarSummary, type LoadedAvatar } from './avatar-folder.js';
 
 /** How a registry finds, caches and forgets avatars. */
 export interface RegistryOptions {
@@ -27,6 +28,8 @@ export interface RegistryOptions {
   readonly changeCheckMs?: number;
   /** The renderers avatars can ask for (default: this build's, `createRendererRegistry()`). */
   readonly renderers?: RendererRegistry;
+  /** Time for idle unloading and change checks (default: the wall clock). */
+  readonly clock?: Clock;
 }
 
 interface Entry {
@@ -34,6 +37,8 @@ interface Entry {
   readonly dir: string;
   summary: AvatarSummary;
   stamp: string;
+  /** Stamp of the frame files when the avatar was loaded (see framesStamp). */
+  framesStamp?: string;
   loaded?: LoadedAvatar;
   loading?: Promise<LoadedAvatar>;
   lastUsed: number;
@@ -66,7 +71,11 @@ export class AvatarRegistry implements AvatarCatalog {
   private readonly cache: FrameCache;
   private readonly timers: NodeJS.Timeout[] = [];
 
+  private readonly now: () => number;
+
   private constructor(private readonly options: RegistryOptions) {
+    const clock = options.clock ?? wallClock;
+    this.now = () => clock.now();
     this.cache = new FrameCache(options.cacheBytes ?? 512 * 1024 * 1024, options.eviction ?? 'lru');
     this.renderers = options.renderers ?? createRendererRegistry();
     this.builtin = new BuiltinAvatarCatalog(this.renderers);
@@ -139,7 +148,7 @@ export class AvatarRegistry implements AvatarCatalog {
     const found = await readAvatarSummary(dir, id);
     if (existing && existing.stamp === found.stamp && existing.dir === dir) return;
     if (existing) this.forget(existing);
-    this.entries.set(id, { id, dir, summary: found.summary, stamp: found.stamp, lastUsed: 0, lastChecked: Date.now(), generation: (existing?.generation ?? 0) + 1, groups: new Set() });
+    this.entries.set(id, { id, dir, summary: found.summary, stamp: found.stamp, lastUsed: 0, lastChecked: this.now(), generation: (existing?.generation ?? 0) + 1, groups: new Set() });
   }
 
   /** Loads an avatar's manifest, mouth data and frame list (frames decode on demand). */
@@ -148,10 +157,13 @@ export class AvatarRegistry implements AvatarCatalog {
     const entry = this.entries.get(id);
     if (!entry) throw new AvatarError('unknown_avatar', `unknown avatar "${id}"`);
     await this.reloadIfChanged(entry);
-    entry.lastUsed = Date.now();
+    entry.lastUsed = this.now();
     if (entry.summary.status === 'broken') throw new AvatarError('invalid_input', `avatar "${id}" is broken: ${entry.summary.reason}`);
     if (entry.loaded) return entry.loaded;
-    entry.loading ??= loadAvatarFolder(entry.dir, id).then(
+    entry.loading ??= framesStamp(entry.dir).then((stamp) => {
+      entry.framesStamp = stamp;
+      return loadAvatarFolder(entry.dir, id);
+    }).then(
       (loaded) => {
         entry.loaded = loaded;
         entry.loading = undefined;
@@ -173,14 +185,14 @@ export class AvatarRegistry implements AvatarCatalog {
     const { width, height, scale } = outputSize(avatar, request);
     const group = `${id}@${width}x${height}#${entry.generation}`;
     entry.groups.add(group);
-    const source = new ImageFileFrameSource(avatar.frameFiles, width, height, this.cache, group, () => { entry.lastUsed = Date.now(); });
+    const source = new ImageFileFrameSource(avatar.frameFiles, width, height, this.cache, group, () => { entry.lastUsed = this.now(); });
     const model = avatar.manifest.model ? { ...avatar.manifest.model, path: resolve(entry.dir, avatar.manifest.model.path) } : undefined;
     return this.renderers.create(avatar.manifest.renderer, { avatarId: id, width, height, scale, frames: source, mouth: avatar.mouth, ...(model ? { model } : {}) });
   }
 
   /** Drops the frames and data of avatars unused for `idleMs`. */
   unloadIdle(idleMs: number): number {
-    const now = Date.now();
+    const now = this.now();
     let count = 0;
     for (const entry of this.entries.values()) {
       if (entry.loaded && now - entry.lastUsed >= idleMs) {
@@ -212,11 +224,14 @@ export class AvatarRegistry implements AvatarCatalog {
   }
 
   private async reloadIfChanged(entry: Entry): Promise<void> {
-    const now = Date.now();
+    const now = this.now();
     if (now - entry.lastChecked < (this.options.changeCheckMs ?? 1000)) return;
     entry.lastChecked = now;
     const found = await readAvatarSummary(entry.dir, entry.id);
-    if (found.stamp === entry.stamp) return;
+    if (found.stamp === entry.stamp) {
+      // Frames overwritten in place change no folder stamp: loaded avatars check each file.
+      if (entry.framesStamp === undefined || (await framesStamp(entry.dir)) === entry.framesStamp) return;
+    }
     this.forget(entry);
     entry.summary = found.summary;
     entry.stamp = found.stamp;
@@ -225,6 +240,7 @@ export class AvatarRegistry implements AvatarCatalog {
 
   private forget(entry: Entry): void {
     entry.loaded = undefined;
+    entry.framesStamp = undefined;
     for (const group of entry.groups) this.cache.dropGroup(group);
     entry.groups.clear();
   }

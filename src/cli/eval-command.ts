@@ -86,7 +86,9 @@ export async function runEval(argv: readonly string[], options: { catalog?: Avat
   if (gold && goldPath) {
     const outcomes = compareWithGold(report, gold);
     report = { ...report, gold: { path: goldPath, passed: outcomes.every((o) => o.passed), outcomes } };
-    for (const o of outcomes.filter((x) => !x.passed)) log(`gold: ${o.scenario} ${o.metric} = ${o.actual?.toFixed(3) ?? 'missing'}, expected ${o.expected} ± ${o.tolerance}`);
+    for (const o of outcomes.filter((x) => !x.passed)) {
+      log(o.reason ? `gold: ${o.scenario} did not run (${o.reason})` : `gold: ${o.scenario} ${o.metric} = ${o.actual?.toFixed(3) ?? 'missing'}, expected ${o.expected} ${o.bound === 'upper' ? '+ at most' : '±'} ${o.tolerance.toFixed(3)}`);
+    }
   }
   const files = await writeReport(out, report);
   if (values['write-gold']) {

@@ -17,7 +17,8 @@ Usage:
 
 say options:
   -o, --output FILE     output MP4 (default: avatar.mp4)
-  --lang CODE           auto (default), en, es, zh, fr, de, it, pt, ru
+  --lang CODE           auto (default: detected from the text) or any language espeak-ng
+                        speaks: en, es, zh, ja, ko, ar, hi, el, pl, ... (see avatar voices)
   --voice ID            TTS voice (see: avatar voices)
   --rate X              speaking rate multiplier (default 1)
   --pitch N             pitch 0..100 (default 50)

@@ -41,7 +41,7 @@ export async function runServeWithAvatars(argv: readonly string[]): Promise<numb
   }
 }
 
-/** `avatar serve [--host H] [--port N] [--config FILE]`: runs until SIGINT/SIGTERM. */
+/** `avatar serve [--host H] [--port N] [--config FILE]`: runs until SIGINT/SIGTERM, then drains (see AvatarServer.drain) and exits. */
 export async function runServe(argv: readonly string[], deps: ServeDependencies = { catalog: new BuiltinAvatarCatalog() }): Promise<number> {
   const { values } = parseArgs({
     args: [...argv],
@@ -67,14 +67,25 @@ export async function runServe(argv: readonly string[], deps: ServeDependencies 
   await server.warmUp();
   const { url } = await server.listen();
   process.stdout.write(banner(config, url, encoder.name, server.context.catalog, server.context.tts.name, !!deps.preparer, notes));
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
-  process.stdout.write('avatar serve: stopping\n');
+  const signal = await nextSignal();
+  process.stdout.write(`avatar serve: ${signal}: taking no new work; waiting up to ${(config.shutdownGraceMs / 1000).toFixed(0)} s for sessions and jobs to finish (send it again to stop now)\n`);
+  const outcome = await Promise.race([server.drain(), nextSignal().then(() => undefined)]);
+  process.stdout.write(`avatar serve: stopping${outcome?.drained === false ? ' (grace period over: open sessions and jobs are ended)' : outcome ? '' : ' now'}\n`);
   await server.close();
   return 0;
+}
+
+/** Resolves on the next SIGINT or SIGTERM, with its name. */
+function nextSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (name: NodeJS.Signals) => {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+      resolve(name);
+    };
+    process.on('SIGINT', on);
+    process.on('SIGTERM', on);
+  });
 }
 
 function banner(config: ServerConfig, url: string, encoder: string, catalog: AvatarCatalog, tts: string, preparer: boolean, notes: string[]): string {

@@ -68,13 +68,13 @@ let chosen: Promise<H264Encoder> | undefined;
 /**
  * The fastest H.264 encoder that really works here, found by a one-frame test encode with
  * each candidate the build lists (a GPU is no proof of NVENC). The answer is cached in
- * memory and in `~/.cache/realtime-avatar/encoders.json`, keyed by the ffmpeg binary.
+ * memory and in `~/.cache/realtime-avatar/encoders.json` (see probeEncoder).
  * `forced` (or `$AVATAR_ENCODER`) skips the search but is still checked.
  */
 export function chooseEncoder(forced?: string): Promise<H264Encoder> {
   const wanted = forced ?? process.env.AVATAR_ENCODER;
   if (wanted) return checkForced(wanted);
-  chosen ??= probe().catch((err: unknown) => {
+  chosen ??= probeEncoder().catch((err: unknown) => {
     chosen = undefined;
     throw err;
   });
@@ -92,12 +92,22 @@ async function checkForced(name: string): Promise<H264Encoder> {
   return spec;
 }
 
-async function probe(): Promise<H264Encoder> {
+/**
+ * Finds the encoder without the in-memory answer: the cache file's entry for this ffmpeg
+ * binary (and device list) when it still passes a one-frame test encode, otherwise a search
+ * whose winner replaces the entry. A cached encoder is re-checked because a driver or device
+ * can go away without changing the key. `cacheFile`: where the answers are kept.
+ */
+export async function probeEncoder(options: { cacheFile?: string } = {}): Promise<H264Encoder> {
+  const file = options.cacheFile ?? cacheFile();
   const ffmpeg = await locateFfmpeg();
   const key = cacheKey(ffmpeg);
-  const cache = readCache();
+  const cache = readCache(file);
   const cached = cache[key];
-  if (cached) return encoderSpec(cached.encoder);
+  if (cached && ENCODER_PREFERENCE.includes(cached.encoder as (typeof ENCODER_PREFERENCE)[number])) {
+    const spec = encoderSpec(cached.encoder);
+    if (await encoderWorks(spec)) return spec;
+  }
   const listed = await listedEncoders();
   const candidates = ENCODER_PREFERENCE.filter((n) => listed.has(n)).map(encoderSpec);
   const results = await Promise.all(candidates.map(encoderWorks));
@@ -106,7 +116,7 @@ async function probe(): Promise<H264Encoder> {
     throw new AvatarError('ffmpeg_failed', `no working H.264 encoder in ${ffmpeg.path} (tried ${candidates.map((c) => c.name).join(', ') || 'none listed'})`);
   }
   cache[key] = { encoder: winner.name, probedAt: new Date().toISOString() };
-  writeCache(cache);
+  writeCache(file, cache);
   return winner;
 }
 
@@ -136,18 +146,18 @@ function cacheKey(ffmpeg: FfmpegInfo): string {
   return `${ffmpeg.path}|${stamp}|${devices}`;
 }
 
-function readCache(): ProbeCache {
+function readCache(file: string): ProbeCache {
   try {
-    return JSON.parse(readFileSync(cacheFile(), 'utf8')) as ProbeCache;
+    return JSON.parse(readFileSync(file, 'utf8')) as ProbeCache;
   } catch {
     return {};
   }
 }
 
-function writeCache(cache: ProbeCache): void {
+function writeCache(file: string, cache: ProbeCache): void {
   try {
-    mkdirSync(dirname(cacheFile()), { recursive: true });
-    writeFileSync(cacheFile(), JSON.stringify(cache, null, 2));
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, JSON.stringify(cache, null, 2));
   } catch {
     // A read-only home only costs a re-probe next time.
   }

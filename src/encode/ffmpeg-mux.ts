@@ -4,7 +4,7 @@ import type { Readable, Writable } from 'node:stream';
 import { AvatarError } from '../core/errors.js';
 import { i420FrameBytes, type VideoFrame } from '../core/frame.js';
 import type { VideoSink } from '../core/video-sink.js';
-import { resampleLinear } from '../audio/resample.js';
+import { resample } from '../audio/resample.js';
 import type { H264Encoder } from './encoder-probe.js';
 import { ffmpegErrorTail } from './ffmpeg.js';
 
@@ -169,7 +169,7 @@ export abstract class MuxedWriter implements VideoSink {
 
   /** Queues audio, converted to the writer's rate. Audio must run ahead of (or with) the video it accompanies. */
   writeAudio(pcm: Int16Array, sampleRate: number = this.mux.sampleRate): void {
-    this.mux.writeAudio(sampleRate === this.mux.sampleRate ? pcm : resampleLinear(pcm, sampleRate, this.mux.sampleRate));
+    this.mux.writeAudio(sampleRate === this.mux.sampleRate ? pcm : resample(pcm, sampleRate, this.mux.sampleRate));
   }
 
   /** No more audio will come. */

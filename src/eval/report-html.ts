@@ -20,7 +20,7 @@ export function reportHtml(report: EvalReport): string {
 <td>${f(s.analysis?.voice.meanHz, 0)}</td><td>${f(s.latency?.firstFrameMs, 0)}</td><td>${f(s.latency?.totalMs, 0)}</td><td>${f(s.latency?.realtimeFactor, 3)}</td><td>${esc(s.reason ?? '')}</td></tr>`).join('');
   const gold = report.gold
     ? `<h2>Gold set: <span class="${report.gold.passed ? 'passed' : 'failed'}">${report.gold.passed ? 'within tolerance' : 'out of tolerance'}</span></h2><p><code>${esc(report.gold.path)}</code></p>
-<table><tr><th>scenario</th><th>metric</th><th>expected</th><th>tolerance</th><th>actual</th><th></th></tr>${report.gold.outcomes.map((o) => `<tr><td>${esc(o.scenario)}</td><td>${esc(o.metric)}</td><td>${f(o.expected, 3)}</td><td>±${f(o.tolerance, 3)}</td><td>${f(o.actual, 3)}</td><td class="${o.passed ? 'passed' : 'failed'}">${o.passed ? 'ok' : 'OUT'}</td></tr>`).join('')}</table>`
+<table><tr><th>scenario</th><th>metric</th><th>expected</th><th>tolerance</th><th>actual</th><th></th></tr>${report.gold.outcomes.map((o) => `<tr><td>${esc(o.scenario)}</td><td>${esc(o.metric)}</td><td>${f(o.expected, 3)}</td><td>${o.bound === 'upper' ? '+' : '±'}${f(o.tolerance, 3)}</td><td>${o.reason ? esc(o.reason) : f(o.actual, 3)}</td><td class="${o.passed ? 'passed' : 'failed'}">${o.passed ? 'ok' : 'OUT'}</td></tr>`).join('')}</table>`
     : '';
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>avatar eval: ${esc(report.suite)}</title><style>${STYLE}</style></head><body>
 <h1>avatar eval: suite <code>${esc(report.suite)}</code> <span class="${report.passed ? 'passed' : 'failed'}">${report.passed ? 'PASSED' : 'FAILED'}</span></h1>

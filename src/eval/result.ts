@@ -86,9 +86,14 @@ export interface GoldOutcome {
   readonly scenario: string;
   readonly metric: string;
   readonly expected: number;
+  /** Allowed deviation from `expected` (resolved from the gold file's allowances). */
   readonly tolerance: number;
+  /** `upper`: only a rise beyond the tolerance fails. */
+  readonly bound?: 'upper';
   readonly actual: number | null;
   readonly passed: boolean;
+  /** Why a gold scenario has no figures here (skipped, errored or not run). */
+  readonly reason?: string;
 }
 
 /** The flat figures of a scenario that gold files and comparisons work on. */

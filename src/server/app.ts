@@ -3,11 +3,13 @@ import { availableParallelism } from 'node:os';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import cors from '@fastify/cors';
 import multipart from '@fastify/multipart';
 import websocket from '@fastify/websocket';
 import type { AvatarCatalog } from '../avatars/catalog.js';
 import { BuiltinAvatarCatalog } from '../avatars/catalog.js';
 import { SharpJpegEncoder, type JpegEncoder } from '../compose/jpeg.js';
+import { wallClock, type Clock } from '../core/clock.js';
 import { chooseEncoder } from '../encode/encoder-probe.js';
 import { createTtsProvider } from '../tts/create-tts.js';
 import { EspeakTtsProvider } from '../tts/espeak.js';
@@ -21,6 +23,9 @@ import { HttpError, toHttpError } from './http-errors.js';
 import { JobQueue, sweepFiles } from './jobs.js';
 import { LiveSessions } from './live-sessions.js';
 import { recoverAfterRestart } from './restart-recovery.js';
+import { loggerOptions, type LogSink } from './logging.js';
+import { registerOpenApi, type RegisteredRoute } from './openapi.js';
+import { friendlyValidationError, validatorCompiler } from './validation.js';
 import { ServerMetrics } from './metrics.js';
 import { RateLimiter } from './rate-limit.js';
 import { RendererCache } from '../pipeline/realtime/avatar-stage.js';
@@ -47,16 +52,28 @@ export interface AvatarServerOptions {
   readonly preparer?: AvatarPreparer;
   readonly tts?: TtsProvider;
   readonly jpeg?: JpegEncoder;
+  /** Time for the rate limits (default: the wall clock). */
+  readonly clock?: Clock;
+  /** Where log lines go; stdout by default. */
+  readonly logSink?: LogSink;
 }
 
 /** A built server: the Fastify instance and its shared state. */
 export interface AvatarServer {
   readonly app: FastifyInstance;
   readonly context: ServerContext;
+  /** Every route registered (HEAD included), for checking the generated document against. */
+  readonly routes: readonly RegisteredRoute[];
   /** Starts listening; resolves to the address (port 0 picks a free port). */
   listen(): Promise<{ host: string; port: number; url: string }>;
   /** Pays first-use costs now (TTS engine, the default avatar's renderers and idle frames) rather than on the first request. */
   warmUp(): Promise<void>;
+  /**
+   * Stops taking new work (`/ready` and work routes answer 503; job status and downloads
+   * still answer) and waits up to `graceMs` for open sessions, streams and jobs to finish.
+   * Resolves to whether everything finished in time; `close()` ends whatever is left.
+   */
+  drain(graceMs?: number): Promise<{ drained: boolean; waitedMs: number }>;
   close(): Promise<void>;
 }
 
@@ -77,25 +94,45 @@ export async function createAvatarServer(options: AvatarServerOptions): Promise<
   await recoverAfterRestart({ jobs, access, catalog, outputsDir, uploadsDir });
   const context: ServerContext = {
     config, catalog, access, preparer: options.preparer, auth: new ApiKeyAuth(config.apiKeys),
-    limiter: new RateLimiter(config.limits.generationsPerMinute), jobs,
+    limiter: new RateLimiter(config.limits.generationsPerMinute, () => (options.clock ?? wallClock).now()), jobs,
     metrics: (metrics = new ServerMetrics(() => context.sessions, () => jobs.depth)),
     signer: new UrlSigner(config.signingSecret ?? randomBytes(32).toString('hex')),
     tts: options.tts ?? createServerTts(config.tts),
     encoder: chooseEncoder(config.encoder), jpeg, renderers: new RendererCache(catalog, jpeg),
-    outputsDir, uploadsDir, live, get sessions() { return live.count; }, startedAt: Date.now(), version: await packageVersion(),
+    outputsDir, uploadsDir, live, get sessions() { return live.count; }, draining: false, startedAt: Date.now(), version: await packageVersion(),
   };
   context.encoder.catch(() => undefined);
 
   // A connection idle past idleTimeoutMs (no byte read or written: a stalled body, a stream
-  // or session whose client stopped reading) is destroyed, which aborts the work behind it.
-  const app = Fastify({ logger: false, bodyLimit: 1 << 20, trustProxy: false, connectionTimeout: config.limits.idleTimeoutMs, requestTimeout: config.limits.requestTimeoutMs });
+  // whose client stopped reading) is destroyed, which aborts the work behind it.
+  const app = Fastify({
+    ...loggerOptions(config.logLevel, config.logFormat, options.logSink), bodyLimit: 1 << 20, trustProxy: false,
+    connectionTimeout: config.limits.idleTimeoutMs, requestTimeout: config.limits.requestTimeoutMs,
+    schemaErrorFormatter: friendlyValidationError,
+  });
+  app.setValidatorCompiler(validatorCompiler());
+  const routes = await registerOpenApi(app, context.version, config.limits);
+  if (config.corsOrigins.length) {
+    await app.register(cors, {
+      origin: config.corsOrigins.includes('*') ? '*' : [...config.corsOrigins],
+      methods: ['GET', 'POST', 'DELETE'],
+      allowedHeaders: ['authorization', 'x-api-key', 'content-type', 'x-request-id'],
+      exposedHeaders: ['x-request-id', 'x-content-duration', 'x-content-duration-estimated', 'x-video-size', 'x-generation-ms', 'x-encoder', 'retry-after', 'location'],
+      maxAge: 600,
+    });
+  }
   await app.register(websocket, { options: { maxPayload: 1 << 20 } });
   await app.register(multipart, {
     limits: { fileSize: Math.max(config.limits.imageUploadBytes, config.limits.videoUploadBytes, config.limits.audioUploadBytes), files: 1, fields: 10, fieldSize: 4096 },
   });
   app.decorateRequest('caller', null as unknown as Caller);
-  app.addHook('onRequest', async (request) => {
-    if (!isApiRoute(request) || request.url.startsWith('/api/v1/outputs/')) return;
+  app.addHook('onRequest', async (request, reply) => {
+    void reply.header('x-request-id', request.id);
+    if (context.draining && startsWork(request)) {
+      void reply.header('retry-after', '5');
+      throw new HttpError(503, 'draining', 'the server is shutting down and takes no new work; retry shortly (another instance, or this one after its restart)');
+    }
+    if (!isApiRoute(request) || request.method === 'OPTIONS' || request.url.startsWith('/api/v1/outputs/')) return;
     const query = request.query as Record<string, unknown> | undefined;
     // Keys in URLs end up in logs and browser history: only the realtime WebSocket, whose
     // headers a browser cannot set, takes one from the query.
@@ -105,14 +142,14 @@ export async function createAvatarServer(options: AvatarServerOptions): Promise<
     request.caller = context.auth.authenticate(request.headers, request.ip, queryKey);
   });
   app.addHook('onResponse', async (request, reply) => {
-    context.metrics.requests.inc({ route: request.routeOptions.url ?? 'unknown', status: String(reply.statusCode) });
+    context.metrics.httpRequests.observe(reply.elapsedTime, { method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: String(reply.statusCode) });
   });
-  app.setErrorHandler((error, _request, reply) => {
+  app.setErrorHandler((error, request, reply) => {
     const { status, body } = toHttpError(error);
     context.metrics.errors.inc({ kind: body.error });
     const retry = (error as { retryAfterS?: number }).retryAfterS;
     if (retry) void reply.header('retry-after', String(retry));
-    if (status >= 500 && status !== 501 && status !== 503) process.stderr.write(`avatar serve: ${(error as Error).stack ?? String(error)}\n`);
+    if (status >= 500 && status !== 501 && status !== 503) request.log.error({ err: error }, 'request failed');
     return reply.code(status).type('application/json').send(body);
   });
   app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` }));
@@ -136,7 +173,7 @@ export async function createAvatarServer(options: AvatarServerOptions): Promise<
   sweeper.unref();
 
   return {
-    app, context,
+    app, context, routes,
     async listen() {
       await app.listen({ host: config.host, port: config.port });
       const address = app.server.address();
@@ -160,7 +197,19 @@ export async function createAvatarServer(options: AvatarServerOptions): Promise<
       for (let i = 0; i < stage.loopFrames; i++) await stage.idleJpeg(i);
       context.renderers.checkin(avatar, size, await context.renderers.checkout(avatar, size));
     },
+    async drain(graceMs = config.shutdownGraceMs) {
+      context.draining = true;
+      const started = performance.now();
+      const busy = () => context.sessions > 0 || jobs.active > 0 || jobs.depth > 0;
+      app.log.info({ sessions: context.sessions, jobsRunning: jobs.active, jobsQueued: jobs.depth, graceMs }, 'draining: no new work taken');
+      while (busy() && performance.now() - started < graceMs) await new Promise((r) => setTimeout(r, 100));
+      const waitedMs = Math.round(performance.now() - started);
+      if (busy()) app.log.warn({ sessions: context.sessions, jobsRunning: jobs.active, jobsQueued: jobs.depth, waitedMs }, 'drain grace period over: ending what is left');
+      else app.log.info({ waitedMs }, 'drained');
+      return { drained: !busy(), waitedMs };
+    },
     async close() {
+      context.draining = true;
       clearInterval(sampler);
       clearInterval(sweeper);
       await jobs.close();
@@ -175,6 +224,13 @@ export async function createAvatarServer(options: AvatarServerOptions): Promise<
 function createServerTts(name: string): TtsProvider {
   if (name !== 'espeak') return createTtsProvider(name);
   return new TtsPool(Array.from({ length: Math.max(1, Math.min(4, availableParallelism())) }, () => new EspeakTtsProvider()));
+}
+
+/** Routes that start a generation, session or preparation; refused while draining. */
+const WORK_ROUTES = new Set(['POST /api/v1/generate', 'GET /api/v1/generate/stream', 'POST /api/v1/generate/stream', 'GET /api/v1/realtime', 'POST /api/v1/avatars']);
+
+function startsWork(request: FastifyRequest): boolean {
+  return WORK_ROUTES.has(`${request.method} ${request.routeOptions.url ?? ''}`);
 }
 
 function isApiRoute(request: FastifyRequest): boolean {

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { AvatarError } from '../core/errors.js';
+import { LOG_LEVELS, type LogFormat, type LogLevel } from './logging.js';
 
 /** One API key and the tenant it acts for. */
 export interface ApiKeyConfig {
@@ -46,6 +47,12 @@ export interface ServerConfig {
   readonly urlExpiryMs: number;
   readonly realtime: { readonly fps: number; readonly size: number; readonly jpegQuality: number };
   readonly limits: LimitsConfig;
+  readonly logLevel: LogLevel;
+  readonly logFormat: LogFormat;
+  /** On SIGTERM, how long running sessions and jobs may take to finish before the server exits anyway. */
+  readonly shutdownGraceMs: number;
+  /** Origins (`https://app.example`, or `*`) whose pages may call the API from a browser; none by default. */
+  readonly corsOrigins: readonly string[];
 }
 
 const MB = 1024 * 1024;
@@ -61,6 +68,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
     imageUploadBytes: 10 * MB, audioUploadBytes: 50 * MB, videoUploadBytes: 200 * MB, maxRealtimeSessions: 32,
     idleTimeoutMs: 30_000, requestTimeoutMs: 600_000,
   },
+  logLevel: 'info', logFormat: 'auto', shutdownGraceMs: 30_000, corsOrigins: [],
 };
 
 type Raw = Record<string, unknown>;
@@ -95,6 +103,7 @@ export async function loadServerConfig(sources: ConfigSources = {}): Promise<Ser
   const envMap: [string, string][] = [
     ['AVATAR_HOST', 'host'], ['AVATAR_PORT', 'port'], ['AVATAR_DATA_DIR', 'dataDir'], ['AVATAR_TTS', 'tts'],
     ['AVATAR_ENCODER', 'encoder'], ['AVATAR_SIGNING_SECRET', 'signingSecret'], ['AVATAR_JOB_CONCURRENCY', 'jobConcurrency'],
+    ['AVATAR_LOG_LEVEL', 'logLevel'], ['AVATAR_LOG_FORMAT', 'logFormat'], ['AVATAR_SHUTDOWN_GRACE_SECONDS', 'shutdownGraceSeconds'],
   ];
   for (const [name, key] of envMap) if (env[name]) fromEnv[key] = env[name];
   if (env.AVATAR_API_KEYS) {
@@ -104,6 +113,7 @@ export async function loadServerConfig(sources: ConfigSources = {}): Promise<Ser
       return at > 0 ? { key: pair.slice(0, at), tenant: pair.slice(at + 1) } : { key: pair, tenant: '' };
     });
   }
+  if (env.AVATAR_CORS_ORIGINS) fromEnv.corsOrigins = env.AVATAR_CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean);
   if (env.AVATAR_RATE_LIMIT) fromEnv.limits = { generationsPerMinute: env.AVATAR_RATE_LIMIT };
   const fromFlags: Raw = {};
   if (sources.flags?.host !== undefined) fromFlags.host = sources.flags.host;
@@ -117,7 +127,7 @@ function asRaw(v: unknown): Raw {
 
 const KNOWN_KEYS = new Set([
   'host', 'port', 'dataDir', 'tts', 'encoder', 'apiKeys', 'avatarTenants', 'signingSecret', 'jobConcurrency',
-  'retentionDays', 'urlExpiryHours', 'realtime', 'limits',
+  'retentionDays', 'urlExpiryHours', 'realtime', 'limits', 'logLevel', 'logFormat', 'shutdownGraceSeconds', 'corsOrigins',
 ]);
 
 /** Checks a merged raw configuration, collecting every problem into one message. */
@@ -164,6 +174,19 @@ export function validateConfig(raw: Raw): ServerConfig {
   const lim = asRaw(raw.limits);
   const tts = str(raw.tts, 'tts', d.tts)!;
   if (!['espeak', 'openai'].includes(tts)) problems.push(`tts must be espeak or openai, got "${tts}"`);
+  const logLevel = str(raw.logLevel, 'logLevel', d.logLevel)!;
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) problems.push(`logLevel must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+  const logFormat = str(raw.logFormat, 'logFormat', d.logFormat)!;
+  if (!['auto', 'json', 'pretty'].includes(logFormat)) problems.push(`logFormat must be auto, json or pretty, got "${logFormat}"`);
+  const corsOrigins: string[] = [];
+  if (raw.corsOrigins !== undefined) {
+    const list = typeof raw.corsOrigins === 'string' ? [raw.corsOrigins] : raw.corsOrigins;
+    if (!Array.isArray(list)) problems.push('corsOrigins must be a list of origins such as https://app.example (or *)');
+    else for (const origin of list) {
+      if (origin === '*' || (typeof origin === 'string' && /^https?:\/\/[^/\s]+$/.test(origin))) corsOrigins.push(origin);
+      else problems.push(`corsOrigins: ${JSON.stringify(origin)} is not an origin (scheme://host[:port], no path) or *`);
+    }
+  }
   const config: ServerConfig = {
     host: str(raw.host, 'host', d.host)!,
     port: num(raw.port, 'port', d.port, 0, 65535),
@@ -194,6 +217,10 @@ export function validateConfig(raw: Raw): ServerConfig {
       idleTimeoutMs: num(lim.idleTimeoutS, 'limits.idleTimeoutS', d.limits.idleTimeoutMs / 1000, 0.1, 3600, false) * 1000,
       requestTimeoutMs: num(lim.requestTimeoutS, 'limits.requestTimeoutS', d.limits.requestTimeoutMs / 1000, 1, 86400, false) * 1000,
     },
+    logLevel: logLevel as LogLevel,
+    logFormat: logFormat as LogFormat,
+    corsOrigins,
+    shutdownGraceMs: num(raw.shutdownGraceSeconds, 'shutdownGraceSeconds', d.shutdownGraceMs / 1000, 0, 3600, false) * 1000,
   };
   if (config.realtime.size % 2 !== 0) problems.push('realtime.size must be even');
   if (config.limits.minFps > config.limits.maxFps) problems.push('limits.minFps is above limits.maxFps');

@@ -36,6 +36,8 @@ export interface ServerContext {
   /** Open realtime sessions plus running streams (slots held in `live`). */
   readonly sessions: number;
   readonly live: LiveSessions;
+  /** Set on shutdown: work routes and `/ready` answer 503 from then on. */
+  draining: boolean;
   readonly startedAt: number;
   readonly version: string;
 }

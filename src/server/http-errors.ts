@@ -1,4 +1,5 @@
-import { AvatarError, hidePaths, type AvatarErrorCode } from '../core/errors.js';
+import { AvatarError, type AvatarErrorCode } from '../core/errors.js';
+import { withoutServerPaths } from './client-messages.js';
 
 /** HTTP status for each project error code. */
 const STATUS: Record<AvatarErrorCode, number> = {
@@ -28,15 +29,20 @@ export interface ErrorBody {
   readonly message: string;
 }
 
-/** Maps any thrown value to a status and a body that is safe to show the client. */
+/** Maps any thrown value to a status and a body that is safe to show the client (no server paths, no internals). */
 export function toHttpError(e: unknown): { status: number; body: ErrorBody } {
-  if (e instanceof HttpError) return { status: e.status, body: { error: e.code, message: hidePaths(e.message) } };
-  if (e instanceof AvatarError) return { status: STATUS[e.code], body: { error: e.code, message: hidePaths(e.message) } };
+  const { status, body } = classify(e);
+  return { status, body: { error: body.error, message: withoutServerPaths(body.message) } };
+}
+
+function classify(e: unknown): { status: number; body: ErrorBody } {
+  if (e instanceof HttpError) return { status: e.status, body: { error: e.code, message: e.message } };
+  if (e instanceof AvatarError) return { status: STATUS[e.code], body: { error: e.code, message: e.message } };
   const fastifyError = e as { statusCode?: number; code?: string; message?: string; validation?: unknown };
   if (typeof fastifyError?.statusCode === 'number' && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
     const code = fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || fastifyError.statusCode === 413 ? 'too_large'
       : fastifyError.validation ? 'invalid_input' : 'bad_request';
-    return { status: fastifyError.statusCode, body: { error: code, message: hidePaths(fastifyError.message ?? 'bad request') } };
+    return { status: fastifyError.statusCode, body: { error: code, message: fastifyError.message ?? 'bad request' } };
   }
   return { status: 500, body: { error: 'internal', message: 'internal server error' } };
 }

@@ -1,112 +1,84 @@
-/**
- * A small Prometheus text-format registry: counters, gauges and histograms with labels.
- * Values are kept in memory; `render()` produces the exposition text for `GET /metrics`.
- */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** Prefix of the server's own metrics; prom-client's process and Node.js metrics keep their standard names. */
+export const METRIC_PREFIX = 'avatar_';
+
 type Labels = Record<string, string>;
 
-function labelKey(labels: Labels): string {
-  const keys = Object.keys(labels).sort();
-  return keys.map((k) => `${k}="${String(labels[k]).replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`).join(',');
+/** Upper bounds (seconds) for latencies that should stay well under a second. */
+const LATENCY_BUCKETS_S = [0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2, 5];
+/** Upper bounds (seconds) for whole generations. */
+const GENERATION_BUCKETS_S = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+/** Upper bounds (seconds) for HTTP requests (a synchronous generate lasts as long as its render). */
+const HTTP_BUCKETS_S = [0.005, 0.025, 0.1, 0.5, 1, 5, 30, 120];
+
+/** A histogram fed in milliseconds (the project's unit) and exposed in seconds (Prometheus' base unit). */
+export class MillisecondsHistogram {
+  constructor(private readonly histogram: Histogram<string>) {}
+  /** Records one duration, in milliseconds. */
+  observe(ms: number, labels: Labels = {}): void {
+    if (Number.isFinite(ms)) this.histogram.observe(labels, ms / 1000);
+  }
+  /** Observations so far for exactly these labels. */
+  async count(labels: Labels = {}): Promise<number> {
+    const data = await this.histogram.get();
+    return data.values.find((v) => v.metricName?.endsWith('_count') && sameLabels(v.labels as Labels, labels))?.value ?? 0;
+  }
 }
 
-function formatLine(name: string, key: string, value: number): string {
-  return `${name}${key ? `{${key}}` : ''} ${Number.isFinite(value) ? value : 0}`;
-}
-
-/** A metric that renders itself. */
-interface Metric {
-  render(): string;
-}
-
-/** A value that only goes up (events, errors). */
-export class Counter implements Metric {
-  private readonly values = new Map<string, number>();
-  constructor(readonly name: string, readonly help: string) {}
+/** A counter of events, with the value readable back (tests, health reports). */
+export class EventCounter {
+  constructor(private readonly counter: Counter<string>) {}
   inc(labels: Labels = {}, by = 1): void {
-    const key = labelKey(labels);
-    this.values.set(key, (this.values.get(key) ?? 0) + by);
+    if (by > 0) this.counter.inc(labels, by);
   }
-  get(labels: Labels = {}): number {
-    return this.values.get(labelKey(labels)) ?? 0;
-  }
-  render(): string {
-    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
-    for (const [key, value] of this.values) lines.push(formatLine(this.name, key, value));
-    return lines.join('\n');
+  /** The count for exactly these labels. */
+  async get(labels: Labels = {}): Promise<number> {
+    const data = await this.counter.get();
+    return data.values.find((v) => sameLabels(v.labels as Labels, labels))?.value ?? 0;
   }
 }
 
-/** A value read at scrape time or set by its owner. */
-export class Gauge implements Metric {
-  private readonly values = new Map<string, number>();
-  constructor(readonly name: string, readonly help: string, private readonly collect?: () => number, private readonly type: 'gauge' | 'counter' = 'gauge') {}
-  set(value: number, labels: Labels = {}): void {
-    this.values.set(labelKey(labels), value);
-  }
-  render(): string {
-    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.type}`];
-    if (this.collect) lines.push(formatLine(this.name, '', this.collect()));
-    for (const [key, value] of this.values) lines.push(formatLine(this.name, key, value));
-    return lines.join('\n');
-  }
+function sameLabels(a: Labels, b: Labels): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => String(a[k]) === b[k]);
 }
 
-/** Distribution of observations in cumulative buckets (upper bounds, ms). */
-export class Histogram implements Metric {
-  private readonly series = new Map<string, { counts: number[]; sum: number; count: number }>();
-  constructor(readonly name: string, readonly help: string, readonly buckets: readonly number[]) {}
-  observe(value: number, labels: Labels = {}): void {
-    const key = labelKey(labels);
-    let s = this.series.get(key);
-    if (!s) this.series.set(key, (s = { counts: this.buckets.map(() => 0), sum: 0, count: 0 }));
-    for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]!) s.counts[i]!++;
-    s.sum += value;
-    s.count++;
-  }
-  /** Observations so far for these labels. */
-  count(labels: Labels = {}): number {
-    return this.series.get(labelKey(labels))?.count ?? 0;
-  }
-  render(): string {
-    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
-    for (const [key, s] of this.series) {
-      const sep = key ? ',' : '';
-      this.buckets.forEach((b, i) => lines.push(`${this.name}_bucket{${key}${sep}le="${b}"} ${s.counts[i]}`));
-      lines.push(`${this.name}_bucket{${key}${sep}le="+Inf"} ${s.count}`);
-      lines.push(formatLine(`${this.name}_sum`, key, s.sum));
-      lines.push(formatLine(`${this.name}_count`, key, s.count));
-    }
-    return lines.join('\n');
-  }
-}
-
-const LATENCY_BUCKETS_MS = [10, 25, 50, 100, 150, 200, 300, 500, 1000, 2000, 5000];
-const GENERATION_BUCKETS_MS = [100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 120000];
-
-/** The server's metrics. Frames are counted as they are produced; the rate is over the last window. */
+/**
+ * The server's metrics in their own prom-client registry (so several servers in one process
+ * do not collide), with prom-client's default process and Node.js metrics, event-loop lag
+ * included: lag delays every realtime frame.
+ */
 export class ServerMetrics {
-  readonly ttsLatency = new Histogram('tts_latency_ms', 'Time from a request to its first synthesized speech, ms', LATENCY_BUCKETS_MS);
-  readonly firstFrameLatency = new Histogram('first_frame_latency_ms', 'Time from a request to its first video frame (stream bytes, or speaking frame of a session), ms', LATENCY_BUCKETS_MS);
-  readonly totalGeneration = new Histogram('total_generation_ms', 'Wall time of a whole generation, ms', GENERATION_BUCKETS_MS);
-  readonly framesTotal = new Counter('frames_generated_total', 'Video frames produced');
-  readonly lateFrames = new Counter('realtime_late_frames_total', 'Realtime frames sent later than one frame interval or skipped');
-  readonly errors = new Counter('errors_total', 'Errors by kind');
-  readonly requests = new Counter('http_requests_total', 'HTTP requests by route and status');
+  readonly registry = new Registry();
+  readonly ttsLatency: MillisecondsHistogram;
+  readonly firstFrameLatency: MillisecondsHistogram;
+  readonly totalGeneration: MillisecondsHistogram;
+  readonly httpRequests: MillisecondsHistogram;
+  readonly framesTotal: EventCounter;
+  readonly lateFrames: EventCounter;
+  readonly errors: EventCounter;
   private frameWindow: { at: number; frames: number }[] = [];
   private framesSoFar = 0;
-  readonly framesPerSecond = new Gauge('frames_per_second', 'Frames generated per second over the last 5 s', () => this.fps());
-  readonly activeSessions: Gauge;
-  readonly queueDepth: Gauge;
-  readonly memory = new Gauge('process_resident_memory_bytes', 'Resident set size of the server process', () => process.memoryUsage().rss);
-  readonly cpu = new Gauge('process_cpu_seconds_total', 'CPU time of the server process (user + system), s', () => {
-    const { user, system } = process.cpuUsage();
-    return (user + system) / 1e6;
-  }, 'counter');
-  readonly heap = new Gauge('process_heap_used_bytes', 'V8 heap in use', () => process.memoryUsage().heapUsed);
 
+  /** `sessions` and `queue` are read at scrape time. */
   constructor(sessions: () => number, queue: () => number) {
-    this.activeSessions = new Gauge('active_sessions', 'Open realtime sessions and streams', sessions);
-    this.queueDepth = new Gauge('queue_depth', 'Jobs waiting in the generation queue', queue);
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    const histogram = (name: string, help: string, buckets: number[], labelNames: string[]) =>
+      new MillisecondsHistogram(new Histogram({ name: METRIC_PREFIX + name, help, buckets, labelNames, registers }));
+    const counter = (name: string, help: string, labelNames: string[]) => new EventCounter(new Counter({ name: METRIC_PREFIX + name, help, labelNames, registers }));
+    this.ttsLatency = histogram('tts_latency_seconds', 'Time from a request to its first synthesized speech', LATENCY_BUCKETS_S, ['encoder']);
+    this.firstFrameLatency = histogram('first_frame_latency_seconds', 'Time from a request to its first video frame (stream bytes, or the first speaking frame of a session)', LATENCY_BUCKETS_S, ['encoder']);
+    this.totalGeneration = histogram('generation_duration_seconds', 'Wall time of a whole generation, by H.264 encoder', GENERATION_BUCKETS_S, ['encoder']);
+    this.httpRequests = histogram('http_request_duration_seconds', 'HTTP requests by method, route and status', HTTP_BUCKETS_S, ['method', 'route', 'status_code']);
+    this.framesTotal = counter('frames_generated_total', 'Video frames produced, by kind of output', ['kind']);
+    this.lateFrames = counter('realtime_late_frames_total', 'Realtime frames sent later than one frame interval or skipped', []);
+    this.errors = counter('errors_total', 'Errors by kind', ['kind']);
+    const metrics = this;
+    new Gauge({ name: `${METRIC_PREFIX}frames_per_second`, help: 'Frames generated per second over the last 5 s', registers, collect() { this.set(metrics.fps()); } });
+    new Gauge({ name: `${METRIC_PREFIX}active_sessions`, help: 'Open realtime sessions and streams', registers, collect() { this.set(sessions()); } });
+    new Gauge({ name: `${METRIC_PREFIX}queue_depth`, help: 'Jobs waiting in the generation queue', registers, collect() { this.set(queue()); } });
   }
 
   /** Counts produced frames (all kinds of output). */
@@ -130,12 +102,13 @@ export class ServerMetrics {
     return spanMs > 0 ? ((this.framesSoFar - first.frames) * 1000) / spanMs : 0;
   }
 
+  /** The exposition's content type. */
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
   /** Prometheus exposition text. */
-  render(): string {
-    const all: Metric[] = [
-      this.ttsLatency, this.firstFrameLatency, this.totalGeneration, this.framesTotal, this.lateFrames, this.framesPerSecond,
-      this.activeSessions, this.queueDepth, this.errors, this.requests, this.memory, this.heap, this.cpu,
-    ];
-    return `${all.map((m) => m.render()).join('\n')}\n`;
+  render(): Promise<string> {
+    return this.registry.metrics();
   }
 }

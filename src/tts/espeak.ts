@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import type { EspeakEvent } from '@echogarden/espeak-ng-emscripten';
 import { AvatarError, throwIfAborted } from '../core/errors.js';
 import type { PhonemeTiming, Speech, WordTiming } from '../core/speech.js';
-import { LANGUAGES } from './language.js';
+import { findLanguage } from './language.js';
 import type { TtsProvider, TtsRequest, VoiceInfo } from './provider.js';
 import type { EspeakWorkerReply, EspeakWorkerRequest } from './espeak-worker.js';
 import { splitScript } from './sentences.js';
@@ -183,7 +183,7 @@ function unexpected(reply: EspeakWorkerReply): Error {
 }
 
 function defaultVoice(language: string): string {
-  return LANGUAGES.find((l) => l.code === language)?.espeakVoice ?? language;
+  return findLanguage(language)?.espeakVoice ?? language;
 }
 
 /**

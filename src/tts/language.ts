@@ -1,6 +1,8 @@
+import { createRequire } from 'node:module';
 import { AvatarError } from '../core/errors.js';
+import { ESPEAK_LANGUAGES } from './espeak-languages.js';
 
-/** A language the project speaks out of the box. */
+/** A language the TTS engine speaks. */
 export interface LanguageInfo {
   readonly code: string;
   readonly name: string;
@@ -8,70 +10,78 @@ export interface LanguageInfo {
   readonly espeakVoice: string;
 }
 
-/** The languages with a tuned default voice; espeak-ng speaks many more (see `avatar voices`). */
-export const LANGUAGES: readonly LanguageInfo[] = [
-  { code: 'en', name: 'English', espeakVoice: 'en-us' },
-  { code: 'es', name: 'Spanish', espeakVoice: 'es' },
-  { code: 'zh', name: 'Mandarin Chinese', espeakVoice: 'cmn' },
-  { code: 'fr', name: 'French', espeakVoice: 'fr' },
-  { code: 'de', name: 'German', espeakVoice: 'de' },
-  { code: 'it', name: 'Italian', espeakVoice: 'it' },
-  { code: 'pt', name: 'Portuguese', espeakVoice: 'pt' },
-  { code: 'ru', name: 'Russian', espeakVoice: 'ru' },
-];
+/** Every language espeak-ng speaks, the most asked-for first. */
+export const LANGUAGES: readonly LanguageInfo[] = ESPEAK_LANGUAGES.map(([code, espeakVoice, name]) => ({ code, name, espeakVoice }));
 
+const BY_CODE = new Map(LANGUAGES.map((l) => [l.code, l]));
+
+/** Names people give languages, beyond the codes. */
 const ALIASES: Record<string, string> = {
-  'en-us': 'en', 'en-gb': 'en', english: 'en',
-  'es-es': 'es', 'es-419': 'es', 'es-mx': 'es', spanish: 'es', espanol: 'es', 'español': 'es',
-  'zh-cn': 'zh', 'zh-hans': 'zh', cmn: 'zh', mandarin: 'zh', chinese: 'zh',
-  'fr-fr': 'fr', 'de-de': 'de', 'it-it': 'it', 'pt-br': 'pt', 'pt-pt': 'pt', 'ru-ru': 'ru',
+  english: 'en', spanish: 'es', espanol: 'es', 'español': 'es', cmn: 'zh', mandarin: 'zh', chinese: 'zh',
+  'zh-cn': 'zh', 'zh-hans': 'zh', 'zh-tw': 'zh', 'zh-hant': 'zh', 'zh-hk': 'yue', cantonese: 'yue',
+  korean: 'ko', japanese: 'ja', arabic: 'ar', hindi: 'hi', french: 'fr', german: 'de', italian: 'it', portuguese: 'pt', russian: 'ru',
+  no: 'nb', iw: 'he', in: 'id', jw: 'jv',
 };
 
+/** Looks a code up (`ko`, `pt-BR`, `zh-Hans`, `Korean`); undefined when the engine does not speak it. */
+export function findLanguage(requested: string): LanguageInfo | undefined {
+  const wanted = requested.trim().toLowerCase().replace(/_/g, '-');
+  const code = ALIASES[wanted] ?? wanted;
+  return BY_CODE.get(code) ?? BY_CODE.get(ALIASES[code.split('-')[0]!] ?? code.split('-')[0]!);
+}
+
 /**
- * Normalizes a user-given language (`en`, `EN-us`, `zh-CN`, `auto`, ...) to a code in
- * LANGUAGES, detecting it from `text` for `auto`. Unknown codes are an `unknown_language`
- * error that lists what is supported.
+ * Normalizes a user-given language (`en`, `EN-us`, `zh-CN`, `ko`, `auto`, ...) to a language
+ * espeak-ng speaks, detecting it from `text` for `auto`. An unknown code is an
+ * `unknown_language` error that says where the list is.
  */
 export function resolveLanguage(requested: string | undefined, text: string): LanguageInfo {
-  const wanted = (requested ?? 'auto').trim().toLowerCase();
-  const code = wanted === 'auto' ? detectLanguage(text) : (ALIASES[wanted] ?? wanted);
-  const info = LANGUAGES.find((l) => l.code === code);
+  const wanted = (requested ?? 'auto').trim();
+  if (wanted.toLowerCase() === 'auto') return BY_CODE.get(detectLanguage(text)) ?? BY_CODE.get('en')!;
+  const info = findLanguage(wanted);
   if (!info) {
-    throw new AvatarError(
-      'unknown_language',
-      `unknown language "${requested}": use auto or one of ${LANGUAGES.map((l) => l.code).join(', ')}`,
-    );
+    throw new AvatarError('unknown_language', `unknown language "${requested}": use auto or a language code the TTS speaks (${LANGUAGES.length} with espeak-ng, e.g. en, es, zh, ja, ko, ar, hi; see: avatar voices)`);
   }
   return info;
 }
 
-const STOPWORDS: Record<string, readonly string[]> = {
-  en: ['the', 'and', 'is', 'are', 'you', 'i', 'to', 'of', 'a', 'in', 'it', 'that', 'with', 'for', 'this', 'hello', 'am', 'your', 'my', 'we', 'what', 'how'],
-  es: ['el', 'la', 'los', 'las', 'y', 'es', 'de', 'que', 'en', 'un', 'una', 'por', 'con', 'para', 'hola', 'cómo', 'como', 'estás', 'está', 'soy', 'muy', 'qué', 'gracias', 'buenos', 'yo', 'tu', 'su'],
-  fr: ['le', 'la', 'les', 'et', 'est', 'de', 'que', 'un', 'une', 'pour', 'avec', 'bonjour', 'je', 'vous', 'nous', 'pas', 'ce', 'des', 'du', 'suis', 'merci'],
-  de: ['der', 'die', 'das', 'und', 'ist', 'ich', 'nicht', 'ein', 'eine', 'mit', 'für', 'hallo', 'sie', 'wir', 'zu', 'auf', 'bin', 'danke', 'guten'],
-  it: ['il', 'lo', 'gli', 'e', 'è', 'di', 'che', 'un', 'una', 'per', 'con', 'ciao', 'sono', 'non', 'della', 'grazie', 'come', 'stai'],
-  pt: ['o', 'os', 'as', 'e', 'é', 'de', 'que', 'um', 'uma', 'para', 'com', 'olá', 'não', 'você', 'sou', 'obrigado', 'como', 'está'],
-};
+/** Scripts written by one language (as far as speech goes): decided without a detector. */
+const SINGLE_LANGUAGE_SCRIPTS: readonly [RegExp, string][] = [
+  [/\p{Script=Hangul}/u, 'ko'], [/[\p{Script=Hiragana}\p{Script=Katakana}]/u, 'ja'], [/\p{Script=Han}/u, 'zh'],
+  [/\p{Script=Thai}/u, 'th'], [/\p{Script=Greek}/u, 'el'], [/\p{Script=Hebrew}/u, 'he'], [/\p{Script=Georgian}/u, 'ka'],
+  [/\p{Script=Armenian}/u, 'hy'], [/\p{Script=Tamil}/u, 'ta'], [/\p{Script=Telugu}/u, 'te'], [/\p{Script=Kannada}/u, 'kn'],
+  [/\p{Script=Malayalam}/u, 'ml'], [/\p{Script=Gujarati}/u, 'gu'], [/\p{Script=Gurmukhi}/u, 'pa'], [/\p{Script=Oriya}/u, 'or'],
+  [/\p{Script=Sinhala}/u, 'si'], [/\p{Script=Myanmar}/u, 'my'], [/\p{Script=Ethiopic}/u, 'am'], [/\p{Script=Bengali}/u, 'bn'],
+];
 
-/** Guesses the language of a text from its script and, for Latin text, its commonest words. */
+/** Scripts shared by many languages: the detector decides, this is the answer when it cannot. */
+const SCRIPT_DEFAULTS: readonly [RegExp, string][] = [
+  [/\p{Script=Arabic}/u, 'ar'], [/\p{Script=Devanagari}/u, 'hi'], [/\p{Script=Cyrillic}/u, 'ru'],
+];
+
+type Detector = (text: string) => string;
+let detector: Detector | undefined;
+
+/** tinyld (n-gram models, 64 languages), loaded on first use: CommonJS, so detection stays synchronous. */
+function tinyld(): Detector {
+  detector ??= (createRequire(import.meta.url)('tinyld') as { detect: Detector }).detect;
+  return detector;
+}
+
+/**
+ * Guesses the language of a text: the script when only one language writes it (Hangul,
+ * kana, Han, Greek, Thai, ...), else the tinyld detector; a language the TTS does not
+ * speak, or no answer, falls back to the script's commonest language (English for Latin).
+ */
 export function detectLanguage(text: string): string {
-  const han = (text.match(/\p{Script=Han}/gu) ?? []).length;
-  const cyrillic = (text.match(/\p{Script=Cyrillic}/gu) ?? []).length;
-  const latin = (text.match(/\p{Script=Latin}/gu) ?? []).length;
-  if (han > 0 && han >= latin / 4) return 'zh';
-  if (cyrillic > latin) return 'ru';
-  const words = text.toLowerCase().match(/[\p{L}]+/gu) ?? [];
-  const scores: Record<string, number> = {};
-  for (const [lang, list] of Object.entries(STOPWORDS)) {
-    const set = new Set(list);
-    scores[lang] = words.reduce((n, w) => n + (set.has(w) ? 1 : 0), 0);
+  const letters = text.replace(/[^\p{L}]/gu, '');
+  if (!letters) return 'en';
+  // The script of most letters: a Latin brand name in Korean text stays Korean.
+  for (const [script, code] of SINGLE_LANGUAGE_SCRIPTS) {
+    const count = letters.match(new RegExp(script.source, 'gu'))?.length ?? 0;
+    if (count * 2 >= letters.length || (code === 'ja' && count > 0 && /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}]/u.test(letters))) return code;
   }
-  if (/[¿¡ñ]/u.test(text)) scores.es = (scores.es ?? 0) + 3;
-  if (/[ßäöü]/u.test(text)) scores.de = (scores.de ?? 0) + 2;
-  if (/[çœêèàù]/u.test(text)) scores.fr = (scores.fr ?? 0) + 1;
-  if (/[ãõ]/u.test(text)) scores.pt = (scores.pt ?? 0) + 2;
-  let best = 'en';
-  for (const [lang, score] of Object.entries(scores)) if (score > (scores[best] ?? 0)) best = lang;
-  return best;
+  const found = tinyld()(text);
+  if (found && BY_CODE.has(found) && !SINGLE_LANGUAGE_SCRIPTS.some(([, code]) => code === found)) return found;
+  return SCRIPT_DEFAULTS.find(([script]) => script.test(letters))?.[1] ?? 'en';
 }

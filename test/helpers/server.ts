@@ -18,7 +18,7 @@ export interface TestServer {
 /** Starts a real server (real TTS, ffmpeg, sockets) on port 0; `config` overrides the defaults. */
 export async function startTestServer(config: Record<string, unknown> = {}, options: Omit<AvatarServerOptions, 'config'> = {}): Promise<TestServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'avatar-serve-test-'));
-  const server = await createAvatarServer({ ...options, config: validateConfig({ host: '127.0.0.1', port: 0, dataDir, ...config }) });
+  const server = await createAvatarServer({ ...options, config: validateConfig({ host: '127.0.0.1', port: 0, dataDir, logLevel: 'silent', ...config }) });
   const { url } = await server.listen();
   return {
     url, wsUrl: url.replace(/^http/, 'ws'), server, dataDir,

@@ -1,3 +1,5 @@
+import { systemClock, type Clock } from '../../core/clock.js';
+
 /** Counters of a pacer since it started. */
 export interface PacerStats {
   /** Ticks run (frames produced). */
@@ -18,25 +20,27 @@ export class FramePacer {
   readonly frameMs: number;
   private startedAt = 0;
   private next = 0;
-  private timer: NodeJS.Timeout | undefined;
+  private cancelTimer: (() => void) | undefined;
   private running = false;
   private counts = { ticks: 0, late: 0, skipped: 0 };
 
   /**
    * `leadMs`: ticks start this much before their slot is due, so the frame can be ready on
-   * time; the tick itself waits for `dueAt` before sending.
+   * time; the tick itself waits for `dueAt` before sending. `clock`: where time and timers
+   * come from (the process clock unless a test drives it).
    */
   constructor(
     fps: number,
     private readonly tick: (index: number, dueAt: number) => Promise<void> | void,
     private readonly leadMs = 0,
+    private readonly clock: Clock = systemClock,
     /** Told about a tick that threw or rejected; the pacer stops (a failing tick would fail again 25 times a second). */
     private readonly onError: (error: unknown) => void = () => undefined,
   ) {
     this.frameMs = 1000 / fps;
   }
 
-  /** Session clock origin (performance.now() ms). */
+  /** Session clock origin (the clock's ms; performance.now() by default). */
   get origin(): number {
     return this.startedAt;
   }
@@ -51,26 +55,26 @@ export class FramePacer {
   }
 
   start(): void {
-    this.startedAt = performance.now();
+    this.startedAt = this.clock.now();
     this.running = true;
     this.schedule();
   }
 
   stop(): void {
     this.running = false;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.cancelTimer?.();
+    this.cancelTimer = undefined;
   }
 
   private schedule(): void {
     if (!this.running) return;
     const due = this.startedAt + this.next * this.frameMs - this.leadMs;
-    this.timer = setTimeout(() => void this.run().catch((e: unknown) => this.fail(e)), Math.max(0, due - performance.now()));
+    this.cancelTimer = this.clock.setTimer(() => void this.run().catch((e: unknown) => this.fail(e)), Math.max(0, due - this.clock.now()));
   }
 
   private async run(): Promise<void> {
     if (!this.running) return;
-    const now = performance.now() + this.leadMs;
+    const now = this.clock.now() + this.leadMs;
     const behind = Math.floor((now - this.startedAt) / this.frameMs) - this.next;
     if (behind >= 1) {
       this.counts.skipped += behind;

@@ -82,7 +82,7 @@ export class RealtimeSession implements SpeechTimeline {
 
   constructor(private stage: AvatarStage, private readonly transport: RealtimeTransport, private readonly deps: SessionDeps) {
     this.fps = stage.fps;
-    this.pacer = new FramePacer(stage.fps, (slot, dueAt) => this.produce(slot, dueAt), Math.min(PRODUCE_LEAD_MS, 500 / stage.fps), (e) => {
+    this.pacer = new FramePacer(stage.fps, (slot, dueAt) => this.produce(slot, dueAt), Math.min(PRODUCE_LEAD_MS, 500 / stage.fps), undefined, (e) => {
       const body = describeError(e);
       this.end({ error: body.error === 'internal' ? 'render_failed' : body.error, message: `the session's frames could not be produced: ${body.message}` });
     });

@@ -9,14 +9,16 @@ import { AvatarError } from '../../core/errors.js';
 import type { ServerContext } from '../context.js';
 import { HttpError } from '../http-errors.js';
 import { checkUploadedMedia, readHead, sniffMedia } from '../upload-check.js';
+import { routeSchemas } from '../route-schemas.js';
 
 /** GET/POST /api/v1/avatars, DELETE /api/v1/avatars/:id */
 export function registerAvatarRoutes(app: FastifyInstance, ctx: ServerContext): void {
-  app.get('/api/v1/avatars', async (request) => ({
+  const schemas = routeSchemas(ctx.config.limits);
+  app.get('/api/v1/avatars', { schema: schemas.avatars }, async (request) => ({
     avatars: ctx.access.list(request.caller.tenant).map((a) => ({ ...a, owner: ctx.access.owner(a.id) ?? null })),
   }));
 
-  app.post('/api/v1/avatars', async (request, reply) => {
+  app.post('/api/v1/avatars', { schema: schemas.avatarUpload }, async (request, reply) => {
     const preparer = ctx.preparer;
     if (!preparer) throw noPreparer();
     if (!request.isMultipart()) throw new HttpError(415, 'unsupported_media_type', 'upload the photo or video as multipart/form-data with a "file" field');
@@ -73,7 +75,7 @@ export function registerAvatarRoutes(app: FastifyInstance, ctx: ServerContext): 
     }
   });
 
-  app.delete('/api/v1/avatars/:id', async (request, reply) => {
+  app.delete('/api/v1/avatars/:id', { schema: schemas.avatarDelete }, async (request, reply) => {
     const { id } = request.params as { id: string };
     const { tenant } = request.caller;
     const summary = ctx.access.require(id, tenant);

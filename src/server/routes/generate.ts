@@ -8,10 +8,12 @@ import { HttpError } from '../http-errors.js';
 import { checkGenerateRequest, type GenerateRequest } from '../request-checks.js';
 import { renderAudioToMp4 } from '../audio-generation.js';
 import { receiveAudioUpload } from './audio-upload.js';
+import { routeSchemas } from '../route-schemas.js';
 
 /** POST /api/v1/generate, GET /api/v1/jobs/:id, GET /api/v1/outputs/:tenant/:file */
 export function registerGenerateRoutes(app: FastifyInstance, ctx: ServerContext): void {
-  app.post('/api/v1/generate', async (request, reply) => {
+  const schemas = routeSchemas(ctx.config.limits);
+  app.post('/api/v1/generate', { schema: schemas.generate, config: { multipartForm: true } }, async (request, reply) => {
     const { tenant } = request.caller;
     let render: Render;
     let cleanup = async () => undefined as void;
@@ -93,7 +95,7 @@ export function registerGenerateRoutes(app: FastifyInstance, ctx: ServerContext)
       .send(stream);
   });
 
-  app.get('/api/v1/jobs/:id', async (request) => {
+  app.get('/api/v1/jobs/:id', { schema: schemas.job }, async (request) => {
     const { id } = request.params as { id: string };
     const job = /^[0-9a-f-]{36}$/.test(id) ? ctx.jobs.get(request.caller.tenant, id) : undefined;
     if (!job) throw new HttpError(404, 'not_found', `no job ${id}`);
@@ -105,7 +107,7 @@ export function registerGenerateRoutes(app: FastifyInstance, ctx: ServerContext)
     return job;
   });
 
-  app.get('/api/v1/outputs/:tenant/:file', async (request, reply) => {
+  app.get('/api/v1/outputs/:tenant/:file', { schema: schemas.output }, async (request, reply) => {
     const { tenant, file } = request.params as { tenant: string; file: string };
     const { expires, sig } = request.query as { expires?: string; sig?: string };
     if (!/^[a-z0-9_-]{1,64}$/.test(tenant) || !/^[0-9a-f-]{36}\.mp4$/.test(file)) throw new HttpError(404, 'not_found', 'no such output');

@@ -6,6 +6,7 @@ import { HttpError } from '../http-errors.js';
 import type { AvatarStage } from '../../pipeline/realtime/avatar-stage.js';
 import { RealtimeSession } from '../../pipeline/realtime/session.js';
 import { WebSocketTransport } from '../../transport/websocket-transport.js';
+import { routeSchemas } from '../route-schemas.js';
 
 interface RealtimeQuery {
   avatar?: string;
@@ -26,6 +27,7 @@ export function registerRealtimeRoute(app: FastifyInstance, ctx: ServerContext):
 
   app.get('/api/v1/realtime', {
     websocket: true,
+    schema: routeSchemas(limits).realtime,
     // Checked before the upgrade, so a bad request gets an HTTP 4xx with a JSON reason.
     preValidation: async (request) => {
       const query = request.query as RealtimeQuery;
@@ -70,11 +72,16 @@ export function registerRealtimeRoute(app: FastifyInstance, ctx: ServerContext):
         ctx.metrics.countFrames(1, { kind: 'realtime' });
         if (late) ctx.metrics.lateFrames.inc();
       },
-      onError: (kind) => ctx.metrics.errors.inc({ kind }),
+      onError: (kind) => {
+        ctx.metrics.errors.inc({ kind });
+        log.warn({ kind }, 'realtime session error');
+      },
       // A client that does not read would never take a close frame: its connection is dropped at once.
       onEnded: (reason) => (reason.error === 'slow_client' ? socket.terminate() : socket.close(1011, reason.error)),
     });
     const untrack = ctx.live.track(session);
+    const log = request.log.child({ sessionId: session.id });
+    log.info({ avatar: stage.avatar, width: stage.width, height: stage.height, fps: stage.fps }, 'realtime session started');
     socket.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
       const buffer = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
       void session.handle(buffer, isBinary);
@@ -88,6 +95,7 @@ export function registerRealtimeRoute(app: FastifyInstance, ctx: ServerContext):
       release();
       const s = session.stats;
       if (s.lateTicks + s.skippedSlots) ctx.metrics.lateFrames.inc({}, s.lateTicks + s.skippedSlots);
+      log.info({ ...s }, 'realtime session ended');
     };
     socket.on('close', end);
     socket.on('error', end);

@@ -31,6 +31,7 @@ function untilDone(output: Readable, done: Promise<unknown>): Readable {
   });
   return body;
 }
+import { routeSchemas } from '../route-schemas.js';
 
 /** POST and GET /api/v1/generate/stream: fragmented MP4 streamed while it renders. */
 export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext): void {
@@ -68,12 +69,13 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext): 
       .header('x-video-size', `${started.width}x${started.height}`)
       .send(untilDone(started.output, started.done));
   };
-  app.post('/api/v1/generate/stream', (request, reply) => handler(request, reply, request.body, false));
+  const schemas = routeSchemas(ctx.config.limits);
+  app.post('/api/v1/generate/stream', { schema: schemas.streamPost }, (request, reply) => handler(request, reply, request.body, false));
   // HEAD checks the request and answers the headers a GET would start with, rendering nothing.
   app.head('/api/v1/generate/stream', async (request, reply) => {
     const req = checkGenerateRequest(request.query, ctx.config.limits, true);
     ctx.access.require(req.avatar, request.caller.tenant);
     return reply.type('video/mp4').header('cache-control', 'no-store').send();
   });
-  app.get('/api/v1/generate/stream', { exposeHeadRoute: false }, (request, reply) => handler(request, reply, request.query, true));
+  app.get('/api/v1/generate/stream', { schema: schemas.streamGet, exposeHeadRoute: false }, (request, reply) => handler(request, reply, request.query, true));
 }

@@ -1,20 +1,25 @@
 import { readFile } from 'node:fs/promises';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import type { ServerContext } from '../context.js';
-import { openApiDocument } from '../openapi.js';
+import { realtimeProtocolSchema } from '../realtime-protocol-schema.js';
+import { routeSchemas } from '../route-schemas.js';
 
 /** The package root (holding web/ and dist/web/), from dist/src/server/routes/. */
 const ROOT = new URL('../../../../', import.meta.url);
 
 const CONTENT_TYPES: Record<string, string> = { js: 'text/javascript; charset=utf-8', map: 'application/json', css: 'text/css; charset=utf-8', html: 'text/html; charset=utf-8' };
 
-/** GET /health, /metrics, /docs, the web page and its assets. */
-export function registerSystemRoutes(app: FastifyInstance, ctx: ServerContext): void {
-  app.get('/health', async () => {
+/** GET /health, /ready, /metrics, /docs/openapi.json, the web page and its assets (/docs itself: openapi.ts). */
+export function registerSystemRoutes(untyped: FastifyInstance, ctx: ServerContext): void {
+  const app = untyped.withTypeProvider<TypeBoxTypeProvider>();
+  const schemas = routeSchemas(ctx.config.limits);
+  // Alive: answers while the process serves HTTP at all, draining included.
+  app.get('/health', { schema: schemas.health }, async () => {
     const avatars = ctx.catalog.list();
     const encoder = await ctx.encoder.then((e) => e.name, () => 'unavailable');
     return {
-      status: encoder === 'unavailable' ? 'degraded' : 'ok',
+      status: encoder === 'unavailable' ? 'degraded' as const : 'ok' as const,
       version: ctx.version,
       uptimeS: Math.round((Date.now() - ctx.startedAt) / 1000),
       avatars: { known: avatars.length, loaded: avatars.filter((a) => a.loaded).length, broken: avatars.filter((a) => a.status === 'broken').length },
@@ -23,19 +28,43 @@ export function registerSystemRoutes(app: FastifyInstance, ctx: ServerContext): 
       auth: ctx.auth.enabled,
       activeSessions: ctx.sessions,
       jobs: { running: ctx.jobs.active, queued: ctx.jobs.depth },
+      draining: ctx.draining,
     };
   });
 
-  app.get('/metrics', async (_request, reply) => reply.type('text/plain; version=0.0.4; charset=utf-8').send(ctx.metrics.render()));
+  // Ready: takes new work now (an encoder works, not shutting down, below the session limit).
+  app.get('/ready', { schema: schemas.ready }, async (_request, reply) => {
+    const encoder = await ctx.encoder.then(() => true, () => false);
+    const reason = ctx.draining ? 'draining: the server is shutting down'
+      : !encoder ? 'no working H.264 encoder'
+      : ctx.sessions >= ctx.config.limits.maxRealtimeSessions ? `at the limit of ${ctx.config.limits.maxRealtimeSessions} realtime sessions` : undefined;
+    if (reason) return reply.code(503).send({ error: 'not_ready', message: reason });
+    return { ready: true as const, activeSessions: ctx.sessions, queueDepth: ctx.jobs.depth };
+  });
 
-  app.get('/docs/openapi.json', async () => openApiDocument(ctx.version));
-  app.get('/docs', async (_request, reply) => reply.type('text/html; charset=utf-8').send(docsPage(ctx.version)));
+  app.get('/metrics', { schema: schemas.metrics }, async (_request, reply) => reply.type(ctx.metrics.contentType).send(await ctx.metrics.render()));
 
-  app.get('/', async (_request, reply) => {
+  // The generated document under the name earlier versions used (/docs/json is the UI's own).
+  app.get('/docs/openapi.json', { schema: { hide: true } }, async () => untyped.swagger());
+  const protocol = realtimeProtocolSchema();
+  app.get('/docs/realtime-protocol.schema.json', { schema: schemas.protocol }, async () => protocol);
+
+  app.get('/', { schema: { hide: true } }, async (_request, reply) => {
     const html = await readFile(new URL('web/index.html', ROOT), 'utf8');
     return reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(html);
   });
-  app.get('/assets/*', async (request, reply) => {
+  // The client SDK (realtime-avatar/client) as browser modules; any page may import it.
+  app.get('/client/*', { schema: { hide: true } }, async (request, reply) => {
+    const name = (request.params as { '*': string })['*'];
+    if (!/^[a-z-]+\.js(\.map)?$/.test(name)) return reply.code(404).send({ error: 'not_found', message: 'no such client file' });
+    try {
+      const body = await readFile(new URL(`dist/client/${name}`, ROOT));
+      return reply.type(CONTENT_TYPES[name.endsWith('.map') ? 'map' : 'js']!).header('access-control-allow-origin', '*').header('cache-control', 'no-cache').send(body);
+    } catch {
+      return reply.code(404).send({ error: 'not_found', message: `no client file ${name} (was it built? npm run build)` });
+    }
+  });
+  app.get('/assets/*', { schema: { hide: true } }, async (request, reply) => {
     const path = (request.params as { '*': string })['*'];
     // Plain relative names only: no '..', no absolute paths, no odd characters.
     if (!/^(?:[a-z0-9_-]+\/)*[a-z0-9_.-]+\.(js|map|css)$/i.test(path) || path.includes('..')) {
@@ -50,21 +79,4 @@ export function registerSystemRoutes(app: FastifyInstance, ctx: ServerContext): 
       return reply.code(404).send({ error: 'not_found', message: `no asset ${path} (was the web client built? npm run build)` });
     }
   });
-}
-
-function docsPage(version: string): string {
-  const doc = openApiDocument(version) as { paths: Record<string, Record<string, { summary?: string }>> };
-  const rows = Object.entries(doc.paths)
-    .flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => `<tr><td><code>${method.toUpperCase()}</code></td><td><code>${escapeHtml(path)}</code></td><td>${escapeHtml(op.summary ?? '')}</td></tr>`))
-    .join('\n');
-  return `<!doctype html><html><head><meta charset="utf-8"><title>realtime-avatar API</title>
-<style>body{font:15px system-ui,sans-serif;margin:2em;max-width:60em}td{padding:.2em .8em;border-bottom:1px solid #ddd}</style></head>
-<body><h1>realtime-avatar API ${escapeHtml(version)}</h1>
-<p>OpenAPI 3 document: <a href="/docs/openapi.json">/docs/openapi.json</a>. Realtime protocol: WebSocket <code>/api/v1/realtime</code> (docs/realtime-protocol.md).</p>
-<p>Authentication (when the server has API keys): <code>Authorization: Bearer KEY</code> or <code>x-api-key: KEY</code>. Errors are JSON <code>{error, message}</code>.</p>
-<table>${rows}</table></body></html>`;
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 }

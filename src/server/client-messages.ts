@@ -1,0 +1,25 @@
+import { homedir, tmpdir } from 'node:os';
+import { basename } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Folders whose paths say something about the server and nothing to a client. */
+function serverRoots(extra: readonly string[]): string[] {
+  const packageRoot = fileURLToPath(new URL('../../../', import.meta.url)).replace(/\/$/, '');
+  return [...extra, process.cwd(), packageRoot, tmpdir(), homedir()].filter((p) => p.length > 1).sort((a, b) => b.length - a.length);
+}
+
+const SYSTEM_PATH = /(?<![\w.:/])\/(?:home|root|tmp|var|usr|opt|etc|srv|mnt|work|data|app|proc|run|Users)\/[^\s"'`,;)]+/g;
+
+/**
+ * Replaces absolute server paths in a message meant for a client by their last component
+ * (`/srv/avatar-data/uploads/acme/.audio-1` becomes `.audio-1`), so errors keep their
+ * meaning without telling the client how the server's disk is laid out. URLs are left alone.
+ */
+export function withoutServerPaths(message: string, roots: readonly string[] = []): string {
+  let out = message;
+  for (const root of serverRoots(roots)) {
+    const escaped = root.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    out = out.replace(new RegExp(`(?<![\\w.:/])${escaped}(?:/[^\\s"'\`,;)]*)?`, 'g'), (path) => basename(path) || '.');
+  }
+  return out.replace(SYSTEM_PATH, (path) => basename(path));
+}
