@@ -7,7 +7,7 @@ import { createAvatarServer } from '../src/server/app.js';
 import { validateConfig } from '../src/server/config.js';
 
 const dataDir = process.env.AVATAR_DATA_DIR!;
-const server = await createAvatarServer({ config: validateConfig({ host: '127.0.0.1', port: 0, dataDir, limits: { generationsPerMinute: 100000, idleTimeoutS: Number(process.env.SOAK_IDLE_S ?? 10) } }) });
+const server = await createAvatarServer({ config: validateConfig({ host: '127.0.0.1', port: 0, dataDir, logLevel: 'error', limits: { generationsPerMinute: 100000, idleTimeoutS: Number(process.env.SOAK_IDLE_S ?? 10) } }) });
 await server.warmUp();
 const { url } = await server.listen();
 const lag = monitorEventLoopDelay({ resolution: 10 });
