@@ -22,6 +22,9 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 echo "test-all: npm ci"
+# onnxruntime-node ships the CPU provider; its postinstall would download the CUDA one (also
+# skipped by .npmrc; the variable keeps it so whatever npm does with unknown .npmrc keys).
+export ONNXRUNTIME_NODE_INSTALL="${ONNXRUNTIME_NODE_INSTALL:-skip}"
 npm ci --no-audit --no-fund --loglevel=error
 npm run --silent build
 echo "test-all: type checks and lint (floating or misused promises, awaits of non-promises)"

@@ -67,6 +67,9 @@ export interface SayResult {
   readonly language: string;
   readonly voice: string | undefined;
   readonly encoder: string;
+  /** The lip-sync renderer used, and where its inference ran for neural ones. */
+  readonly renderer: string;
+  readonly executionProvider?: string;
   readonly width: number;
   readonly height: number;
   readonly fps: number;
@@ -156,7 +159,8 @@ export async function say(options: SayOptions): Promise<SayResult> {
   const totalMs = performance.now() - started;
   const audioS = all.pcm.length / all.sampleRate;
   return {
-    output: resolve(options.output), language, voice: all.voice, encoder: encoder.name,
+    output: resolve(options.output), language, voice: all.voice, encoder: encoder.name, renderer: renderer.name,
+    ...(renderer.executionProvider ? { executionProvider: renderer.executionProvider } : {}),
     width: renderer.width, height: renderer.height, fps, frames: rendered.frames, audioS,
     ttsMs: rendered.ttsMs, renderMs: rendered.renderMs, encodeMs: rendered.encodeMs, totalMs,
     firstFrameMs: rendered.firstFrameMs, realtimeFactor: totalMs / (audioS * 1000),

@@ -7,6 +7,7 @@ import { FrameCache } from '../src/avatars/frame-cache.js';
 import { AvatarRegistry } from '../src/avatars/registry.js';
 import { ManualClock } from './helpers/manual-clock.js';
 import { tempDir } from './helpers/media.js';
+import { generateModel } from '../src/render/onnx/model-init.js';
 
 const SIDE = 64;
 const FRAMES = 2;
@@ -98,7 +99,7 @@ describe('AvatarRegistry', () => {
     await mkdir(join(root, 'sanders', 'checkpoint'), { recursive: true });
     for (let i = 0; i < 3; i++) await writeFile(join(root, 'sanders', 'frames', `frame_${String(i).padStart(4, '0')}.png`), await sharp(jpeg).png().toBuffer());
     await writeFile(join(root, 'sanders', 'crop_rects.json'), JSON.stringify([[8, 8, 56, 60], [8, 8, 56, 60], [8, 9, 56, 61]]));
-    await writeFile(join(root, 'sanders', 'checkpoint', 'model_best.onnx'), 'x');
+    await writeFile(join(root, 'sanders', 'checkpoint', 'model_best.onnx'), generateModel('seed320', 'tiny').bytes);
     const registry = await AvatarRegistry.open({ dirs: [root], rescanMs: 0, changeCheckMs: 0 });
     try {
       const broken = registry.get('broken_one');
@@ -108,6 +109,7 @@ describe('AvatarRegistry', () => {
       const sanders = registry.get('sanders');
       assert.equal(sanders?.status, 'ready', sanders?.reason);
       const seedRenderer = await registry.createRenderer('sanders', { fps: 25 });
+      assert.equal(seedRenderer.name, 'onnx', 'the checkpoint model renders the seed layout');
       assert.equal((await seedRenderer.render(speaking(2))).height, SIDE);
 
       const before = await registry.createRenderer('alice', { fps: 25 });

@@ -53,7 +53,8 @@ export async function loadAvatarFolder(dir: string, id: string): Promise<LoadedA
   return { manifest, mouth, frameFiles };
 }
 
-async function readFolderManifest(dir: string, id: string): Promise<AvatarManifest> {
+/** The folder's avatar.json, or a manifest imported from the earlier systems' layout. */
+export async function readFolderManifest(dir: string, id: string): Promise<AvatarManifest> {
   const hasManifest = await stat(join(dir, 'avatar.json')).then(() => true, () => false);
   if (hasManifest) {
     const manifest = await readManifest(dir);
@@ -74,17 +75,19 @@ async function importedManifest(dir: string, id: string): Promise<AvatarManifest
   const meta = await sharp(files[0]!).metadata();
   if (!meta.width || !meta.height) throw new Error(`${files[0]} is not a readable image`);
   const checkpoints = await readdir(join(dir, 'checkpoint')).catch(() => [] as string[]);
-  const model = checkpoints.find((n) => n.endsWith('.onnx'));
+  const model = checkpoints.find((n) => n.endsWith('.onnx') && !/audio/i.test(n));
+  const encoder = checkpoints.find((n) => n.endsWith('.onnx') && /audio/i.test(n));
   return {
-    id, name: id, version: AVATAR_FORMAT_VERSION, renderer: 'warp', fps: 25,
+    id, name: id, version: AVATAR_FORMAT_VERSION, renderer: model ? 'onnx' : 'warp', fps: 25,
     width: meta.width - (meta.width % 2), height: meta.height - (meta.height % 2), frameCount: files.length,
-    ...(model ? { model: { path: join('checkpoint', model), contract: 'seed320' } } : {}),
+    ...(model ? { model: { path: join('checkpoint', model), contract: 'seed320', ...(encoder ? { audioEncoder: join('checkpoint', encoder) } : {}) } } : {}),
     source: { file: 'frames/', kind: 'imported' },
     created: new Date(0).toISOString(),
   };
 }
 
-async function readCropRects(dir: string): Promise<CropRects> {
+/** Reads `crop_rects.json` (a list of [x1, y1, x2, y2], or an object keyed by frame). */
+export async function readCropRects(dir: string): Promise<CropRects> {
   const text = await readFile(join(dir, 'crop_rects.json'), 'utf8').catch(() => {
     throw new Error('crop_rects.json is missing');
   });

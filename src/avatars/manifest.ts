@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Bounds } from '../core/geometry.js';
 import type { FrameMouth, MouthFile } from '../render/avatar-input.js';
+import type { ModelDeclaration } from '../render/onnx/contracts.js';
 
 export type { FrameMouth, MouthFile };
 
@@ -21,7 +22,8 @@ export interface AvatarManifest {
   readonly height: number;
   readonly frameCount: number;
   readonly voice?: string;
-  readonly model?: { readonly path: string; readonly contract: string };
+  /** Neural lip-sync model (path inside the folder, contract and overrides) for the `onnx` renderer. */
+  readonly model?: ModelDeclaration;
   readonly source: { readonly file: string; readonly kind: 'image' | 'video' | 'imported'; readonly startMs?: number; readonly durationMs?: number };
   readonly created: string;
 }

@@ -1,15 +1,16 @@
 import { readdir, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { wallClock, type Clock } from '../core/clock.js';
 import { AvatarError } from '../core/errors.js';
 import type { Renderer } from '../render/renderer.js';
-import { createRendererRegistry, type RendererRegistry } from '../render/registry.js';
+import { createRendererRegistry, type RendererModel, type RendererRegistry } from '../render/registry.js';
 import { AVATAR_ID_PATTERN, checkAvatarId } from '../core/avatar-id.js';
 import { BUILTIN_AVATARS } from './builtin.js';
 import { BuiltinAvatarCatalog, type AvatarCatalog, type AvatarSummary, type RendererRequest } from './catalog.js';
 import { FrameCache, type EvictionPolicy, type FrameCacheStats } from './frame-cache.js';
 import { ImageFileFrameSource } from './frame-source.js';
-import { framesStamp, loadAvatarFolder, readAvatarSummary, type LoadedAvatar } from './avatar-folder.js';
+import { framesStamp, loadAvatarFolder, readAvatarSummary, readCropRects, type LoadedAvatar } from './avatar-folder.js';
+import type { AvatarManifest } from './manifest.js';
 
 /** How a registry finds, caches and forgets avatars. */
 export interface RegistryOptions {
@@ -186,8 +187,11 @@ export class AvatarRegistry implements AvatarCatalog {
     const group = `${id}@${width}x${height}#${entry.generation}`;
     entry.groups.add(group);
     const source = new ImageFileFrameSource(avatar.frameFiles, width, height, this.cache, group, () => { entry.lastUsed = this.now(); });
-    const model = avatar.manifest.model ? { ...avatar.manifest.model, path: resolve(entry.dir, avatar.manifest.model.path) } : undefined;
-    return this.renderers.create(avatar.manifest.renderer, { avatarId: id, width, height, scale, frames: source, mouth: avatar.mouth, ...(model ? { model } : {}) });
+    const model = avatar.manifest.model ? modelInFolder(entry.dir, id, avatar.manifest.model) : undefined;
+    const cropRects = avatar.manifest.renderer === 'onnx' ? await readCropRects(entry.dir).catch(() => undefined) : undefined;
+    return this.renderers.create(avatar.manifest.renderer, {
+      avatarId: id, width, height, scale, frames: source, mouth: avatar.mouth, ...(model ? { model } : {}), ...(cropRects ? { cropRects } : {}),
+    });
   }
 
   /** Drops the frames and data of avatars unused for `idleMs`. */
@@ -263,4 +267,18 @@ function outputSize(avatar: LoadedAvatar, request: RendererRequest): { width: nu
     throw new AvatarError('invalid_input', `avatar "${avatar.manifest.id}" is ${w0}x${h0}; a size of ${request.width ?? '?'}x${request.height ?? '?'} would change its shape (try ${width}x${height})`);
   }
   return { width, height, scale };
+}
+
+/** An avatar's model declaration with its files as absolute paths, which must lie inside the avatar folder. */
+function modelInFolder(dir: string, id: string, declared: NonNullable<AvatarManifest['model']>): RendererModel {
+  const inside = (file: string, what: string): string => {
+    const full = resolve(dir, file);
+    if (relative(resolve(dir), full).startsWith('..')) throw new AvatarError('invalid_input', `avatar "${id}": ${what} path ${file} lies outside the avatar folder`);
+    return full;
+  };
+  return {
+    ...declared,
+    path: inside(declared.path, 'model'),
+    ...(declared.audioEncoder ? { audioEncoder: inside(declared.audioEncoder, 'audio encoder') } : {}),
+  };
 }

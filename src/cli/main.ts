@@ -8,6 +8,12 @@ Usage:
   avatar say --text-file FILE [...]  render the text in FILE
   avatar say --audio FILE [options]  lip-sync an avatar to an audio file
   avatar prepare PHOTO|VIDEO|FOLDER  make avatars from a photo, a video, or every file in a folder
+  avatar prepare --model FILE --contract NAME [--audio-encoder FILE] AVATAR|FOLDER|PHOTO|VIDEO
+                                     attach a neural lip-sync model (renderer onnx)
+  avatar model init --contract NAME -o FILE [--size tiny|real] [--known-answer|--audio-encoder]
+                                     write a model with a contract's inputs and random weights
+  avatar features --contract NAME AUDIO -o FILE.npy [--fps N]
+                                     write the audio tensors a model of that contract receives
   avatar list                        list avatars (prepared and built in)
   avatar voices [--lang CODE]        list TTS voices
   avatar eval [options]              measure latency and lip sync; HTML + JSON report
@@ -51,6 +57,10 @@ AVATAR_SIGNING_SECRET, AVATAR_RATE_LIMIT, AVATAR_JOB_CONCURRENCY; flags win over
   -c, --config FILE     YAML configuration (see README: Serving)
   --avatars-dir DIR     prepared avatars served, uploads prepared here (default: $AVATAR_HOME, else ./avatars)
 
+Neural models (renderer onnx; contracts wav2lip96, ultralight160, seed320): MAX_BATCH_SIZE
+(frames per inference batch, default 8), AVATAR_ONNX_PROVIDER=auto|cpu|cuda (auto: CUDA when
+its provider is installed).
+
 Environment: AVATAR_FFMPEG (ffmpeg binary), AVATAR_ENCODER, AVATAR_TTS, AVATAR_TTS_BASE_URL,
 AVATAR_TTS_API_KEY, AVATAR_TTS_MODEL, AVATAR_TTS_VOICE, AVATAR_HOME (avatars folder).
 `;
@@ -77,6 +87,10 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await (await import('./voices-command.js')).runVoices(rest);
       case 'prepare':
         return await (await import('./prepare-command.js')).runPrepare(rest);
+      case 'model':
+        return await (await import('./model-command.js')).runModel(rest);
+      case 'features':
+        return await (await import('./features-command.js')).runFeatures(rest);
       case 'list':
         return await (await import('./list-command.js')).runList(rest);
       case 'eval':

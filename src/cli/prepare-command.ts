@@ -1,4 +1,5 @@
 import { stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AvatarError } from '../core/errors.js';
 import { prepareInWorker } from '../avatars/prepare-in-worker.js';
@@ -21,9 +22,13 @@ export async function runPrepare(argv: readonly string[]): Promise<number> {
       start: { type: 'string' },
       duration: { type: 'string' },
       'avatars-dir': { type: 'string' },
+      model: { type: 'string' },
+      contract: { type: 'string' },
+      'audio-encoder': { type: 'string' },
       quiet: { type: 'boolean', short: 'q', default: false },
     },
   });
+  if (values.model || values.contract) return attachModelTo(positionals, values);
   if (positionals.length !== 1) throw new AvatarError('invalid_input', 'give one photo, video or folder to prepare (see: avatar --help)');
   const input = positionals[0]!;
   const inputStat = await stat(input).catch(() => undefined);
@@ -74,6 +79,36 @@ export async function runPrepare(argv: readonly string[]): Promise<number> {
     await writeFile(values['output-json'], JSON.stringify({ avatars: results, failures }, null, 2) + '\n');
   }
   return failures.length ? 1 : 0;
+}
+
+/**
+ * `avatar prepare --model FILE --contract NAME TARGET`: TARGET is an avatar id in the
+ * avatars folder, an avatar folder (also the earlier systems' layout), or a photo or video
+ * that is prepared first; the model is checked and attached (renderer `onnx`).
+ */
+async function attachModelTo(positionals: readonly string[], values: { model?: string; contract?: string; 'audio-encoder'?: string; 'avatars-dir'?: string; name?: string; fps: string; quality: string; force: boolean; quiet: boolean }): Promise<number> {
+  if (!values.model || !values.contract) throw new AvatarError('invalid_input', '--model FILE and --contract NAME go together (contracts: wav2lip96, ultralight160, seed320)');
+  if (positionals.length !== 1) throw new AvatarError('invalid_input', 'give one avatar (id or folder), photo or video to attach the model to');
+  const { attachModel, isAvatarFolder } = await import('../avatars/attach-model.js');
+  const target = positionals[0]!;
+  const targetStat = await stat(target).catch(() => undefined);
+  let dir: string;
+  if (targetStat?.isDirectory()) {
+    if (!(await isAvatarFolder(target))) throw new AvatarError('invalid_input', `${target} is not an avatar folder (no avatar.json, no frames/)`);
+    dir = target;
+  } else if (targetStat?.isFile()) {
+    const made = await prepareAvatar({
+      input: target, outputDir: avatarsDir(values['avatars-dir']), fps: integer('fps', values.fps, 1, 60),
+      quality: integer('quality', values.quality, 1, 100), force: values.force, ...(values.name ? { name: values.name } : {}),
+    });
+    dir = made.dir;
+  } else {
+    dir = join(avatarsDir(values['avatars-dir']), target);
+    if (!(await isAvatarFolder(dir))) throw new AvatarError('invalid_input', `no avatar "${target}" in ${avatarsDir(values['avatars-dir'])} and no such file or folder`);
+  }
+  const result = await attachModel(dir, values.model, values.contract, values['audio-encoder']);
+  if (!values.quiet) process.stderr.write(`attached ${values.model} (${result.contract}) to avatar "${result.id}" in ${result.dir}: renderer onnx\n`);
+  return 0;
 }
 
 function integer(name: string, raw: string, min: number, max: number): number {

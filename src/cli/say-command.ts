@@ -76,6 +76,8 @@ export async function runSay(argv: readonly string[]): Promise<number> {
         audio_s: Math.round(result.audioS * 1000) / 1000,
         realtime_factor: Math.round(result.realtimeFactor * 1000) / 1000,
         encoder: result.encoder,
+        renderer: result.renderer,
+        ...(result.executionProvider ? { execution_provider: result.executionProvider } : {}),
         frames: result.frames,
         fps: result.fps,
         size: `${result.width}x${result.height}`,
@@ -83,7 +85,8 @@ export async function runSay(argv: readonly string[]): Promise<number> {
         voice: result.voice,
       })}\n`);
     } else if (!values.quiet) {
-      process.stderr.write(`wrote ${result.output}: ${result.audioS.toFixed(1)} s, ${result.frames} frames, ${result.encoder}, ${(result.totalMs / 1000).toFixed(2)} s (${(1 / result.realtimeFactor).toFixed(1)}x real time)\n`);
+      const engine = result.executionProvider ? `, ${result.renderer} on ${result.executionProvider}` : '';
+      process.stderr.write(`wrote ${result.output}: ${result.audioS.toFixed(1)} s, ${result.frames} frames${engine}, ${result.encoder}, ${(result.totalMs / 1000).toFixed(2)} s (${(1 / result.realtimeFactor).toFixed(1)}x real time)\n`);
     }
     return 0;
   } finally {

@@ -8,7 +8,7 @@ import type { Renderer } from '../render/renderer.js';
 import type { TtsProvider } from '../tts/provider.js';
 import { splitSentences } from '../tts/sentences.js';
 import { renderTo } from './render-to.js';
-import { trackSpeech } from './track-speech.js';
+import { trackSpeech, type TrackedSpeech } from './track-speech.js';
 
 /** Text to stream, with the avatar and picture wanted. */
 export interface SpeechStreamRequest {
@@ -80,14 +80,16 @@ export async function startSpeechStream(
   const writerReady = Promise.all([rendererReady, deps.encoder]).then(([r, encoder]) =>
     Fmp4StreamWriter.open({ width: r.width, height: r.height, fps: request.fps, sampleRate: STREAM_SAMPLE_RATE, encoder, niceness: STREAM_NICENESS }));
   writerReady.catch(() => undefined);
-  const steps = trackSpeech(speech, { fps: request.fps, arrival: 'pieces', signal });
+  let steps: AsyncGenerator<TrackedSpeech> | undefined;
   try {
     await speech.waitFor(1, Number.POSITIVE_INFINITY);
+    const conditioning = (await rendererReady).createAudioConditioning?.(request.fps);
+    steps = trackSpeech(speech, { fps: request.fps, arrival: 'pieces', signal, ...(conditioning ? { conditioning } : {}) });
     // A failed or empty synthesis surfaces here, before any header goes out.
     if (speech.buffered.length === 0) await steps.next();
     await writerReady;
   } catch (e) {
-    await steps.return(undefined);
+    await steps?.return(undefined);
     await writerReady.then((w) => w.abort(), () => undefined);
     await rendererReady.then((r) => deps.renderers.checkin(request.avatar, rendererRequest, r), () => undefined);
     throw e;

@@ -1,4 +1,5 @@
 import { AvatarError } from '../core/errors.js';
+import type { Bounds } from '../core/geometry.js';
 import type { FrameSource, MouthFile } from './avatar-input.js';
 import { ParametricRenderer } from './parametric/parametric-renderer.js';
 import type { Renderer } from './renderer.js';
@@ -26,6 +27,8 @@ export interface RendererInput {
   /** Mouth geometry measured on the stored frames (absent for drawn avatars). */
   readonly mouth?: MouthFile;
   readonly model?: RendererModel;
+  /** The avatar's face crop per stored frame (`crop_rects.json`), for renderers that crop faces. */
+  readonly cropRects?: readonly Bounds[];
 }
 
 /** Builds one renderer (one per stream or stage: renderers keep per-stream state). */
@@ -65,12 +68,16 @@ export class RendererRegistry {
   }
 }
 
-/** The renderers of this build: `parametric` (drawn), `warp` (a photo), `select` (a video). */
+/**
+ * The renderers of this build: `parametric` (drawn), `warp` (a photo), `select` (a video),
+ * `onnx` (a user's neural model; its runtime loads on first use).
+ */
 export function createRendererRegistry(): RendererRegistry {
   return new RendererRegistry()
     .register('parametric', (input) => new ParametricRenderer(input.width, input.height))
     .register('warp', (input) => new WarpRenderer(needFrames(input), needMouth(input), input.scale))
-    .register('select', (input) => new SelectRenderer(needFrames(input), needMouth(input).frames, input.scale));
+    .register('select', (input) => new SelectRenderer(needFrames(input), needMouth(input).frames, input.scale))
+    .register('onnx', async (input) => (await import('./onnx/create-onnx-renderer.js')).createOnnxRenderer(input));
 }
 
 function needFrames(input: RendererInput): FrameSource {

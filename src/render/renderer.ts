@@ -13,6 +13,8 @@ export interface Renderer {
   readonly height: number;
   /** Where the mouth is drawn, in output pixels, for analysis: [x, y, width, height]. */
   readonly mouthRegion: Box;
+  /** Where a neural renderer's inference runs (`cpu`, `cuda`); absent for the others. */
+  readonly executionProvider?: string;
   render(frame: MouthFrame): VideoFrame | Promise<VideoFrame>;
   /**
    * Optional look-ahead: the frames about to be rendered, in order, before their render
