@@ -21,6 +21,8 @@ import type { ServerConfig } from './config.js';
 import type { ServerContext } from './context.js';
 import { HttpError, toHttpError } from './http-errors.js';
 import { JobQueue, sweepFiles } from './jobs.js';
+import { LiveSessions } from './live-sessions.js';
+import { recoverAfterRestart } from './restart-recovery.js';
 import { loggerOptions, type LogSink } from './logging.js';
 import { registerOpenApi, type RegisteredRoute } from './openapi.js';
 import { friendlyValidationError, validatorCompiler } from './validation.js';
@@ -86,8 +88,10 @@ export async function createAvatarServer(options: AvatarServerOptions): Promise<
   const access = new AvatarAccess(catalog, config.avatarTenants, join(config.dataDir, 'avatar-tenants.json'));
   await access.load();
   const jpeg = options.jpeg ?? new SharpJpegEncoder(config.realtime.jpegQuality);
+  const live = new LiveSessions(config.limits.maxRealtimeSessions);
   let metrics!: ServerMetrics;
-  const jobs = new JobQueue(config.jobConcurrency, config.retentionMs, (_kind, error) => metrics.errors.inc({ kind: error }));
+  const jobs = new JobQueue(config.jobConcurrency, config.retentionMs, (_kind, error) => metrics?.errors.inc({ kind: error }), join(config.dataDir, 'jobs'));
+  await recoverAfterRestart({ jobs, access, catalog, outputsDir, uploadsDir });
   const context: ServerContext = {
     config, catalog, access, preparer: options.preparer, auth: new ApiKeyAuth(config.apiKeys),
     limiter: new RateLimiter(config.limits.generationsPerMinute, () => (options.clock ?? wallClock).now()), jobs,
@@ -95,12 +99,15 @@ export async function createAvatarServer(options: AvatarServerOptions): Promise<
     signer: new UrlSigner(config.signingSecret ?? randomBytes(32).toString('hex')),
     tts: options.tts ?? createServerTts(config.tts),
     encoder: chooseEncoder(config.encoder), jpeg, renderers: new RendererCache(catalog, jpeg),
-    outputsDir, uploadsDir, sessions: 0, draining: false, startedAt: Date.now(), version: await packageVersion(),
+    outputsDir, uploadsDir, live, get sessions() { return live.count; }, draining: false, startedAt: Date.now(), version: await packageVersion(),
   };
   context.encoder.catch(() => undefined);
 
+  // A connection idle past idleTimeoutMs (no byte read or written: a stalled body, a stream
+  // whose client stopped reading) is destroyed, which aborts the work behind it.
   const app = Fastify({
     ...loggerOptions(config.logLevel, config.logFormat, options.logSink), bodyLimit: 1 << 20, trustProxy: false,
+    connectionTimeout: config.limits.idleTimeoutMs, requestTimeout: config.limits.requestTimeoutMs,
     schemaErrorFormatter: friendlyValidationError,
   });
   app.setValidatorCompiler(validatorCompiler());
@@ -127,7 +134,11 @@ export async function createAvatarServer(options: AvatarServerOptions): Promise<
     }
     if (!isApiRoute(request) || request.method === 'OPTIONS' || request.url.startsWith('/api/v1/outputs/')) return;
     const query = request.query as Record<string, unknown> | undefined;
-    const queryKey = request.method === 'GET' && typeof query?.api_key === 'string' ? query.api_key : undefined;
+    // Keys in URLs end up in logs and browser history: only the realtime WebSocket, whose
+    // headers a browser cannot set, takes one from the query.
+    const realtime = request.method === 'GET' && request.url.split('?')[0] === '/api/v1/realtime';
+    if (query?.api_key !== undefined && !realtime) throw new HttpError(400, 'invalid_input', 'send the API key in a header ("Authorization: Bearer KEY" or "x-api-key: KEY"), not in the URL; only the realtime WebSocket takes ?api_key=');
+    const queryKey = realtime && typeof query?.api_key === 'string' ? query.api_key : undefined;
     request.caller = context.auth.authenticate(request.headers, request.ip, queryKey);
   });
   app.addHook('onResponse', async (request, reply) => {
@@ -154,6 +165,8 @@ export async function createAvatarServer(options: AvatarServerOptions): Promise<
   const sweep = async () => {
     jobs.forgetExpired();
     await sweepFiles(outputsDir, config.retentionMs).catch(() => 0);
+    // Original photos, videos and recordings are personal data: kept no longer than outputs.
+    await sweepFiles(uploadsDir, config.retentionMs).catch(() => 0);
   };
   await sweep();
   const sweeper = setInterval(() => void sweep(), Math.min(3600_000, Math.max(1000, config.retentionMs / 10)));

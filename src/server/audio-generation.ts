@@ -19,7 +19,7 @@ export interface AudioGenerateRequest {
 export type AudioGenerateResult = Pick<SayResult, 'encoder' | 'width' | 'height' | 'fps' | 'frames' | 'audioS' | 'totalMs'>;
 
 /** Longest recording accepted, s: bounds the work one upload can cause. */
-const MAX_AUDIO_S = 600;
+export const MAX_AUDIO_S = 600;
 
 /**
  * Audio file (any format ffmpeg reads) to MP4: the mouth follows the sound alone

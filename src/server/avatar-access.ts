@@ -1,4 +1,4 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { AvatarCatalog, AvatarSummary } from '../avatars/catalog.js';
 import { checkAvatarId } from '../core/avatar-id.js';
@@ -8,7 +8,10 @@ import { AvatarError } from '../core/errors.js';
  * Which tenant owns which avatar. Avatars with no owner (the built-in ones, and any not
  * assigned in the configuration) are shared by every tenant; owned avatars are visible to
  * their tenant only, and to others they do not exist (404, never 403, so ids do not leak).
- * Ownership of uploaded avatars is kept in a JSON file so it survives restarts.
+ * Ownership of uploaded avatars is kept in a JSON file so it survives restarts: written to
+ * a temporary file, flushed and renamed over the old one (a crash or a full disk leaves the
+ * old file or the new one, never half of one), and a file that cannot be read refuses the
+ * start, since ignoring it would make private avatars public.
  */
 export class AvatarAccess {
   private readonly owners = new Map<string, string>();
@@ -20,12 +23,25 @@ export class AvatarAccess {
   /** Loads the ownership of avatars uploaded in earlier runs. */
   async load(): Promise<void> {
     if (!this.stateFile) return;
+    let text: string;
     try {
-      const saved = JSON.parse(await readFile(this.stateFile, 'utf8')) as Record<string, string>;
-      for (const [id, tenant] of Object.entries(saved)) if (!this.owners.has(id)) this.owners.set(id, tenant);
-    } catch {
-      // No file yet.
+      text = await readFile(this.stateFile, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw new AvatarError('invalid_input', `cannot read the avatar ownership file ${this.stateFile}: ${(e as Error).message}`);
     }
+    let saved: unknown;
+    try {
+      saved = JSON.parse(text);
+    } catch (e) {
+      saved = e;
+    }
+    const valid = saved !== null && typeof saved === 'object' && !Array.isArray(saved) && !(saved instanceof Error)
+      && Object.entries(saved).every(([id, tenant]) => typeof tenant === 'string' && /^[a-z0-9_-]{1,64}$/.test(tenant) && id.length > 0);
+    if (!valid) {
+      throw new AvatarError('invalid_input', `the avatar ownership file ${this.stateFile} is damaged (not a JSON object of avatar id to tenant); refusing to start, since private avatars would become public. Restore it from a backup, or fix it by hand`);
+    }
+    for (const [id, tenant] of Object.entries(saved as Record<string, string>)) if (!this.owners.has(id)) this.owners.set(id, tenant);
   }
 
   /** Avatars `tenant` may use. */
@@ -67,9 +83,29 @@ export class AvatarAccess {
     return owner === undefined || owner === tenant;
   }
 
-  private async save(): Promise<void> {
+  private saving: Promise<void> = Promise.resolve();
+
+  /** Saves one write after another, each the whole current state. */
+  private save(): Promise<void> {
+    const next = this.saving.then(() => this.writeNow(), () => this.writeNow());
+    this.saving = next.catch(() => undefined);
+    return next;
+  }
+
+  private async writeNow(): Promise<void> {
     if (!this.stateFile) return;
     await mkdir(dirname(this.stateFile), { recursive: true });
-    await writeFile(this.stateFile, JSON.stringify(Object.fromEntries(this.owners), null, 2));
+    const temp = `${this.stateFile}.${process.pid}.tmp`;
+    const handle = await open(temp, 'w');
+    try {
+      await handle.writeFile(JSON.stringify(Object.fromEntries(this.owners), null, 2));
+      await handle.sync();
+    } catch (e) {
+      await handle.close().catch(() => undefined);
+      await unlink(temp).catch(() => undefined);
+      throw e;
+    }
+    await handle.close();
+    await rename(temp, this.stateFile);
   }
 }

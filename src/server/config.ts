@@ -22,6 +22,10 @@ export interface LimitsConfig {
   readonly audioUploadBytes: number;
   readonly videoUploadBytes: number;
   readonly maxRealtimeSessions: number;
+  /** A connection that moves no byte either way this long is closed (a body that stalls, a stream nobody reads), ms. */
+  readonly idleTimeoutMs: number;
+  /** Longest a request may take to arrive in full (slow bodies), ms. */
+  readonly requestTimeoutMs: number;
 }
 
 /** Everything `avatar serve` runs with. */
@@ -62,6 +66,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   limits: {
     maxTextChars: 5000, minFps: 1, maxFps: 60, maxSize: 1024, generationsPerMinute: 10,
     imageUploadBytes: 10 * MB, audioUploadBytes: 50 * MB, videoUploadBytes: 200 * MB, maxRealtimeSessions: 32,
+    idleTimeoutMs: 30_000, requestTimeoutMs: 600_000,
   },
   logLevel: 'info', logFormat: 'auto', shutdownGraceMs: 30_000, corsOrigins: [],
 };
@@ -209,6 +214,8 @@ export function validateConfig(raw: Raw): ServerConfig {
       audioUploadBytes: num(lim.audioUploadMB, 'limits.audioUploadMB', 50, 0.001, 4096, false) * MB,
       videoUploadBytes: num(lim.videoUploadMB, 'limits.videoUploadMB', 200, 0.001, 16384, false) * MB,
       maxRealtimeSessions: num(lim.maxRealtimeSessions, 'limits.maxRealtimeSessions', d.limits.maxRealtimeSessions, 1, 10000),
+      idleTimeoutMs: num(lim.idleTimeoutS, 'limits.idleTimeoutS', d.limits.idleTimeoutMs / 1000, 0.1, 3600, false) * 1000,
+      requestTimeoutMs: num(lim.requestTimeoutS, 'limits.requestTimeoutS', d.limits.requestTimeoutMs / 1000, 1, 86400, false) * 1000,
     },
     logLevel: logLevel as LogLevel,
     logFormat: logFormat as LogFormat,

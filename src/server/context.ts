@@ -7,6 +7,7 @@ import type { AvatarAccess } from './avatar-access.js';
 import type { AvatarPreparer } from '../avatars/avatar-preparer.js';
 import type { ServerConfig } from './config.js';
 import type { JobQueue } from './jobs.js';
+import type { LiveSessions } from './live-sessions.js';
 import type { ServerMetrics } from './metrics.js';
 import type { RateLimiter } from './rate-limit.js';
 import type { RendererCache } from '../pipeline/realtime/avatar-stage.js';
@@ -32,8 +33,9 @@ export interface ServerContext {
   readonly outputsDir: string;
   /** Folder of stored uploads, one subfolder per tenant. */
   readonly uploadsDir: string;
-  /** Open realtime sessions plus running streams. */
-  sessions: number;
+  /** Open realtime sessions plus running streams (slots held in `live`). */
+  readonly sessions: number;
+  readonly live: LiveSessions;
   /** Set on shutdown: work routes and `/ready` answer 503 from then on. */
   draining: boolean;
   readonly startedAt: number;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { toHttpError } from './http-errors.js';
 
@@ -32,23 +32,81 @@ interface Job {
   finishedAt?: number;
   error?: { error: string; message: string };
   result?: Record<string, unknown>;
+  /** Facts kept with a job for the server (never shown): what to clean up or re-sign. */
+  meta: Record<string, string>;
+  persist: boolean;
   work: JobWork;
   controller: AbortController;
   done: Promise<void>;
   settle: () => void;
 }
 
+/** A job found unfinished when the server started (its work died with the old process). */
+export interface InterruptedJob {
+  readonly id: string;
+  readonly tenant: string;
+  readonly kind: string;
+  readonly meta: Readonly<Record<string, string>>;
+}
+
+/** What a job is submitted with. */
+export interface SubmitOptions {
+  readonly meta?: Record<string, string>;
+  /** Kept on disk so the job survives a restart (default true; false for work tied to one request). */
+  readonly persist?: boolean;
+}
+
 /**
  * An in-process job queue: at most `concurrency` jobs run at once, the rest wait in order.
  * Jobs belong to a tenant and are only visible to it. Finished jobs are forgotten after
- * the retention time (their files are deleted by `sweepFiles`).
+ * the retention time (their files are deleted by `sweepFiles`). With a `stateDir`, each
+ * job's state is written there at every change (atomically), so after a restart finished
+ * jobs still answer and unfinished ones answer as failed, never 404.
  */
 export class JobQueue {
   private readonly jobs = new Map<string, Job>();
   private readonly waiting: Job[] = [];
   private running = 0;
 
-  constructor(private readonly concurrency: number, private readonly retentionMs: number, private readonly onFailure?: (kind: string, error: string) => void) {}
+  constructor(private readonly concurrency: number, private readonly retentionMs: number, private readonly onFailure?: (kind: string, error: string) => void, private readonly stateDir?: string) {}
+
+  /**
+   * Reads the jobs of earlier runs: finished ones come back as they were; queued or running
+   * ones are marked failed (`interrupted`) and handed to `onInterrupted` to clean up after.
+   */
+  async restore(onInterrupted: (job: InterruptedJob) => Promise<void>): Promise<number> {
+    if (!this.stateDir) return 0;
+    await mkdir(this.stateDir, { recursive: true });
+    let interrupted = 0;
+    for (const name of await readdir(this.stateDir)) {
+      const path = join(this.stateDir, name);
+      if (!/^[0-9a-f-]{36}\.json$/.test(name)) {
+        await rm(path, { force: true });
+        continue;
+      }
+      let saved: SavedJob;
+      try {
+        saved = JSON.parse(await readFile(path, 'utf8')) as SavedJob;
+      } catch {
+        await rm(path, { force: true });
+        continue;
+      }
+      const job: Job = { ...saved, meta: saved.meta ?? {}, persist: true, work: async () => ({}), controller: new AbortController(), done: Promise.resolve(), settle: () => undefined };
+      this.jobs.set(job.id, job);
+      if (job.state === 'queued' || job.state === 'running') {
+        interrupted++;
+        await onInterrupted({ id: job.id, tenant: job.tenant, kind: job.kind, meta: job.meta }).catch(() => undefined);
+        this.finish(job, { error: { error: 'interrupted', message: 'the server restarted before this job finished; submit it again' } });
+      }
+    }
+    return interrupted;
+  }
+
+  /** The server's facts of a job (see SubmitOptions.meta); undefined for unknown ids and other tenants' jobs. */
+  meta(tenant: string, id: string): Readonly<Record<string, string>> | undefined {
+    const job = this.jobs.get(id);
+    return job && job.tenant === tenant ? job.meta : undefined;
+  }
 
   /** Jobs waiting to start. */
   get depth(): number {
@@ -61,11 +119,12 @@ export class JobQueue {
   }
 
   /** Queues work and returns the job's id at once. */
-  submit(tenant: string, kind: string, work: JobWork): string {
+  submit(tenant: string, kind: string, work: JobWork, options: SubmitOptions = {}): string {
     let settle!: () => void;
     const done = new Promise<void>((resolve) => (settle = resolve));
-    const job: Job = { id: randomUUID(), tenant, kind, state: 'queued', progress: 0, createdAt: Date.now(), work, controller: new AbortController(), done, settle };
+    const job: Job = { id: randomUUID(), tenant, kind, state: 'queued', progress: 0, createdAt: Date.now(), meta: options.meta ?? {}, persist: options.persist ?? true, work, controller: new AbortController(), done, settle };
     this.jobs.set(job.id, job);
+    this.save(job);
     this.waiting.push(job);
     this.pump();
     return job.id;
@@ -73,7 +132,7 @@ export class JobQueue {
 
   /** Queues work and waits for it to finish; returns the job's view (state succeeded or failed). */
   async run(tenant: string, kind: string, work: JobWork, signal?: AbortSignal): Promise<JobView> {
-    const id = this.submit(tenant, kind, work);
+    const id = this.submit(tenant, kind, work, { persist: false });
     const job = this.jobs.get(id)!;
     const cancel = () => this.cancel(id);
     signal?.addEventListener('abort', cancel, { once: true });
@@ -105,7 +164,12 @@ export class JobQueue {
 
   /** Forgets finished jobs older than the retention. */
   forgetExpired(now = Date.now()): void {
-    for (const [id, job] of this.jobs) if (job.finishedAt !== undefined && now - job.finishedAt > this.retentionMs) this.jobs.delete(id);
+    for (const [id, job] of this.jobs) {
+      if (job.finishedAt !== undefined && now - job.finishedAt > this.retentionMs) {
+        this.jobs.delete(id);
+        if (job.persist && this.stateDir) void rm(join(this.stateDir, `${id}.json`), { force: true }).catch(() => undefined);
+      }
+    }
   }
 
   /** Cancels everything (server shutdown) and waits for running jobs to stop. */
@@ -113,6 +177,7 @@ export class JobQueue {
     const all = [...this.jobs.values()];
     for (const job of all) this.cancel(job.id);
     await Promise.all(all.map((j) => j.done));
+    await this.writes;
   }
 
   private pump(): void {
@@ -120,6 +185,7 @@ export class JobQueue {
       const job = this.waiting.shift()!;
       this.running++;
       job.state = 'running';
+      this.save(job);
       job.work((f) => (job.progress = Math.max(job.progress, Math.min(1, f))), job.controller.signal, job.id)
         .then((result) => this.finish(job, { result }), (e: unknown) => this.finish(job, { error: toHttpError(e).body, status: toHttpError(e).status }))
         .finally(() => {
@@ -140,9 +206,38 @@ export class JobQueue {
       job.progress = 1;
       job.result = outcome.result ?? {};
     }
+    this.save(job);
     job.settle();
   }
+
+  private writes: Promise<void> = Promise.resolve();
+
+  /** Writes the job's state (temp file, then rename), one write after another. */
+  private save(job: Job): void {
+    if (!job.persist || !this.stateDir) return;
+    const dir = this.stateDir;
+    const saved: SavedJob = {
+      id: job.id, tenant: job.tenant, kind: job.kind, state: job.state, progress: job.progress, createdAt: job.createdAt, meta: job.meta,
+      ...(job.finishedAt !== undefined ? { finishedAt: job.finishedAt } : {}), ...(job.error ? { error: job.error } : {}), ...(job.result ? { result: job.result } : {}),
+    };
+    this.writes = this.writes.then(async () => {
+      const path = join(dir, `${job.id}.json`);
+      const temp = `${path}.tmp`;
+      await mkdir(dir, { recursive: true });
+      await writeFile(temp, JSON.stringify(saved));
+      await rename(temp, path);
+    }).catch((e: unknown) => {
+      process.stderr.write(`avatar serve: cannot save job ${job.id}: ${(e as Error).message}\n`);
+    });
+  }
+
+  /** Resolves once every state change so far is on disk. */
+  flush(): Promise<void> {
+    return this.writes;
+  }
 }
+
+type SavedJob = Pick<Job, 'id' | 'tenant' | 'kind' | 'state' | 'progress' | 'createdAt' | 'finishedAt' | 'error' | 'result' | 'meta'>;
 
 function view(job: Job): JobView {
   return {

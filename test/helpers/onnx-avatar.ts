@@ -21,7 +21,7 @@ export async function writeSeedLayoutAvatar(dir: string, options: { size?: numbe
   const rects: number[][] = [];
   const scale = size / 512;
   for (let i = 0; i < count; i++) {
-    const frame = await renderer.render({ index: i * 5, ptsMs: i * 200, speaking: false, mouth: REST_MOUTH });
+    const frame = renderer.render({ index: i * 5, ptsMs: i * 200, speaking: false, mouth: REST_MOUTH });
     await sharp(i420ToRgb(frame.data, size, size), { raw: { width: size, height: size, channels: 3 } }).jpeg({ quality: 92 }).toFile(join(dir, 'frames', frameFileName(i)));
     rects.push(FACE_512.map((v) => Math.round(v * scale)));
   }

@@ -87,26 +87,44 @@ export class AvatarStage {
   }
 }
 
+/** Stages kept by default: each holds a renderer and up to a loop of idle JPEGs. */
+export const DEFAULT_MAX_STAGES = 16;
+
 /**
- * Stages by avatar, size and frame rate, created on first use and kept: switching a
- * session to an avatar someone already uses is instant.
+ * Stages by avatar, size and frame rate, created on first use and kept in a bounded LRU:
+ * switching a session to an avatar someone already uses is instant, and a client asking
+ * for many sizes and rates cannot grow the cache without end (an evicted stage lives on
+ * in the sessions that hold it, and is built afresh for the next one).
  */
 export class RendererCache {
   private readonly stages = new Map<string, Promise<AvatarStage>>();
 
-  constructor(private readonly catalog: AvatarCatalog, private readonly jpeg: JpegEncoder) {}
+  constructor(private readonly catalog: AvatarCatalog, private readonly jpeg: JpegEncoder, private readonly maxStages = DEFAULT_MAX_STAGES) {}
+
+  /** Stages held now. */
+  get size(): number {
+    return this.stages.size;
+  }
 
   get(avatar: string, request: { width?: number; height?: number; fps: number }): Promise<AvatarStage> {
     const key = stageKey(avatar, request);
     let stage = this.stages.get(key);
-    if (!stage) {
+    if (stage) {
+      // Most recently used last: Map keeps insertion order.
+      this.stages.delete(key);
+      this.stages.set(key, stage);
+    } else {
+      while (this.stages.size >= this.maxStages) this.stages.delete(this.stages.keys().next().value!);
       stage = this.catalog.createRenderer(avatar, request).then(async (renderer) => {
         const created = new AvatarStage(avatar, renderer, request.fps, this.jpeg);
         await created.prepare();
         return created;
       });
-      stage.catch(() => this.stages.delete(key));
-      this.stages.set(key, stage);
+      const built = stage;
+      built.catch(() => {
+        if (this.stages.get(key) === built) this.stages.delete(key);
+      });
+      this.stages.set(key, built);
     }
     return stage;
   }
@@ -127,6 +145,8 @@ export class RendererCache {
     const key = stageKey(avatar, request);
     const list = this.spare.get(key) ?? [];
     if (list.length < SPARE_RENDERERS) list.push(renderer);
+    this.spare.delete(key);
+    while (this.spare.size >= this.maxStages) this.spare.delete(this.spare.keys().next().value!);
     this.spare.set(key, list);
   }
 

@@ -29,7 +29,14 @@ export class FramePacer {
    * time; the tick itself waits for `dueAt` before sending. `clock`: where time and timers
    * come from (the process clock unless a test drives it).
    */
-  constructor(fps: number, private readonly tick: (index: number, dueAt: number) => Promise<void> | void, private readonly leadMs = 0, private readonly clock: Clock = systemClock) {
+  constructor(
+    fps: number,
+    private readonly tick: (index: number, dueAt: number) => Promise<void> | void,
+    private readonly leadMs = 0,
+    private readonly clock: Clock = systemClock,
+    /** Told about a tick that threw or rejected; the pacer stops (a failing tick would fail again 25 times a second). */
+    private readonly onError: (error: unknown) => void = () => undefined,
+  ) {
     this.frameMs = 1000 / fps;
   }
 
@@ -62,7 +69,7 @@ export class FramePacer {
   private schedule(): void {
     if (!this.running) return;
     const due = this.startedAt + this.next * this.frameMs - this.leadMs;
-    this.cancelTimer = this.clock.setTimer(() => void this.run(), Math.max(0, due - this.clock.now()));
+    this.cancelTimer = this.clock.setTimer(() => void this.run().catch((e: unknown) => this.fail(e)), Math.max(0, due - this.clock.now()));
   }
 
   private async run(): Promise<void> {
@@ -77,10 +84,17 @@ export class FramePacer {
     if (lateMs > this.frameMs / 2) this.counts.late++;
     this.counts.ticks++;
     const index = this.next++;
+    await this.tick(index, this.startedAt + index * this.frameMs);
+    this.schedule();
+  }
+
+  private fail(error: unknown): void {
+    if (!this.running) return;
+    this.stop();
     try {
-      await this.tick(index, this.startedAt + index * this.frameMs);
-    } finally {
-      this.schedule();
+      this.onError(error);
+    } catch {
+      // The error handler's own failure must not escape a timer either.
     }
   }
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { ServerEvent } from '../../client/protocol.js';
-import { AvatarError, describeError } from '../../core/errors.js';
+import { AvatarError, describeError, type ErrorDescription } from '../../core/errors.js';
 import type { AudioConditioning } from '../../render/renderer.js';
 import type { TtsProvider } from '../../tts/provider.js';
 import { REST_MOUTH, type MouthFrame, type MouthParams } from '../../visemes/mouth-params.js';
@@ -16,9 +16,13 @@ export interface SessionDeps {
   /** Resolves an avatar id the caller may use to its stage (throws AvatarError otherwise). */
   stageFor(avatar: string): Promise<AvatarStage>;
   readonly maxTextChars: number;
+  /** A client that takes no frame for this long (all skipped for backpressure) is dropped, ms (default 30 s). */
+  readonly stallTimeoutMs?: number;
   onFirstFrame?(latencyMs: number, ttsMs: number | undefined): void;
   onFrame?(late: boolean): void;
   onError?(kind: string): void;
+  /** The session ended itself (a failure, or a client that does not read): the transport should close. */
+  onEnded?(reason: ErrorDescription): void;
 }
 
 /** Figures of a session so far. */
@@ -40,6 +44,13 @@ interface Placed {
 /** Client send buffer beyond which frames are skipped rather than queued. */
 const MAX_BUFFERED_BYTES = 1 << 20;
 const MAX_QUEUED_UTTERANCES = 16;
+/**
+ * Bytes queued for a client beyond which the session ends: a client that does not read
+ * must not make the server hold its audio and events (frames are skipped well before).
+ */
+export const MAX_UNSENT_BYTES = 8 << 20;
+/** Speech placed ahead of the clock beyond which text waits to be synthesized and streamed audio is refused, ms. */
+export const MAX_SPEECH_AHEAD_MS = 30_000;
 /** Frames are produced up to this long before they are due (at most half an interval), then sent on time. */
 const PRODUCE_LEAD_MS = 20;
 
@@ -66,10 +77,29 @@ export class RealtimeSession implements SpeechTimeline {
   private direction = 1;
   private closed = false;
   private counts = { frames: 0, speechFrames: 0, dropped: 0 };
+  /** When frames started being skipped for backpressure, without one sent since. */
+  private stalledSince: number | undefined;
 
   constructor(private stage: AvatarStage, private readonly transport: RealtimeTransport, private readonly deps: SessionDeps) {
     this.fps = stage.fps;
-    this.pacer = new FramePacer(stage.fps, (slot, dueAt) => this.produce(slot, dueAt), Math.min(PRODUCE_LEAD_MS, 500 / stage.fps));
+    this.pacer = new FramePacer(stage.fps, (slot, dueAt) => this.produce(slot, dueAt), Math.min(PRODUCE_LEAD_MS, 500 / stage.fps), undefined, (e) => {
+      const body = describeError(e);
+      this.end({ error: body.error === 'internal' ? 'render_failed' : body.error, message: `the session's frames could not be produced: ${body.message}` });
+    });
+  }
+
+  /** The avatar shown now. */
+  get avatar(): string {
+    return this.stage.avatar;
+  }
+
+  /** Ends the session from the server side: an `error` event with the reason, then the transport is told to close. */
+  end(reason: ErrorDescription): void {
+    if (this.closed) return;
+    this.deps.onError?.(reason.error);
+    this.event({ type: 'error', ...reason });
+    this.close();
+    this.deps.onEnded?.(reason);
   }
 
   get stats(): SessionStats {
@@ -86,6 +116,7 @@ export class RealtimeSession implements SpeechTimeline {
     this.closed = true;
     this.pacer.stop();
     this.stopSpeech();
+    for (const waiter of this.roomWaiters.splice(0)) waiter();
   }
 
   private inbox: Promise<void> = Promise.resolve();
@@ -124,6 +155,9 @@ export class RealtimeSession implements SpeechTimeline {
         return;
       case 'audio.chunk':
         if (!this.audioIn) throw new AvatarError('invalid_input', 'binary audio must come between audio.start and audio.end');
+        if (this.aheadMs() > MAX_SPEECH_AHEAD_MS) {
+          throw new AvatarError('invalid_input', `audio arrives faster than real time: more than ${MAX_SPEECH_AHEAD_MS / 1000} s is already scheduled; this chunk was dropped`);
+        }
         this.audioIn.push(command.pcm);
         return;
       case 'audio.end':
@@ -191,7 +225,22 @@ export class RealtimeSession implements SpeechTimeline {
     this.open.clear();
   }
 
+  private readonly roomWaiters: (() => void)[] = [];
+
+  /** Speech placed ahead of the next frame, ms. */
+  private aheadMs(): number {
+    return Math.max(0, this.timelineEnd - this.pacer.nextIndex) * 1000 / this.fps;
+  }
+
   // SpeechTimeline, used by utterances.
+  waitForRoom(signal: AbortSignal): Promise<void> {
+    if (this.closed || signal.aborted || this.aheadMs() < MAX_SPEECH_AHEAD_MS) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.roomWaiters.push(resolve);
+      signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+  }
+
   freeSlot(lead: number): number {
     return Math.max(this.timelineEnd, this.pacer.nextIndex + lead);
   }
@@ -207,7 +256,8 @@ export class RealtimeSession implements SpeechTimeline {
   }
 
   sendAudio(pcm: Int16Array, sampleRate: number, ptsMs: number): void {
-    if (!this.closed) this.transport.sendAudio(pcm, sampleRate, ptsMs);
+    if (this.closed || !this.withinUnsentCap()) return;
+    this.transport.sendAudio(pcm, sampleRate, ptsMs);
   }
 
   audioConditioning(): AudioConditioning | undefined {
@@ -230,10 +280,19 @@ export class RealtimeSession implements SpeechTimeline {
     const stage = this.stage;
     const still = !placed || (!placed.speaking && sameMouth(placed.mouth, REST_MOUTH));
     let late = false;
+    if (this.roomWaiters.length && this.aheadMs() < MAX_SPEECH_AHEAD_MS) for (const waiter of this.roomWaiters.splice(0)) waiter();
+    if (!this.withinUnsentCap()) return;
     if (this.transport.bufferedBytes > MAX_BUFFERED_BYTES) {
       this.counts.dropped++;
       late = true;
+      this.stalledSince ??= performance.now();
+      const stallMs = this.deps.stallTimeoutMs ?? 30_000;
+      if (performance.now() - this.stalledSince > stallMs) {
+        this.end({ error: 'slow_client', message: `the client took no frame for ${Math.round(stallMs / 1000)} s` });
+        return;
+      }
     } else {
+      this.stalledSince = undefined;
       const picture = still ? { jpeg: await stage.idleJpeg(this.position) } : await stage.speechFrame(this.position, placed!.mouth, placed!.audio);
       const wait = dueAt - performance.now();
       if (wait >= 1) await new Promise((resolve) => setTimeout(resolve, wait));
@@ -272,7 +331,14 @@ export class RealtimeSession implements SpeechTimeline {
   }
 
   private event(event: ServerEvent): void {
-    if (!this.closed) this.transport.sendEvent(event);
+    if (!this.closed && (event.type === 'error' || this.withinUnsentCap())) this.transport.sendEvent(event);
+  }
+
+  /** False (and the session ended) once the client has left more than MAX_UNSENT_BYTES unread. */
+  private withinUnsentCap(): boolean {
+    if (this.transport.bufferedBytes <= MAX_UNSENT_BYTES) return true;
+    this.end({ error: 'slow_client', message: `the client is not reading: more than ${MAX_UNSENT_BYTES >> 20} MB are waiting to be sent` });
+    return false;
   }
 }
 

@@ -14,6 +14,8 @@ export interface SpeechTimeline {
   place(utteranceId: string, start: number, frames: readonly MouthFrame[]): void;
   /** Sends PCM to the client with its presentation time. */
   sendAudio(pcm: Int16Array, sampleRate: number, ptsMs: number): void;
+  /** Resolves once the speech placed ahead of the clock is short enough to place more (or on abort). */
+  waitForRoom(signal: AbortSignal): Promise<void>;
   /** The utterance's first slot is known. */
   started(utteranceId: string, slot: number): void;
   /** A fresh per-segment audio input extractor, when the avatar's renderer is driven by audio. */
@@ -48,6 +50,9 @@ export class TextUtterance implements Utterance {
   async play(timeline: SpeechTimeline, signal: AbortSignal): Promise<void> {
     let first = true;
     for await (const synthesized of this.tts.synthesize(this.request, signal)) {
+      if (signal.aborted) return;
+      // Long texts are synthesized and sent as they are needed, not all at once.
+      await timeline.waitForRoom(signal);
       if (signal.aborted) return;
       this.ttsMs ??= performance.now() - this.requestedAt;
       // Live speech starts with the voice, not with the engine's lead-in silence.

@@ -8,6 +8,7 @@ import type { ServerContext } from '../context.js';
 import { HttpError } from '../http-errors.js';
 import { checkRenderOptions } from '../request-checks.js';
 import { checkUploadedMedia, readHead, sniffMedia } from '../upload-check.js';
+import { MAX_AUDIO_S } from '../audio-generation.js';
 
 /** An uploaded recording to lip-sync, stored while its job runs. */
 export interface AudioUpload {
@@ -35,7 +36,11 @@ export async function receiveAudioUpload(request: FastifyRequest, ctx: ServerCon
     if (part.file.truncated || part.file.bytesRead > limit) throw new HttpError(413, 'too_large', `audio uploads are limited to ${(limit / 1048576).toFixed(1)} MB`);
     const sniffed = sniffMedia(await readHead(path));
     if (sniffed?.kind !== 'audio') throw new HttpError(415, 'unsupported_media_type', 'send a recording (WAV, MP3, OGG/Opus, FLAC, M4A); the file is none of these (judged by its content, not its name)');
-    await checkUploadedMedia(path, 'audio');
+    // The length is read from the container before anything is decoded: a tiny file whose
+    // header claims a very low sample rate would otherwise decode into gigabytes.
+    const { durationS } = await checkUploadedMedia(path, 'audio');
+    if (durationS === undefined) throw new AvatarError('invalid_input', 'the length of the recording cannot be read from the file; send WAV, MP3, OGG/Opus, FLAC or M4A with a proper header');
+    if (durationS > MAX_AUDIO_S) throw new AvatarError('invalid_input', `the recording is ${Math.round(durationS)} s long; the limit is ${MAX_AUDIO_S} s`);
     const fields: Record<string, unknown> = {};
     for (const [name, field] of Object.entries(part.fields)) {
       const value = (field as { value?: unknown } | undefined)?.value;
@@ -43,7 +48,7 @@ export async function receiveAudioUpload(request: FastifyRequest, ctx: ServerCon
     }
     const unknown = Object.keys(fields).filter((k) => !['avatar', 'fps', 'size', 'async'].includes(k));
     if (unknown.length) throw new AvatarError('invalid_input', `unknown field${unknown.length > 1 ? 's' : ''} with an audio upload: ${unknown.join(', ')}`);
-    return { path, options: checkRenderOptions(fields, ctx.config.limits), discard };
+    return { path, options: checkRenderOptions(fields, ctx.config.limits, true), discard };
   } catch (e) {
     await discard();
     throw e;

@@ -1,5 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, rename, unlink } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance } from 'fastify';
@@ -43,9 +44,16 @@ export function registerAvatarRoutes(app: FastifyInstance, ctx: ServerContext): 
       if (bytes > limit) throw new HttpError(413, 'too_large', `${sniffed.kind} uploads are limited to ${mb(limit)}; this one is ${mb(bytes)}`);
       const media = await checkUploadedMedia(temp, sniffed.kind);
       const name = field('name') ?? part.filename?.replace(/\.[^.]*$/, '') ?? 'avatar';
-      const id = field('id') ?? slug(name);
+      let id = field('id') ?? slug(name);
       checkAvatarId(id);
-      if (ctx.access.taken(id)) throw new HttpError(409, 'conflict', `avatar id "${id}" is taken; choose another "id"`);
+      const owner = ctx.access.owner(id);
+      if (owner !== undefined && owner !== tenant) {
+        // Another tenant's id: a 409 would tell this tenant it exists, so the avatar gets a
+        // fresh id instead (the answer names it, as it does for every upload).
+        id = `${id.slice(0, 55)}-${randomBytes(4).toString('hex')}`;
+      } else if (ctx.access.taken(id)) {
+        throw new HttpError(409, 'conflict', `avatar id "${id}" is taken; choose another "id"`);
+      }
       const stored = join(folder, `${id}.${sniffed.format}`);
       await rename(temp, stored);
       keep = true;
@@ -60,7 +68,7 @@ export function registerAvatarRoutes(app: FastifyInstance, ctx: ServerContext): 
         }
         ctx.renderers.drop(id);
         return { avatar: id, kind: sniffed.kind, format: sniffed.format, ...media };
-      });
+      }, { meta: { avatar: id, upload: stored } });
       return reply.code(202).header('location', `/api/v1/jobs/${jobId}`).send({ id: jobId, avatar: id, state: 'queued', status: `/api/v1/jobs/${jobId}` });
     } finally {
       if (!keep) await unlink(temp).catch(() => undefined);
@@ -74,11 +82,25 @@ export function registerAvatarRoutes(app: FastifyInstance, ctx: ServerContext): 
     if (summary.builtin) throw new HttpError(409, 'conflict', `"${id}" is a built-in avatar and cannot be deleted`);
     if (ctx.auth.enabled && ctx.access.owner(id) !== tenant) throw new HttpError(403, 'forbidden', `"${id}" is shared by all tenants; only the operator can remove it`);
     if (!ctx.preparer?.remove) throw noPreparer();
+    // Sessions showing it end now, told why, before its files go.
+    ctx.live.endAvatar(id, { error: 'avatar_deleted', message: `avatar "${id}" was deleted` });
     await ctx.preparer.remove(id);
+    await deleteUploads(ctx.uploadsDir, id);
     await ctx.access.release(id);
     ctx.renderers.drop(id);
     return reply.code(204).send();
   });
+}
+
+/** Deletes the original photo or video an avatar was made from (whichever tenant uploaded it). */
+async function deleteUploads(uploadsDir: string, id: string): Promise<void> {
+  for (const tenant of await readdir(uploadsDir, { withFileTypes: true }).catch(() => [])) {
+    if (!tenant.isDirectory()) continue;
+    const folder = join(uploadsDir, tenant.name);
+    for (const name of await readdir(folder).catch(() => [] as string[])) {
+      if (name.startsWith(`${id}.`) && /^[a-z0-9]{3,4}$/.test(name.slice(id.length + 1))) await rm(join(folder, name), { force: true });
+    }
+  }
 }
 
 function mb(bytes: number): string {

@@ -18,9 +18,11 @@ export function registerGenerateRoutes(app: FastifyInstance, ctx: ServerContext)
     let render: Render;
     let cleanup = async () => undefined as void;
     let isAsync: boolean;
+    let uploadPath: string | undefined;
     if (request.isMultipart()) {
       ctx.limiter.take(request.caller.rateKey);
       const upload = await receiveAudioUpload(request, ctx);
+      uploadPath = upload.path;
       cleanup = upload.discard;
       const options = upload.options;
       try {
@@ -60,11 +62,13 @@ export function registerGenerateRoutes(app: FastifyInstance, ctx: ServerContext)
         const result = await measured(join(folder, `${jobId}.mp4`), signal, progress);
         const expiresAt = Date.now() + ctx.config.urlExpiryMs;
         return { url: ctx.signer.sign(tenant, `${jobId}.mp4`, expiresAt), expiresAt: new Date(expiresAt).toISOString(), ...figures(result) };
-      });
+      }, { meta: uploadPath ? { upload: uploadPath } : {} });
       return reply.code(202).header('location', `/api/v1/jobs/${id}`).send({ id, state: 'queued', status: `/api/v1/jobs/${id}` });
     }
 
     // Synchronous: the same queue (so concurrency holds), the MP4 in the response, no file kept.
+    // The connection is quiet while the video renders: the idle timeout resumes for the download.
+    reply.raw.setTimeout(0);
     const gone = abortOnDisconnect(reply);
     const path = join(folder, `sync-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.mp4`);
     let result: Rendered | undefined;
@@ -79,6 +83,7 @@ export function registerGenerateRoutes(app: FastifyInstance, ctx: ServerContext)
       throw new HttpError(status, job.error?.error ?? 'internal', job.error?.message ?? 'generation failed');
     }
     const size = (await stat(path)).size;
+    reply.raw.setTimeout(ctx.config.limits.idleTimeoutMs);
     const stream = createReadStream(path);
     stream.on('close', () => void unlink(path).catch(() => undefined));
     return reply
@@ -94,6 +99,11 @@ export function registerGenerateRoutes(app: FastifyInstance, ctx: ServerContext)
     const { id } = request.params as { id: string };
     const job = /^[0-9a-f-]{36}$/.test(id) ? ctx.jobs.get(request.caller.tenant, id) : undefined;
     if (!job) throw new HttpError(404, 'not_found', `no job ${id}`);
+    // Every look at a finished job signs its download afresh: an expired link is renewed here.
+    if (job.kind === 'generate' && job.state === 'succeeded' && typeof job.result?.url === 'string') {
+      const expiresAt = Date.now() + ctx.config.urlExpiryMs;
+      return { ...job, result: { ...job.result, url: ctx.signer.sign(request.caller.tenant, `${id}.mp4`, expiresAt), expiresAt: new Date(expiresAt).toISOString() } };
+    }
     return job;
   });
 

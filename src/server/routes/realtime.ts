@@ -15,7 +15,7 @@ interface RealtimeQuery {
   api_key?: string;
 }
 
-const stages = new WeakMap<FastifyRequest, AvatarStage>();
+const stages = new WeakMap<FastifyRequest, { stage: AvatarStage; release: () => void }>();
 
 /** WebSocket /api/v1/realtime?avatar=ID[&size=512][&fps=25]: a realtime session (docs/realtime-protocol.md). */
 export function registerRealtimeRoute(app: FastifyInstance, ctx: ServerContext): void {
@@ -31,7 +31,6 @@ export function registerRealtimeRoute(app: FastifyInstance, ctx: ServerContext):
     // Checked before the upgrade, so a bad request gets an HTTP 4xx with a JSON reason.
     preValidation: async (request) => {
       const query = request.query as RealtimeQuery;
-      if (ctx.sessions >= limits.maxRealtimeSessions) throw new HttpError(503, 'busy', `the server is at its limit of ${limits.maxRealtimeSessions} realtime sessions; try again later`);
       const fps = query.fps === undefined ? realtime.fps : Number(query.fps);
       if (!Number.isInteger(fps) || fps < limits.minFps || fps > limits.maxFps) throw new AvatarError('invalid_input', `fps must be a whole number from ${limits.minFps} to ${limits.maxFps}`);
       let size = { width: realtime.size, height: realtime.size };
@@ -43,16 +42,27 @@ export function registerRealtimeRoute(app: FastifyInstance, ctx: ServerContext):
         }
         if (size.width > limits.maxSize || size.height > limits.maxSize) throw new AvatarError('invalid_input', `size sides must be at most ${limits.maxSize}`);
       }
-      stages.set(request, await stageFor(request.caller.tenant, query.avatar ?? 'default', size, fps));
+      // The slot is taken before the first await: simultaneous opens cannot pass the limit together.
+      const release = ctx.live.reserve();
+      if (!release) throw new HttpError(503, 'busy', `the server is at its limit of ${limits.maxRealtimeSessions} realtime sessions and streams; try again later`);
+      try {
+        const stage = await stageFor(request.caller.tenant, query.avatar ?? 'default', size, fps);
+        stages.set(request, { stage, release });
+        // A client that leaves before the upgrade completes gives its slot back.
+        request.raw.socket.once('close', release);
+      } catch (e) {
+        release();
+        throw e;
+      }
     },
   }, (socket, request) => {
-    const stage = stages.get(request)!;
+    const { stage, release } = stages.get(request)!;
     stages.delete(request);
     const tenant = request.caller.tenant;
-    ctx.sessions++;
     const session = new RealtimeSession(stage, new WebSocketTransport(socket), {
       tts: ctx.tts,
       maxTextChars: limits.maxTextChars,
+      stallTimeoutMs: limits.idleTimeoutMs,
       stageFor: (avatar) => stageFor(tenant, avatar, { width: stage.width, height: stage.height }, stage.fps),
       onFirstFrame: (latencyMs, ttsMs) => {
         ctx.metrics.firstFrameLatency.observe(latencyMs, { encoder: 'jpeg' });
@@ -66,7 +76,10 @@ export function registerRealtimeRoute(app: FastifyInstance, ctx: ServerContext):
         ctx.metrics.errors.inc({ kind });
         log.warn({ kind }, 'realtime session error');
       },
+      // A client that does not read would never take a close frame: its connection is dropped at once.
+      onEnded: (reason) => (reason.error === 'slow_client' ? socket.terminate() : socket.close(1011, reason.error)),
     });
+    const untrack = ctx.live.track(session);
     const log = request.log.child({ sessionId: session.id });
     log.info({ avatar: stage.avatar, width: stage.width, height: stage.height, fps: stage.fps }, 'realtime session started');
     socket.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
@@ -78,7 +91,8 @@ export function registerRealtimeRoute(app: FastifyInstance, ctx: ServerContext):
       if (closed) return;
       closed = true;
       session.close();
-      ctx.sessions--;
+      untrack();
+      release();
       const s = session.stats;
       if (s.lateTicks + s.skippedSlots) ctx.metrics.lateFrames.inc({}, s.lateTicks + s.skippedSlots);
       log.info({ ...s }, 'realtime session ended');

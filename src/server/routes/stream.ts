@@ -3,22 +3,46 @@ import type { ServerContext } from '../context.js';
 import { checkGenerateRequest } from '../request-checks.js';
 import { startSpeechStream } from '../../pipeline/speech-to-stream.js';
 import { abortOnDisconnect } from './generate.js';
+import { HttpError } from '../http-errors.js';
+import { PassThrough, type Readable } from 'node:stream';
+
+/**
+ * The response body: the encoder's bytes, ended only once the render has succeeded. When
+ * it fails (an encoder killed, a renderer error), the body is destroyed instead, so the
+ * transfer breaks (no final chunk) and the client sees an error, never a short video that
+ * looks complete, whichever of the encoder's end and the render's failure comes first.
+ */
+function untilDone(output: Readable, done: Promise<unknown>): Readable {
+  const body = new PassThrough();
+  output.pipe(body, { end: false });
+  let outputEnded = false;
+  let succeeded = false;
+  output.once('end', () => {
+    outputEnded = true;
+    if (succeeded) body.end();
+  });
+  output.once('error', (e) => body.destroy(e));
+  done.then(() => {
+    succeeded = true;
+    if (outputEnded) body.end();
+  }, (e: unknown) => body.destroy(e instanceof Error ? e : new Error('the stream failed')));
+  body.once('close', () => {
+    if (!body.writableFinished) output.destroy();
+  });
+  return body;
+}
 import { routeSchemas } from '../route-schemas.js';
 
 /** POST and GET /api/v1/generate/stream: fragmented MP4 streamed while it renders. */
 export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext): void {
-  const handler = async (request: FastifyRequest, reply: FastifyReply, input: unknown) => {
+  const handler = async (request: FastifyRequest, reply: FastifyReply, input: unknown, textFields: boolean) => {
     const requestedAt = performance.now();
-    const req = checkGenerateRequest(input, ctx.config.limits);
+    const req = checkGenerateRequest(input, ctx.config.limits, textFields);
     ctx.access.require(req.avatar, request.caller.tenant);
     ctx.limiter.take(request.caller.rateKey);
+    const release = ctx.live.reserve();
+    if (!release) throw new HttpError(503, 'busy', `the server is at its limit of ${ctx.config.limits.maxRealtimeSessions} realtime sessions and streams; try again later`);
     const gone = abortOnDisconnect(reply);
-    ctx.sessions++;
-    let counted = true;
-    const release = () => {
-      if (counted) ctx.sessions--;
-      counted = false;
-    };
     let started;
     try {
       started = await startSpeechStream(req, {
@@ -43,9 +67,15 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext): 
       .header('x-content-duration', started.durationS.toFixed(3))
       .header('x-content-duration-estimated', String(started.durationEstimated))
       .header('x-video-size', `${started.width}x${started.height}`)
-      .send(started.output);
+      .send(untilDone(started.output, started.done));
   };
   const schemas = routeSchemas(ctx.config.limits);
-  app.post('/api/v1/generate/stream', { schema: schemas.streamPost }, (request, reply) => handler(request, reply, request.body));
-  app.get('/api/v1/generate/stream', { schema: schemas.streamGet }, (request, reply) => handler(request, reply, request.query));
+  app.post('/api/v1/generate/stream', { schema: schemas.streamPost }, (request, reply) => handler(request, reply, request.body, false));
+  // HEAD checks the request and answers the headers a GET would start with, rendering nothing.
+  app.head('/api/v1/generate/stream', async (request, reply) => {
+    const req = checkGenerateRequest(request.query, ctx.config.limits, true);
+    ctx.access.require(req.avatar, request.caller.tenant);
+    return reply.type('video/mp4').header('cache-control', 'no-store').send();
+  });
+  app.get('/api/v1/generate/stream', { schema: schemas.streamGet, exposeHeadRoute: false }, (request, reply) => handler(request, reply, request.query, true));
 }
