@@ -1,3 +1,4 @@
+import type { SpeechStreamRequest } from '../pipeline/speech-to-stream.js';
 import { checkSpeakText } from '../core/speak-text.js';
 import { checkAvatarId } from '../core/avatar-id.js';
 import { AvatarError } from '../core/errors.js';
@@ -5,15 +6,8 @@ import { parseSize } from '../render/renderer.js';
 import { resolveLanguage } from '../tts/language.js';
 import type { LimitsConfig } from './config.js';
 
-/** A generation request after validation. */
-export interface GenerateRequest {
-  readonly text: string;
-  readonly language: string;
-  readonly voice?: string;
-  readonly avatar: string;
-  readonly fps: number;
-  readonly width?: number;
-  readonly height?: number;
+/** A generation request after validation: what a stream needs, and whether to answer with a job. */
+export interface GenerateRequest extends SpeechStreamRequest {
   readonly async: boolean;
 }
 
