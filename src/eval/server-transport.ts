@@ -147,8 +147,10 @@ export class ServerTransport {
       const { validateConfig } = await import('../server/config.js');
       const dataDir = await mkdtemp(join(tmpdir(), 'avatar-eval-serve-'));
       const server = await createAvatarServer({
-        config: validateConfig({ host: '127.0.0.1', port: 0, dataDir, limits: { generationsPerMinute: 10_000 } }),
+        config: validateConfig({ host: '127.0.0.1', port: 0, dataDir, limits: { generationsPerMinute: 10_000 }, logLevel: 'warn' }),
         catalog: this.catalog,
+        // Standard output carries the evaluator's report (--json): the server's log goes to stderr.
+        logSink: process.stderr,
       });
       // Measured as a running server: engines warm, as `avatar serve` has them before listening.
       await server.warmUp();
