@@ -26,7 +26,7 @@ describe('logs', () => {
   after(() => s.close());
 
   it('are JSON lines with a request id, echoed in x-request-id; a plain client id is kept; no query strings or keys', async () => {
-    const mine = await call(`${s.url}/api/v1/jobs/nope?api_key=secret-in-query`, { headers: { 'x-request-id': 'trace-42', authorization: 'Bearer secret-header' } });
+    const mine = await call(`${s.url}/api/v1/jobs/nope?token=secret-in-query`, { headers: { 'x-request-id': 'trace-42', authorization: 'Bearer secret-header' } });
     assert.equal(mine.status, 404);
     assert.equal(mine.headers.get('x-request-id'), 'trace-42');
     const fresh = await call(`${s.url}/api/v1/jobs/nope`, { headers: { 'x-request-id': 'bad id with spaces' } });
