@@ -117,7 +117,7 @@ async function runGenerator(baseUrl: string, headers: Record<string, string>, un
 async function scrape(baseUrl: string): Promise<{ cpuS: number; rss: number; fps: number }> {
   const text = await (await fetch(`${baseUrl}/metrics`)).text();
   const read = (name: string) => Number(new RegExp(`^${name} ([0-9.e+-]+)$`, 'm').exec(text)?.[1] ?? NaN);
-  return { cpuS: read('process_cpu_seconds_total'), rss: read('process_resident_memory_bytes'), fps: read('frames_per_second') };
+  return { cpuS: read('process_cpu_seconds_total'), rss: read('process_resident_memory_bytes'), fps: read('avatar_frames_per_second') };
 }
 
 function sleep(ms: number): Promise<void> {
@@ -126,7 +126,7 @@ function sleep(ms: number): Promise<void> {
 
 async function startServer(): Promise<{ url: string; child: ChildProcess; dataDir: string }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'avatar-loadtest-'));
-  const child = spawn(process.execPath, [new URL('../../bin/avatar.js', import.meta.url).pathname, 'serve', '--port', '0'], {
+  const child = spawn(process.execPath, [new URL('../../bin/avatar.js', import.meta.url).pathname, 'serve', '--port', '0', '--avatars-dir', join(dataDir, 'avatars')], {
     env: { ...process.env, AVATAR_DATA_DIR: dataDir, AVATAR_RATE_LIMIT: '100000' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
