@@ -25,9 +25,8 @@ async function main(): Promise<void> {
   const mouth = (i: number) => ({ jawOpen: (i % 10) / 10, lipWidth: 0.5, rounding: 0.2, closure: 0, teeth: 0.4, tongue: 0.1 });
   const frame = renderer.render({ index: 0, ptsMs: 0, mouth: mouth(5), speaking: true });
   const rgb = new Uint8ClampedArray(SIZE * SIZE * 3);
-  const stage = new AvatarStage('default', new ParametricRenderer(SIZE, SIZE), 25, jpeg);
   const t0 = performance.now();
-  await stage.prepare();
+  const stage = await AvatarStage.local('default', new ParametricRenderer(SIZE, SIZE), 25, jpeg);
   const measureMs = performance.now() - t0;
   const region = stage.patchRegion;
   for (let p = 0; p < stage.loopFrames; p++) await stage.idleJpeg(p);

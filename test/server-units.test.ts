@@ -228,8 +228,7 @@ describe('JPEG frames and the media protocol', () => {
 
   it('a speaking frame sent as idle picture + mouth patch looks like the whole frame', async () => {
     const jpeg = new SharpJpegEncoder(90);
-    const stage = new AvatarStage('default', new ParametricRenderer(256, 256), 25, jpeg);
-    await stage.prepare();
+    const stage = await AvatarStage.local('default', new ParametricRenderer(256, 256), 25, jpeg);
     const region = stage.patchRegion!;
     assert.ok(region, 'the drawn avatar has a speech region');
     assert.ok(region[2] * region[3] < 0.3 * 256 * 256, `region ${region} is a small part of the frame`);

@@ -3,6 +3,7 @@ import type { Renderer } from '../render/renderer.js';
 import { checkAvatarId } from '../core/avatar-id.js';
 import { createRendererRegistry, type RendererRegistry } from '../render/registry.js';
 import { BUILTIN_AVATARS } from './builtin.js';
+import type { CatalogDescription } from './catalog-description.js';
 
 /** One avatar as a catalog lists it. */
 export interface AvatarSummary {
@@ -40,13 +41,29 @@ export interface AvatarCatalog {
   get(id: string): AvatarSummary | undefined;
   /** A renderer for a new stream. Throws AvatarError `unknown_avatar` or `invalid_input`. */
   createRenderer(id: string, request: RendererRequest): Promise<Renderer>;
+  /**
+   * How another thread can open the same avatars, when it can (catalogs with renderers or
+   * avatars of their own making cannot be described): realtime painting threads use it.
+   */
+  describe?(): CatalogDescription | undefined;
 }
 
 const DEFAULT_SIZE = 512;
 
 /** The avatars that ship with the project (no files). */
 export class BuiltinAvatarCatalog implements AvatarCatalog {
-  constructor(private readonly renderers: RendererRegistry = createRendererRegistry()) {}
+  private readonly renderers: RendererRegistry;
+  /** With renderers of the caller's making, another thread could not rebuild this catalog. */
+  private readonly describable: boolean;
+
+  constructor(renderers?: RendererRegistry) {
+    this.renderers = renderers ?? createRendererRegistry();
+    this.describable = !renderers;
+  }
+
+  describe(): CatalogDescription | undefined {
+    return this.describable ? { kind: 'builtin' } : undefined;
+  }
 
   list(): AvatarSummary[] {
     return BUILTIN_AVATARS.map((id) => this.get(id)!);

@@ -11,6 +11,7 @@ import { FrameCache, type EvictionPolicy, type FrameCacheStats } from './frame-c
 import { ImageFileFrameSource } from './frame-source.js';
 import { framesStamp, loadAvatarFolder, readAvatarSummary, readCropRects, type LoadedAvatar } from './avatar-folder.js';
 import type { AvatarManifest } from './manifest.js';
+import type { CatalogDescription } from './catalog-description.js';
 
 /** How a registry finds, caches and forgets avatars. */
 export interface RegistryOptions {
@@ -215,6 +216,12 @@ export class AvatarRegistry implements AvatarCatalog {
       if (e.summary.status === 'broken') broken++;
     }
     return { avatars: this.entries.size + BUILTIN_AVATARS.length, loaded, broken, cache: this.cache.stats() };
+  }
+
+  /** Folders and budget, when this registry uses this build's renderers and the wall clock. */
+  describe(): CatalogDescription | undefined {
+    if (this.options.renderers || this.options.clock) return undefined;
+    return { kind: 'folders', dirs: this.options.dirs.map((d) => resolve(d)), ...(this.options.cacheBytes ? { cacheBytes: this.options.cacheBytes } : {}) };
   }
 
   /** Stops the background timers. */

@@ -28,7 +28,8 @@ import { registerOpenApi, type RegisteredRoute } from './openapi.js';
 import { friendlyValidationError, validatorCompiler } from './validation.js';
 import { ServerMetrics } from './metrics.js';
 import { RateLimiter } from './rate-limit.js';
-import { RendererCache } from '../pipeline/realtime/avatar-stage.js';
+import { DEFAULT_MAX_STAGES, RendererCache } from '../pipeline/realtime/avatar-stage.js';
+import { PainterThreads } from '../pipeline/realtime/painter-threads.js';
 import { registerAvatarRoutes } from './routes/avatars.js';
 import { registerGenerateRoutes } from './routes/generate.js';
 import { registerRealtimeRoute } from './routes/realtime.js';
@@ -88,6 +89,9 @@ export async function createAvatarServer(options: AvatarServerOptions): Promise<
   const access = new AvatarAccess(catalog, config.avatarTenants, join(config.dataDir, 'avatar-tenants.json'));
   await access.load();
   const jpeg = options.jpeg ?? new SharpJpegEncoder(config.realtime.jpegQuality);
+  // Stages paint on threads when the catalog can be reopened there and the JPEG encoder is ours.
+  const description = options.jpeg ? undefined : catalog.describe?.();
+  const painters = description && config.realtime.paintThreads > 0 ? new PainterThreads(description, config.realtime.jpegQuality, config.realtime.paintThreads) : undefined;
   const live = new LiveSessions(config.limits.maxRealtimeSessions);
   let metrics!: ServerMetrics;
   const jobs = new JobQueue(config.jobConcurrency, config.retentionMs, (_kind, error) => metrics?.errors.inc({ kind: error }), join(config.dataDir, 'jobs'));
@@ -98,7 +102,7 @@ export async function createAvatarServer(options: AvatarServerOptions): Promise<
     metrics: (metrics = new ServerMetrics(() => context.sessions, () => jobs.depth)),
     signer: new UrlSigner(config.signingSecret ?? randomBytes(32).toString('hex')),
     tts: options.tts ?? createServerTts(config.tts),
-    encoder: chooseEncoder(config.encoder), jpeg, renderers: new RendererCache(catalog, jpeg),
+    encoder: chooseEncoder(config.encoder), jpeg, renderers: new RendererCache(catalog, jpeg, DEFAULT_MAX_STAGES, painters),
     outputsDir, uploadsDir, live, get sessions() { return live.count; }, draining: false, startedAt: Date.now(), version: await packageVersion(),
   };
   context.encoder.catch(() => undefined);
@@ -216,6 +220,7 @@ export async function createAvatarServer(options: AvatarServerOptions): Promise<
       await app.close();
       // A pool this server made is its own to stop; an injected provider belongs to the caller.
       if (!options.tts && context.tts instanceof TtsPool) await context.tts.close();
+      await painters?.close();
     },
   };
 }

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -45,7 +46,11 @@ export interface ServerConfig {
   readonly jobConcurrency: number;
   readonly retentionMs: number;
   readonly urlExpiryMs: number;
-  readonly realtime: { readonly fps: number; readonly size: number; readonly jpegQuality: number };
+  /**
+   * Realtime defaults. `paintThreads`: worker threads that draw and compress speech frames
+   * (0: on the event loop; default one fewer than the cores, at most 4).
+   */
+  readonly realtime: { readonly fps: number; readonly size: number; readonly jpegQuality: number; readonly paintThreads: number };
   readonly limits: LimitsConfig;
   readonly logLevel: LogLevel;
   readonly logFormat: LogFormat;
@@ -62,7 +67,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   host: '127.0.0.1', port: 8000, dataDir: './avatar-data', tts: 'espeak', encoder: undefined,
   apiKeys: [], avatarTenants: {}, signingSecret: undefined,
   jobConcurrency: 1, retentionMs: 7 * 24 * 3600 * 1000, urlExpiryMs: 24 * 3600 * 1000,
-  realtime: { fps: 25, size: 512, jpegQuality: 80 },
+  realtime: { fps: 25, size: 512, jpegQuality: 80, paintThreads: Math.min(4, Math.max(0, availableParallelism() - 1)) },
   limits: {
     maxTextChars: 5000, minFps: 1, maxFps: 60, maxSize: 1024, generationsPerMinute: 10,
     imageUploadBytes: 10 * MB, audioUploadBytes: 50 * MB, videoUploadBytes: 200 * MB, maxRealtimeSessions: 32,
@@ -115,10 +120,14 @@ export async function loadServerConfig(sources: ConfigSources = {}): Promise<Ser
   }
   if (env.AVATAR_CORS_ORIGINS) fromEnv.corsOrigins = env.AVATAR_CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean);
   if (env.AVATAR_RATE_LIMIT) fromEnv.limits = { generationsPerMinute: env.AVATAR_RATE_LIMIT };
+  if (env.AVATAR_PAINT_THREADS) fromEnv.realtime = { paintThreads: env.AVATAR_PAINT_THREADS };
   const fromFlags: Raw = {};
   if (sources.flags?.host !== undefined) fromFlags.host = sources.flags.host;
   if (sources.flags?.port !== undefined) fromFlags.port = sources.flags.port;
-  return validateConfig({ ...fromFile, ...fromEnv, ...fromFlags, limits: { ...asRaw(fromFile.limits), ...asRaw(fromEnv.limits) } });
+  return validateConfig({
+    ...fromFile, ...fromEnv, ...fromFlags,
+    limits: { ...asRaw(fromFile.limits), ...asRaw(fromEnv.limits) }, realtime: { ...asRaw(fromFile.realtime), ...asRaw(fromEnv.realtime) },
+  });
 }
 
 function asRaw(v: unknown): Raw {
@@ -203,6 +212,7 @@ export function validateConfig(raw: Raw): ServerConfig {
       fps: num(rt.fps, 'realtime.fps', d.realtime.fps, 1, 60),
       size: num(rt.size, 'realtime.size', d.realtime.size, 64, 2048),
       jpegQuality: num(rt.jpegQuality, 'realtime.jpegQuality', d.realtime.jpegQuality, 10, 100),
+      paintThreads: num(rt.paintThreads, 'realtime.paintThreads', d.realtime.paintThreads, 0, 64),
     },
     limits: {
       maxTextChars: num(lim.maxTextChars, 'limits.maxTextChars', d.limits.maxTextChars, 1, 20000),

@@ -1,17 +1,24 @@
 import type { AvatarCatalog } from '../../avatars/catalog.js';
 import type { FrameRect, JpegEncoder } from '../../compose/jpeg.js';
-import type { Renderer } from '../../render/renderer.js';
+import type { AudioConditioning, Renderer } from '../../render/renderer.js';
 import { REST_MOUTH, type MouthParams } from '../../visemes/mouth-params.js';
-import { measureSpeechRegion } from './patch-region.js';
+import { LocalFramePainter, type FramePainter } from './frame-painter.js';
+import type { PainterThreads } from './painter-threads.js';
 import type { RealtimePicture } from './transport.js';
 
 /** Seconds of idle motion that realtime sessions loop over (forwards, then backwards). */
 const IDLE_LOOP_S = 10;
 
+/** Frames of the idle loop at `fps`. */
+export function idleLoopFrames(fps: number): number {
+  return Math.max(2, Math.round(IDLE_LOOP_S * fps));
+}
+
 /**
  * One avatar at one size and frame rate, shared by every session showing it: the
- * renderer, and the JPEG of each idle frame, encoded once and reused, so a silent
- * session costs no rendering or compression at all.
+ * painter (renderer and JPEG encoder, on this thread or a painter thread), and the JPEG of
+ * each idle frame, encoded once and reused, so a silent session costs no rendering or
+ * compression at all.
  *
  * Sessions walk a "motion position" back and forth over the loop; idle frames are the
  * cached pictures at that position, and speech frames are rendered at the same position
@@ -20,33 +27,38 @@ const IDLE_LOOP_S = 10;
 export class AvatarStage {
   readonly loopFrames: number;
   private readonly idle: (Promise<Buffer> | undefined)[];
-  /** Where speech changes the picture; until measured (or when too large), speech frames are whole. */
-  private speechRegion: FrameRect | undefined;
 
-  constructor(readonly avatar: string, readonly renderer: Renderer, readonly fps: number, private readonly jpeg: JpegEncoder) {
-    this.loopFrames = Math.max(2, Math.round(IDLE_LOOP_S * fps));
+  constructor(readonly avatar: string, private readonly painter: FramePainter, readonly fps: number) {
+    this.loopFrames = idleLoopFrames(fps);
     this.idle = new Array<Promise<Buffer> | undefined>(this.loopFrames);
   }
 
-  /** Measures the speech region (once, when the stage is created). */
-  async prepare(): Promise<void> {
-    // A renderer driven by audio ignores the mouth parameters the measurement varies: its
-    // speech frames are sent whole.
-    if (this.renderer.createAudioConditioning) return;
-    this.speechRegion = await measureSpeechRegion(this.renderer, this.loopFrames, this.fps);
+  /** A stage painting on this thread with `renderer` (its speech region measured here). */
+  static async local(avatar: string, renderer: Renderer, fps: number, jpeg: JpegEncoder): Promise<AvatarStage> {
+    return new AvatarStage(avatar, await LocalFramePainter.create(renderer, jpeg, idleLoopFrames(fps), fps), fps);
   }
 
   /** The measured speech region, if speech frames are sent as patches. */
   get patchRegion(): FrameRect | undefined {
-    return this.speechRegion;
+    return this.painter.speechRegion;
   }
 
   get width(): number {
-    return this.renderer.width;
+    return this.painter.width;
   }
 
   get height(): number {
-    return this.renderer.height;
+    return this.painter.height;
+  }
+
+  /** False once its painter can paint no more. */
+  get usable(): boolean {
+    return this.painter.usable;
+  }
+
+  /** A fresh per-segment audio feature extractor when the avatar's renderer is driven by audio. */
+  createAudioConditioning(): AudioConditioning | undefined {
+    return this.painter.createAudioConditioning?.(this.fps);
   }
 
   /** True when the idle frame at `position` is already encoded (or being encoded). */
@@ -58,7 +70,7 @@ export class AvatarStage {
   idleJpeg(position: number): Promise<Buffer> {
     let cached = this.idle[position];
     if (!cached) {
-      cached = this.encode(position, REST_MOUTH, false);
+      cached = this.paint(position, REST_MOUTH, false);
       cached.catch(() => (this.idle[position] = undefined));
       this.idle[position] = cached;
     }
@@ -71,19 +83,19 @@ export class AvatarStage {
    * cost); otherwise one whole JPEG.
    */
   async speechFrame(position: number, mouth: MouthParams, audio?: Float32Array): Promise<RealtimePicture> {
-    const region = this.speechRegion;
-    if (!region) return { jpeg: await this.encode(position, mouth, true, undefined, audio) };
-    const [base, patch] = await Promise.all([this.idleJpeg(position), this.encode(position, mouth, true, region, audio)]);
+    const region = this.painter.speechRegion;
+    if (!region) return { jpeg: await this.paint(position, mouth, true, undefined, audio) };
+    const [base, patch] = await Promise.all([this.idleJpeg(position), this.paint(position, mouth, true, region, audio)]);
     return { jpeg: base, patch: { x: region[0], y: region[1], jpeg: patch } };
   }
 
-  private async encode(position: number, mouth: MouthParams, speaking: boolean, region?: FrameRect, audio?: Float32Array): Promise<Buffer> {
-    const frame = await this.renderer.render({ index: position, ptsMs: (position * 1000) / this.fps, mouth, speaking, ...(audio ? { audio } : {}) });
-    try {
-      return await this.jpeg.encode(frame, region);
-    } finally {
-      frame.release?.();
-    }
+  /** Frees the painter; sessions still holding the stage fail their next paint. */
+  close(): void {
+    this.painter.close();
+  }
+
+  private paint(position: number, mouth: MouthParams, speaking: boolean, region?: FrameRect, audio?: Float32Array): Promise<Buffer> {
+    return this.painter.paint({ position, ptsMs: (position * 1000) / this.fps, mouth, speaking, ...(region ? { region } : {}), ...(audio ? { audio } : {}) });
   }
 }
 
@@ -98,8 +110,13 @@ export const DEFAULT_MAX_STAGES = 16;
  */
 export class RendererCache {
   private readonly stages = new Map<string, Promise<AvatarStage>>();
+  /** Stages whose building finished, to see whether they are still usable. */
+  private readonly built = new Map<string, AvatarStage>();
 
-  constructor(private readonly catalog: AvatarCatalog, private readonly jpeg: JpegEncoder, private readonly maxStages = DEFAULT_MAX_STAGES) {}
+  /**
+   * `threads`: where stages paint when given (see `PainterThreads`); this thread otherwise.
+   */
+  constructor(private readonly catalog: AvatarCatalog, private readonly jpeg: JpegEncoder, private readonly maxStages = DEFAULT_MAX_STAGES, private readonly threads?: PainterThreads) {}
 
   /** Stages held now. */
   get size(): number {
@@ -109,24 +126,43 @@ export class RendererCache {
   get(avatar: string, request: { width?: number; height?: number; fps: number }): Promise<AvatarStage> {
     const key = stageKey(avatar, request);
     let stage = this.stages.get(key);
+    if (stage && this.built.get(key)?.usable === false) {
+      // Its painter thread died: sessions holding it have ended with an error; build anew.
+      this.forgetStage(key);
+      stage = undefined;
+    }
     if (stage) {
       // Most recently used last: Map keeps insertion order.
       this.stages.delete(key);
       this.stages.set(key, stage);
     } else {
-      while (this.stages.size >= this.maxStages) this.stages.delete(this.stages.keys().next().value!);
-      stage = this.catalog.createRenderer(avatar, request).then(async (renderer) => {
-        const created = new AvatarStage(avatar, renderer, request.fps, this.jpeg);
-        await created.prepare();
-        return created;
+      while (this.stages.size >= this.maxStages) this.forgetStage(this.stages.keys().next().value!);
+      stage = this.build(avatar, request);
+      const building = stage;
+      building.then((s) => {
+        if (this.stages.get(key) === building) this.built.set(key, s);
+      }, () => {
+        if (this.stages.get(key) === building) this.stages.delete(key);
       });
-      const built = stage;
-      built.catch(() => {
-        if (this.stages.get(key) === built) this.stages.delete(key);
-      });
-      this.stages.set(key, built);
+      this.stages.set(key, building);
     }
     return stage;
+  }
+
+  /** On a painter thread when there are threads and the avatar's renderer is not driven by audio; here otherwise. */
+  private async build(avatar: string, request: { width?: number; height?: number; fps: number }): Promise<AvatarStage> {
+    const onThread = await this.threads?.open(avatar, request, idleLoopFrames(request.fps));
+    if (onThread) return new AvatarStage(avatar, onThread, request.fps);
+    return AvatarStage.local(avatar, await this.catalog.createRenderer(avatar, request), request.fps, this.jpeg);
+  }
+
+  /**
+   * Removes a stage from the cache. Its painter is not closed here: sessions may still hold
+   * the stage, and a painter thread frees the renderer once the stage is garbage collected.
+   */
+  private forgetStage(key: string): void {
+    this.stages.delete(key);
+    this.built.delete(key);
   }
 
   private readonly spare = new Map<string, Renderer[]>();
@@ -152,7 +188,8 @@ export class RendererCache {
 
   /** Forgets an avatar (deleted or changed). */
   drop(avatar: string): void {
-    for (const key of this.stages.keys()) if (key.startsWith(`${avatar}|`)) this.stages.delete(key);
+    for (const key of this.stages.keys()) if (key.startsWith(`${avatar}|`)) this.forgetStage(key);
+    this.threads?.forget(avatar);
     for (const key of this.spare.keys()) if (key.startsWith(`${avatar}|`)) this.spare.delete(key);
   }
 }

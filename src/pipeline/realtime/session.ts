@@ -261,7 +261,7 @@ export class RealtimeSession implements SpeechTimeline {
   }
 
   audioConditioning(): AudioConditioning | undefined {
-    return this.stage.renderer.createAudioConditioning?.(this.fps);
+    return this.stage.createAudioConditioning();
   }
 
   started(utterance: string, slot: number): void {

@@ -1,0 +1,75 @@
+import type { FrameRect, JpegEncoder } from '../../compose/jpeg.js';
+import type { AudioConditioning, Renderer } from '../../render/renderer.js';
+import type { MouthParams } from '../../visemes/mouth-params.js';
+import { measureSpeechRegion } from './patch-region.js';
+
+/** One picture a realtime stage asks for: a loop position with a mouth (and audio input for neural renderers). */
+export interface PaintRequest {
+  readonly position: number;
+  readonly ptsMs: number;
+  readonly mouth: MouthParams;
+  readonly speaking: boolean;
+  /** Only this part of the frame is compressed; the whole frame when absent. */
+  readonly region?: FrameRect;
+  readonly audio?: Float32Array;
+}
+
+/**
+ * Draws and compresses one avatar's realtime pictures, on this thread or another. A stage
+ * holds one; which kind is chosen by the renderer cache (see `PainterThreads`).
+ */
+export interface FramePainter {
+  readonly width: number;
+  readonly height: number;
+  /** Where speech changes the picture (measured once); undefined: speech frames are sent whole. */
+  readonly speechRegion: FrameRect | undefined;
+  /** False once the painter can paint no more (its thread died): the cache builds a new stage. */
+  readonly usable: boolean;
+  /** For renderers driven by audio: a fresh per-segment feature extractor. */
+  createAudioConditioning?(fps: number): AudioConditioning;
+  /** The JPEG of one picture. */
+  paint(request: PaintRequest): Promise<Buffer>;
+  /** Frees what the painter holds (its renderer, on whichever thread). */
+  close(): void;
+}
+
+/** Paints on the calling thread with a renderer and a JPEG encoder. */
+export class LocalFramePainter implements FramePainter {
+  readonly usable = true;
+  readonly createAudioConditioning?: (fps: number) => AudioConditioning;
+
+  private constructor(private readonly renderer: Renderer, private readonly jpeg: JpegEncoder, readonly speechRegion: FrameRect | undefined) {
+    if (renderer.createAudioConditioning) this.createAudioConditioning = (fps) => renderer.createAudioConditioning!(fps);
+  }
+
+  /**
+   * Measures the speech region of `renderer` over an idle loop of `loopFrames` at `fps`. A
+   * renderer driven by audio ignores the mouth parameters the measurement varies: its speech
+   * frames are sent whole.
+   */
+  static async create(renderer: Renderer, jpeg: JpegEncoder, loopFrames: number, fps: number): Promise<LocalFramePainter> {
+    const region = renderer.createAudioConditioning ? undefined : await measureSpeechRegion(renderer, loopFrames, fps);
+    return new LocalFramePainter(renderer, jpeg, region);
+  }
+
+  get width(): number {
+    return this.renderer.width;
+  }
+
+  get height(): number {
+    return this.renderer.height;
+  }
+
+  async paint(r: PaintRequest): Promise<Buffer> {
+    const frame = await this.renderer.render({ index: r.position, ptsMs: r.ptsMs, mouth: r.mouth, speaking: r.speaking, ...(r.audio ? { audio: r.audio } : {}) });
+    try {
+      return await this.jpeg.encode(frame, r.region);
+    } finally {
+      frame.release?.();
+    }
+  }
+
+  close(): void {
+    // The renderer's buffers are garbage collected with it.
+  }
+}

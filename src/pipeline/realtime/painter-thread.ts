@@ -1,0 +1,65 @@
+/**
+ * A realtime painter thread: opens the same avatars as the server's catalog and draws and
+ * compresses speech frames for the stages it is given, so the server's event loop only
+ * paces and sends. Commands and replies are in `painter-protocol.ts`.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { openCatalog, type CatalogDescription } from '../../avatars/catalog-description.js';
+import { SharpJpegEncoder } from '../../compose/jpeg.js';
+import { AvatarError } from '../../core/errors.js';
+import { LocalFramePainter } from './frame-painter.js';
+import type { PainterCommand, PainterReply } from './painter-protocol.js';
+
+const { catalog: description, jpegQuality } = workerData as { catalog: CatalogDescription; jpegQuality: number };
+const catalog = openCatalog(description);
+const jpeg = new SharpJpegEncoder(jpegQuality);
+const stages = new Map<number, Promise<LocalFramePainter>>();
+
+function reply(message: PainterReply, transfer: ArrayBuffer[] = []): void {
+  parentPort!.postMessage(message, transfer);
+}
+
+function failure(id: number, e: unknown): PainterReply {
+  return { id, error: { ...(e instanceof AvatarError ? { code: e.code } : {}), message: e instanceof Error ? e.message : String(e) } };
+}
+
+async function open(command: Extract<PainterCommand, { op: 'open' }>): Promise<void> {
+  const avatars = await catalog;
+  // An avatar uploaded since this thread's last rescan is read now.
+  if (!avatars.get(command.avatar)) await avatars.refreshAvatar?.(command.avatar);
+  const renderer = await avatars.createRenderer(command.avatar, command.request);
+  if (renderer.createAudioConditioning) return reply({ id: command.id, audioDriven: true });
+  const painter = LocalFramePainter.create(renderer, jpeg, command.loopFrames, command.request.fps);
+  stages.set(command.stage, painter);
+  const { width, height, speechRegion } = await painter;
+  reply({ id: command.id, opened: { width, height, ...(speechRegion ? { speechRegion } : {}) } });
+}
+
+async function paint(command: Extract<PainterCommand, { op: 'paint' }>): Promise<void> {
+  const painter = stages.get(command.stage);
+  if (!painter) throw new Error(`painter thread: no stage ${command.stage}`);
+  const buffer = await (await painter).paint(command.request);
+  // A copy the reply can own: sharp's buffers may share a pooled ArrayBuffer.
+  const bytes = new Uint8Array(buffer);
+  reply({ id: command.id, jpeg: bytes }, [bytes.buffer]);
+}
+
+parentPort!.on('message', (command: PainterCommand) => {
+  switch (command.op) {
+    case 'open':
+      open(command).catch((e: unknown) => {
+        stages.delete(command.stage);
+        reply(failure(command.id, e));
+      });
+      break;
+    case 'paint':
+      paint(command).catch((e: unknown) => reply(failure(command.id, e)));
+      break;
+    case 'close':
+      stages.delete(command.stage);
+      break;
+    case 'forget':
+      void catalog.then((avatars) => avatars.refreshAvatar?.(command.avatar)).catch(() => undefined);
+      break;
+  }
+});

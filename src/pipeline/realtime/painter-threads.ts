@@ -1,0 +1,172 @@
+import { Worker } from 'node:worker_threads';
+import type { CatalogDescription } from '../../avatars/catalog-description.js';
+import type { RendererRequest } from '../../avatars/catalog.js';
+import type { FrameRect } from '../../compose/jpeg.js';
+import { AvatarError, type AvatarErrorCode } from '../../core/errors.js';
+import type { FramePainter, PaintRequest } from './frame-painter.js';
+import type { PainterCommand, PainterReply } from './painter-protocol.js';
+
+interface Pending {
+  resolve(reply: PainterReply): void;
+  reject(error: Error): void;
+}
+
+/** One worker thread and the commands it has not answered yet. */
+class PainterThread {
+  readonly worker: Worker;
+  readonly pending = new Map<number, Pending>();
+  /** Stages opened on it and not closed: new stages go to the thread with fewest. */
+  stages = 0;
+  alive = true;
+
+  constructor(description: CatalogDescription, jpegQuality: number, onExit: (thread: PainterThread) => void) {
+    this.worker = new Worker(new URL('./painter-thread.js', import.meta.url), { workerData: { catalog: description, jpegQuality } });
+    // Painter threads never keep the process alive: a server that closes may simply exit.
+    this.worker.unref();
+    this.worker.on('message', (reply: PainterReply) => {
+      const waiter = this.pending.get(reply.id);
+      this.pending.delete(reply.id);
+      waiter?.resolve(reply);
+    });
+    const die = (error: Error) => {
+      if (!this.alive) return;
+      this.alive = false;
+      for (const waiter of this.pending.values()) waiter.reject(error);
+      this.pending.clear();
+      onExit(this);
+    };
+    this.worker.on('error', (e) => die(new Error(`a realtime painter thread failed: ${e.message}`)));
+    this.worker.on('exit', (code) => die(new Error(`a realtime painter thread stopped (exit ${code})`)));
+  }
+}
+
+/**
+ * Worker threads that draw and compress realtime speech frames, so a server's event loop
+ * only paces, mixes and sends while the drawing runs on the other cores. Each stage (one
+ * avatar at one size and rate) lives on one thread, the least busy when it was opened.
+ * Avatars whose renderer is driven by audio paint on the caller's thread: their inference
+ * runs off-thread already, and their audio features are computed where the speech is.
+ */
+export class PainterThreads {
+  private readonly threads: PainterThread[] = [];
+  private nextId = 1;
+  private nextStage = 1;
+  private closed = false;
+  /** A stage's painter that is garbage collected (no session or cache holds it) frees its thread's renderer. */
+  private readonly released = new FinalizationRegistry<{ thread: PainterThread; stage: number }>(({ thread, stage }) => this.closeStage(thread, stage));
+
+  constructor(private readonly description: CatalogDescription, private readonly jpegQuality: number, private readonly size: number) {
+    if (!(size >= 1)) throw new RangeError('painter threads: at least one thread');
+  }
+
+  /** Threads running now. */
+  get running(): number {
+    return this.threads.length;
+  }
+
+  /**
+   * A painter on one of the threads for `avatar` at `request`, its speech region measured
+   * there; undefined when the avatar's renderer is driven by audio (paint it here). Throws
+   * the catalog's errors (unknown avatar, invalid size) as AvatarErrors.
+   */
+  async open(avatar: string, request: RendererRequest, loopFrames: number): Promise<FramePainter | undefined> {
+    const thread = this.pick();
+    const stage = this.nextStage++;
+    thread.stages++;
+    let opened: PainterReply;
+    try {
+      opened = await this.ask(thread, { op: 'open', id: 0, stage, avatar, request, loopFrames });
+    } catch (e) {
+      thread.stages--;
+      throw e;
+    }
+    if ('audioDriven' in opened) {
+      thread.stages--;
+      return undefined;
+    }
+    if (!('opened' in opened)) throw new Error('painter thread: unexpected reply to open');
+    const painter = new ThreadFramePainter(this, thread, stage, opened.opened);
+    this.released.register(painter, { thread, stage }, painter);
+    return painter;
+  }
+
+  /** Tells every thread that an avatar changed or went (its next stage reads it afresh). */
+  forget(avatar: string): void {
+    for (const thread of this.threads) thread.worker.postMessage({ op: 'forget', avatar } satisfies PainterCommand);
+  }
+
+  /** Stops every thread; painters still held fail their next paint. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.threads.splice(0).map((t) => t.worker.terminate()));
+  }
+
+  /** @internal A painter's request, answered by its thread. */
+  ask(thread: PainterThread, command: PainterCommand & { id: number }): Promise<PainterReply> {
+    if (!thread.alive) return Promise.reject(new Error('the realtime painter thread of this avatar stopped'));
+    const id = this.nextId++;
+    return new Promise<PainterReply>((resolve, reject) => {
+      thread.pending.set(id, { resolve, reject });
+      thread.worker.postMessage({ ...command, id });
+    }).then((reply) => {
+      if ('error' in reply) throw reply.error.code ? new AvatarError(reply.error.code as AvatarErrorCode, reply.error.message) : new Error(reply.error.message);
+      return reply;
+    });
+  }
+
+  /** @internal */
+  closeStage(thread: PainterThread, stage: number): void {
+    if (!thread.alive) return;
+    thread.stages--;
+    thread.worker.postMessage({ op: 'close', stage } satisfies PainterCommand);
+  }
+
+  /** @internal */
+  unregister(painter: ThreadFramePainter): void {
+    this.released.unregister(painter);
+  }
+
+  private pick(): PainterThread {
+    if (this.closed) throw new Error('the realtime painter threads are closed');
+    if (this.threads.length < this.size) {
+      const thread = new PainterThread(this.description, this.jpegQuality, (dead) => {
+        const at = this.threads.indexOf(dead);
+        if (at >= 0) this.threads.splice(at, 1);
+      });
+      this.threads.push(thread);
+      return thread;
+    }
+    return this.threads.reduce((best, t) => (t.stages < best.stages ? t : best));
+  }
+}
+
+/** A stage painted on a painter thread. */
+class ThreadFramePainter implements FramePainter {
+  readonly width: number;
+  readonly height: number;
+  readonly speechRegion: FrameRect | undefined;
+  private closed = false;
+
+  constructor(private readonly threads: PainterThreads, private readonly thread: PainterThread, private readonly stage: number, opened: { width: number; height: number; speechRegion?: FrameRect }) {
+    this.width = opened.width;
+    this.height = opened.height;
+    this.speechRegion = opened.speechRegion;
+  }
+
+  get usable(): boolean {
+    return this.thread.alive && !this.closed;
+  }
+
+  async paint(request: PaintRequest): Promise<Buffer> {
+    const reply = await this.threads.ask(this.thread, { op: 'paint', id: 0, stage: this.stage, request });
+    if (!('jpeg' in reply)) throw new Error('painter thread: unexpected reply to paint');
+    return Buffer.from(reply.jpeg.buffer, reply.jpeg.byteOffset, reply.jpeg.byteLength);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.threads.unregister(this);
+    this.threads.closeStage(this.thread, this.stage);
+  }
+}
