@@ -68,7 +68,11 @@ const HEADER_WAIT_MS = 100;
  */
 export async function startSpeechStream(
   request: SpeechStreamRequest,
-  deps: { renderers: RendererLender; tts: TtsProvider; encoder: Promise<H264Encoder>; signal: AbortSignal; onFrames?: (n: number) => void },
+  deps: {
+    renderers: RendererLender; tts: TtsProvider; encoder: Promise<H264Encoder>; signal: AbortSignal; onFrames?: (n: number) => void;
+    /** Fastest rendering allowed now, as a multiple of real time, after the head start (default 4). */
+    maxSpeed?: () => number;
+  },
 ): Promise<StartedStream> {
   const started = performance.now();
   const { signal } = deps;
@@ -102,12 +106,21 @@ export async function startSpeechStream(
   const durationMs = estimateDurationMs(request.text, speech.buffered, speech.done);
 
   // A player consumes the stream at 1x: beyond a head start, rendering faster than a few
-  // times real time only takes the CPU from live sessions.
-  let firstFrameAt: number | undefined;
+  // times real time only takes the CPU from live sessions. The allowance of video grows at
+  // the speed allowed at each moment, so a stream slows while sessions are live and speeds
+  // up again when they end.
+  let allowedMs = STREAM_HEAD_START_MS;
+  let lastPacedAt: number | undefined;
   const pace = async (frameIndex: number) => {
-    firstFrameAt ??= performance.now();
-    const aheadMs = (frameIndex * 1000) / request.fps - (performance.now() - firstFrameAt) * STREAM_MAX_SPEED;
-    if (aheadMs > STREAM_HEAD_START_MS) await new Promise((r) => setTimeout(r, (aheadMs - STREAM_HEAD_START_MS) / STREAM_MAX_SPEED));
+    const frameMs = (frameIndex * 1000) / request.fps;
+    for (;;) {
+      const now = performance.now();
+      const speed = deps.maxSpeed?.() ?? STREAM_MAX_SPEED;
+      allowedMs += (now - (lastPacedAt ?? now)) * speed;
+      lastPacedAt = now;
+      if (frameMs <= allowedMs) return;
+      await new Promise((r) => setTimeout(r, Math.min(100, (frameMs - allowedMs) / speed)));
+    }
   };
   const onAbort = () => void writer.abort();
   signal.addEventListener('abort', onAbort, { once: true });

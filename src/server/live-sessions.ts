@@ -25,6 +25,11 @@ export class LiveSessions {
     return this.reserved;
   }
 
+  /** Realtime sessions tracked now (streams hold slots but are not tracked). */
+  get tracked(): number {
+    return this.live.size;
+  }
+
   /** Takes a slot now; false when the server is at its limit. The returned release is idempotent. */
   reserve(): (() => void) | undefined {
     if (this.reserved >= this.limit) return undefined;

@@ -33,6 +33,13 @@ function untilDone(output: Readable, done: Promise<unknown>): Readable {
 }
 import { routeSchemas } from '../route-schemas.js';
 
+/**
+ * Fastest a stream renders, as a multiple of real time, past its head start: a player needs
+ * 1x; beside live realtime sessions a stream takes little more, so they keep their frames.
+ */
+const STREAM_SPEED_ALONE = 4;
+const STREAM_SPEED_BESIDE_SESSIONS = 1.5;
+
 /** POST and GET /api/v1/generate/stream: fragmented MP4 streamed while it renders. */
 export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const handler = async (request: FastifyRequest, reply: FastifyReply, input: unknown, textFields: boolean) => {
@@ -48,6 +55,7 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext): 
       started = await startSpeechStream(req, {
         renderers: ctx.renderers, tts: ctx.tts, encoder: ctx.encoder, signal: gone.signal,
         onFrames: (n) => ctx.metrics.countFrames(n, { kind: 'stream' }),
+        maxSpeed: () => (ctx.live.tracked > 0 ? STREAM_SPEED_BESIDE_SESSIONS : STREAM_SPEED_ALONE),
       });
     } catch (e) {
       release();
