@@ -40,6 +40,28 @@ describe('realtime painter threads', () => {
     }
   });
 
+  it('hand over whole I420 frames (for video encoders) equal to the renderer\'s own', async () => {
+    const threads = new PainterThreads({ kind: 'builtin' }, 80, 1);
+    try {
+      const cache = new RendererCache(new BuiltinAvatarCatalog(), new SharpJpegEncoder(80), 4, threads);
+      await cache.get('default', { width: 128, height: 96, fps: 25 });
+      const painter = await threads.open('default', { width: 128, height: 96, fps: 25 }, 250);
+      assert.ok(painter);
+      const renderer = new ParametricRenderer(128, 96);
+      for (const [position, speaking] of [[0, false], [33, true]] as const) {
+        const request = { position, ptsMs: position * 40, mouth: OPEN, speaking };
+        const frame = await painter.paintRaw(request);
+        const expected = renderer.render({ index: position, ptsMs: position * 40, mouth: OPEN, speaking });
+        assert.deepEqual([frame.width, frame.height, frame.ptsMs], [128, 96, position * 40]);
+        assert.deepEqual(frame.data, expected.data, `frame at ${position}`);
+        expected.release?.();
+      }
+      painter.close();
+    } finally {
+      await threads.close();
+    }
+  });
+
   it('report the catalog\'s errors as they are, and fail paints clearly once closed', async () => {
     const threads = new PainterThreads({ kind: 'builtin' }, 80, 1);
     const cache = new RendererCache(new BuiltinAvatarCatalog(), new SharpJpegEncoder(80), 4, threads);

@@ -1,4 +1,5 @@
 import type { FrameRect, JpegEncoder } from '../../compose/jpeg.js';
+import type { VideoFrame } from '../../core/frame.js';
 import type { AudioConditioning, Renderer } from '../../render/renderer.js';
 import type { MouthParams } from '../../visemes/mouth-params.js';
 import { measureSpeechRegion } from './patch-region.js';
@@ -29,6 +30,8 @@ export interface FramePainter {
   createAudioConditioning?(fps: number): AudioConditioning;
   /** The JPEG of one picture. */
   paint(request: PaintRequest): Promise<Buffer>;
+  /** One picture as the renderer draws it (I420, whole frame; `region` is ignored); the caller releases it. */
+  paintRaw(request: PaintRequest): Promise<VideoFrame>;
   /** Frees what the painter holds (its renderer, on whichever thread). */
   close(): void;
 }
@@ -67,6 +70,10 @@ export class LocalFramePainter implements FramePainter {
     } finally {
       frame.release?.();
     }
+  }
+
+  async paintRaw(r: PaintRequest): Promise<VideoFrame> {
+    return this.renderer.render({ index: r.position, ptsMs: r.ptsMs, mouth: r.mouth, speaking: r.speaking, ...(r.audio ? { audio: r.audio } : {}) });
   }
 
   close(): void {

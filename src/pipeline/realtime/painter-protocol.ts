@@ -6,6 +6,7 @@ import type { PaintRequest } from './frame-painter.js';
 export type PainterCommand =
   | { readonly op: 'open'; readonly id: number; readonly stage: number; readonly avatar: string; readonly request: RendererRequest; readonly loopFrames: number }
   | { readonly op: 'paint'; readonly id: number; readonly stage: number; readonly request: PaintRequest }
+  | { readonly op: 'paintRaw'; readonly id: number; readonly stage: number; readonly request: PaintRequest }
   | { readonly op: 'close'; readonly stage: number }
   | { readonly op: 'forget'; readonly avatar: string };
 
@@ -15,4 +16,5 @@ export type PainterReply =
   /** The avatar's renderer is driven by audio: it paints on the caller's thread (its inference runs off-thread already). */
   | { readonly id: number; readonly audioDriven: true }
   | { readonly id: number; readonly jpeg: Uint8Array }
+  | { readonly id: number; readonly i420: Uint8Array }
   | { readonly id: number; readonly error: { readonly code?: string; readonly message: string } };

@@ -44,6 +44,16 @@ async function paint(command: Extract<PainterCommand, { op: 'paint' }>): Promise
   reply({ id: command.id, jpeg: bytes }, [bytes.buffer]);
 }
 
+async function paintRaw(command: Extract<PainterCommand, { op: 'paintRaw' }>): Promise<void> {
+  const painter = stages.get(command.stage);
+  if (!painter) throw new Error(`painter thread: no stage ${command.stage}`);
+  const frame = await (await painter).paintRaw(command.request);
+  // The renderer reuses its buffers: the reply gets a copy it can own.
+  const bytes = frame.data.slice();
+  frame.release?.();
+  reply({ id: command.id, i420: bytes }, [bytes.buffer]);
+}
+
 parentPort!.on('message', (command: PainterCommand) => {
   switch (command.op) {
     case 'open':
@@ -54,6 +64,9 @@ parentPort!.on('message', (command: PainterCommand) => {
       break;
     case 'paint':
       paint(command).catch((e: unknown) => reply(failure(command.id, e)));
+      break;
+    case 'paintRaw':
+      paintRaw(command).catch((e: unknown) => reply(failure(command.id, e)));
       break;
     case 'close':
       stages.delete(command.stage);

@@ -2,6 +2,7 @@ import { Worker } from 'node:worker_threads';
 import type { CatalogDescription } from '../../avatars/catalog-description.js';
 import type { RendererRequest } from '../../avatars/catalog.js';
 import type { FrameRect } from '../../compose/jpeg.js';
+import type { VideoFrame } from '../../core/frame.js';
 import { AvatarError, type AvatarErrorCode } from '../../core/errors.js';
 import type { FramePainter, PaintRequest } from './frame-painter.js';
 import type { PainterCommand, PainterReply } from './painter-protocol.js';
@@ -161,6 +162,12 @@ class ThreadFramePainter implements FramePainter {
     const reply = await this.threads.ask(this.thread, { op: 'paint', id: 0, stage: this.stage, request });
     if (!('jpeg' in reply)) throw new Error('painter thread: unexpected reply to paint');
     return Buffer.from(reply.jpeg.buffer, reply.jpeg.byteOffset, reply.jpeg.byteLength);
+  }
+
+  async paintRaw(request: PaintRequest): Promise<VideoFrame> {
+    const reply = await this.threads.ask(this.thread, { op: 'paintRaw', id: 0, stage: this.stage, request });
+    if (!('i420' in reply)) throw new Error('painter thread: unexpected reply to paintRaw');
+    return { width: this.width, height: this.height, data: reply.i420, ptsMs: request.ptsMs };
   }
 
   close(): void {
