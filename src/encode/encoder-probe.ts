@@ -16,6 +16,9 @@ export interface H264Encoder {
 /** Hardware encoders first: they cost no CPU. libx264 is the software floor. */
 export const ENCODER_PREFERENCE = ['h264_nvenc', 'h264_vaapi', 'h264_qsv', 'h264_videotoolbox', 'libx264', 'libopenh264'] as const;
 
+/** Encoders that need no device or driver beyond the ffmpeg binary itself. */
+const SOFTWARE_ENCODERS: ReadonlySet<string> = new Set(['libx264', 'libopenh264']);
+
 const VAAPI_DEVICE = process.env.AVATAR_VAAPI_DEVICE ?? '/dev/dri/renderD128';
 
 /** The ffmpeg arguments for a named encoder, tuned for speed at good quality. */
@@ -106,7 +109,9 @@ export async function probeEncoder(options: { cacheFile?: string } = {}): Promis
   const cached = cache[key];
   if (cached && ENCODER_PREFERENCE.includes(cached.encoder as (typeof ENCODER_PREFERENCE)[number])) {
     const spec = encoderSpec(cached.encoder);
-    if (await encoderWorks(spec)) return spec;
+    // A software encoder works as long as the same ffmpeg binary (the key) is there; only
+    // hardware ones can lose their device or driver, so only they are test-encoded again.
+    if (SOFTWARE_ENCODERS.has(spec.name) || (await encoderWorks(spec))) return spec;
   }
   const listed = await listedEncoders();
   const candidates = ENCODER_PREFERENCE.filter((n) => listed.has(n)).map(encoderSpec);
