@@ -293,3 +293,43 @@ describe('reliability: streams', () => {
     assert.equal(s.server.context.sessions, 0, 'the failed stream gave its slot back');
   });
 });
+
+describe('reliability: unread streams', () => {
+  let s: TestServer;
+  before(async () => {
+    s = await startTestServer({ limits: { generationsPerMinute: 1000, idleTimeoutS: 1 } });
+  });
+  after(() => s.close());
+
+  // Known open: with a 1 s idle timeout the unread stream still held its slot 20 s later on this
+  // machine; whether the loopback buffers never fill or responses escape the timeout is not yet known.
+  it('a stream whose client stops reading is cut by the idle timeout and frees its encoder and slot', { todo: 'unread stream kept its slot past the idle timeout (issue 10 item 7)' }, async (t) => {
+    const port = Number(new URL(s.url).port);
+    const text = encodeURIComponent('This sentence is long enough to take a while to stream. '.repeat(40));
+    const socket = connect(port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    t.after(() => socket.destroy());
+    let closed = false;
+    socket.on('close', () => (closed = true));
+    socket.write(`GET /api/v1/generate/stream?text=${text}&size=512x512 HTTP/1.1\r\nHost: x\r\n\r\n`);
+    // The first bytes arrive, then the client reads nothing more.
+    await new Promise((resolve) => socket.once('data', resolve));
+    socket.pause();
+    const deadline = performance.now() + 8_000;
+    while (s.server.context.sessions > 0 && performance.now() < deadline) await sleep(100);
+    assert.equal(s.server.context.sessions, 0, 'the unread stream still holds its slot');
+    const stillRunning = async () => {
+      for (const name of await readdir('/proc')) {
+        if (!/^\d+$/.test(name)) continue;
+        const m = /^\d+ \((.*)\) \S (\d+)/.exec(await readFile(`/proc/${name}/stat`, 'utf8').catch(() => ''));
+        if (m && m[1] === 'ffmpeg' && Number(m[2]) === process.pid) return true;
+      }
+      return false;
+    };
+    while ((await stillRunning()) && performance.now() < deadline) await sleep(100);
+    assert.equal(await stillRunning(), false, 'the unread stream\'s ffmpeg still runs');
+    socket.resume();
+    while (!closed && performance.now() < deadline) await sleep(50);
+    assert.ok(closed, 'the connection was closed');
+  });
+});

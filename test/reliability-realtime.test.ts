@@ -133,71 +133,73 @@ describe('reliability: realtime', () => {
     });
   });
 
-  it('a session whose renderer fails ends with an error event that names no server path', async () => {
+  it('a session whose renderer fails ends with an error event that names no server path', async (t) => {
     const catalog = new RemovableCatalog({ gone: { r: 1, g: 2, b: 3 } });
     const stage = await new RendererCache(catalog, new SharpJpegEncoder(70)).get('gone', { width: 64, height: 64, fps: 25 });
     catalog.extra.delete('gone');
     const socket = new ReadingSocket();
     let ended: { error: string } | undefined;
     const session = new RealtimeSession(stage, new WebSocketTransport(socket), { tts: new ToneTts(1), maxTextChars: 100, stageFor: async () => stage, onEnded: (r) => (ended = r) });
+    // A failed assertion must not leave the pacer ticking (the file would never end).
+    t.after(() => session.close());
     session.start();
     await sleep(300);
     assert.equal(ended?.error, 'render_failed');
     const error = socket.events.find((e) => e.type === 'error') as { message: string };
     assert.doesNotMatch(error.message, /\/srv\//);
-    session.close();
   });
 
-  it('a client that never reads holds little and is dropped once nothing gets through', async () => {
+  it('a client that never reads holds little and is dropped once nothing gets through', async (t) => {
     const socket = new NeverReadingSocket();
     let ended: { error: string } | undefined;
     const session = new RealtimeSession(await flatStage(), new WebSocketTransport(socket), { tts: new ToneTts(20, 3), maxTextChars: 100, stallTimeoutMs: 500, stageFor: async () => { throw new Error('no'); }, onEnded: (r) => (ended = r) });
+    t.after(() => session.close());
     session.start();
     for (let i = 0; i < 10; i++) await session.handle(Buffer.from(JSON.stringify({ type: 'speak', text: 'a long speech' })), false);
     await sleep(1500);
     assert.equal(ended?.error, 'slow_client');
     assert.ok(socket.bufferedAmount < MAX_UNSENT_BYTES, `held ${socket.bufferedAmount} bytes for a client that never read`);
-    session.close();
   });
 
-  it('unsent bytes past the cap end the session at the next send', async () => {
+  it('unsent bytes past the cap end the session at the next send', async (t) => {
     const socket = new NeverReadingSocket(MAX_UNSENT_BYTES - 1000);
     let ended: { error: string } | undefined;
     const session = new RealtimeSession(await flatStage(), new WebSocketTransport(socket), { tts: new ToneTts(5), maxTextChars: 100, stageFor: async () => { throw new Error('no'); }, onEnded: (r) => (ended = r) });
+    t.after(() => session.close());
     session.start();
     await session.handle(Buffer.from(JSON.stringify({ type: 'speak', text: 'hello' })), false);
     await sleep(300);
     assert.equal(ended?.error, 'slow_client');
     assert.ok(socket.audioBytes < 100_000, `${socket.audioBytes} bytes of audio queued past the cap`);
-    session.close();
   });
 
-  it('a client whose frames stay unsent is dropped after the stall timeout', async () => {
+  it('a client whose frames stay unsent is dropped after the stall timeout', async (t) => {
     const socket = new NeverReadingSocket(2 << 20);
     let ended: { error: string } | undefined;
     const session = new RealtimeSession(await flatStage(), new WebSocketTransport(socket), { tts: new ToneTts(1), maxTextChars: 100, stallTimeoutMs: 300, stageFor: async () => { throw new Error('no'); }, onEnded: (r) => (ended = r) });
+    t.after(() => session.close());
     session.start();
     await sleep(1000);
     assert.equal(ended?.error, 'slow_client');
-    session.close();
   });
 
-  it('speech is synthesized and sent no more than the cap ahead of the clock', async () => {
+  it('speech is synthesized and sent no more than the cap ahead of the clock', async (t) => {
     const socket = new ReadingSocket();
     const tts = new ToneTts(10, 12);
     const session = new RealtimeSession(await flatStage(), new WebSocketTransport(socket), { tts, maxTextChars: 100, stageFor: async () => { throw new Error('no'); } });
+    t.after(() => session.close());
     session.start();
     await session.handle(Buffer.from(JSON.stringify({ type: 'speak', text: 'two minutes of speech' })), false);
     await sleep(600);
     const sentS = socket.audioBytes / 2 / 16000;
     assert.ok(sentS <= MAX_SPEECH_AHEAD_MS / 1000 + 10 + 1, `sent ${sentS.toFixed(1)} s of audio within 0.6 s`);
     assert.ok(tts.synthesized <= 5, `synthesized ${tts.synthesized} sentences ahead`);
-    session.close();
   });
 
-  it('PCM pushed faster than real time is refused beyond the cap, with an error event', async () => {
+  it('PCM pushed faster than real time is refused beyond the cap, with an error event', async (t) => {
     const socket = new ReadingSocket();
     const session = new RealtimeSession(await flatStage(), new WebSocketTransport(socket), { tts: new ToneTts(1), maxTextChars: 100, stageFor: async () => { throw new Error('no'); } });
+    t.after(() => session.close());
     session.start();
     await session.handle(Buffer.from(JSON.stringify({ type: 'audio.start', sampleRate: 16000 })), false);
     const chunk = Buffer.alloc(64000); // 2 s of 16 kHz audio
@@ -205,7 +207,6 @@ describe('reliability: realtime', () => {
     const echoedS = socket.audioBytes / 2 / 16000;
     assert.ok(echoedS <= MAX_SPEECH_AHEAD_MS / 1000 + 4, `took ${echoedS.toFixed(1)} s of audio at once`);
     assert.ok(socket.events.some((e) => e.type === 'error' && /faster than real time/.test((e as { message: string }).message)));
-    session.close();
   });
 
   describe('session limit', () => {
