@@ -86,7 +86,12 @@ export async function loadModel(file: string, declaration: ModelDeclaration, pro
   return loading;
 }
 
-async function openModel(file: string, declaration: ModelDeclaration, choice: ProviderChoice, encoderFile?: string): Promise<LoadedModel> {
+/**
+ * Opens a model without sharing its session (the caller releases it with
+ * `session.release()`), checked against its contract like loadModel. `deviceId` picks the
+ * CUDA device when the provider is CUDA.
+ */
+export async function openModel(file: string, declaration: ModelDeclaration, choice: ProviderChoice, encoderFile?: string, deviceId = 0): Promise<LoadedModel> {
   let contract: ModelContract & { explicitNames: boolean; fp16?: boolean };
   try {
     contract = resolveContract(declaration);
@@ -101,7 +106,7 @@ async function openModel(file: string, declaration: ModelDeclaration, choice: Pr
   const bytes = await readFile(file);
   let session: Session;
   try {
-    session = await ort.InferenceSession.create(bytes, { executionProviders: provider === 'cuda' ? ['cuda', 'cpu'] : ['cpu'], graphOptimizationLevel: 'all' });
+    session = await ort.InferenceSession.create(bytes, { executionProviders: provider === 'cuda' ? [{ name: 'cuda', deviceId }, 'cpu'] : ['cpu'], graphOptimizationLevel: 'all' });
   } catch (e) {
     const reason = (e as Error).message.split('\n')[0]!.replace(/^\[ONNXRuntimeError\] : \d+ : \w+ : /, '');
     throw new AvatarError('invalid_input', `model ${file} cannot be loaded as an ONNX model for contract ${contract.name}: ${reason}`);
