@@ -10,6 +10,7 @@ import { generateModel } from '../src/render/onnx/model-init.js';
 import { compositingConfig, inferenceConfig, seedRequest, TestClient } from './helpers/grpc.js';
 import { tempDir } from './helpers/media.js';
 import { writeSeedLayoutAvatar } from './helpers/onnx-avatar.js';
+import { freePort } from './helpers/service-process.js';
 
 /**
  * Seed 002's two services in one process over real sockets: a tiny seed320 model with
@@ -139,5 +140,58 @@ describe('gRPC inference and compositing services', () => {
       assert.equal((r.reason as grpc.ServiceError).code, grpc.status.RESOURCE_EXHAUSTED);
       assert.match((r.reason as grpc.ServiceError).details, /queue is full/);
     }
+  });
+});
+
+describe('several inference servers behind one compositing service', () => {
+  let dir = '';
+  let cleanup: () => Promise<void> = async () => undefined;
+  const servers: InferenceService[] = [];
+  let compositing: CompositingService | undefined;
+  let client: TestClient | undefined;
+
+  before(async () => {
+    ({ dir, cleanup } = await tempDir('avatar-grpc-lb-'));
+    await writeSeedLayoutAvatar(join(dir, 'anna'), { size: 128, frames: 3, model: generateModel('seed320', 'tiny').bytes });
+  });
+
+  after(async () => {
+    client?.close();
+    await compositing?.close();
+    for (const s of servers) await s.close();
+    await cleanup();
+  });
+
+  const inferenceAt = async (port: number) => {
+    const s = await startInferenceService(inferenceConfig({ server: { port: `127.0.0.1:${port}` }, models_dir: dir }));
+    servers.push(s);
+    return s;
+  };
+
+  it('round-robin over the servers that answer; a dead one leaves the rotation until its Health answers', async () => {
+    const a = await inferenceAt(0);
+    const b = await inferenceAt(0);
+    const deadPort = await freePort();
+    compositing = await startCompositingService(compositingConfig({
+      server: { port: '127.0.0.1:0' },
+      inference_server: { url: [`127.0.0.1:${a.port}`, `127.0.0.1:${deadPort}`, `127.0.0.1:${b.port}`], timeout_seconds: 20, max_retries: 2, health_interval_ms: 100 },
+      models_dir: dir,
+    }));
+    assert.match(compositing.banner, new RegExp(`127\\.0\\.0\\.1:${deadPort}: not reachable yet`));
+    client = new TestClient('compositing', `127.0.0.1:${compositing.port}`);
+    for (let i = 0; i < 6; i++) await client.call<CompositeBatchResponse>('InferBatchComposite', seedRequest('anna', 1, i));
+    const served = (s: InferenceService) => s.registry.loaded;
+    assert.equal(served(a) + served(b), 2, 'both live servers loaded the model: calls went to both');
+    const dead = compositing.pool.status().find((s) => s.url.endsWith(`:${deadPort}`))!;
+    assert.equal(dead.healthy, false);
+    // The dead server comes up: it is back in rotation after its Health answers.
+    await inferenceAt(deadPort);
+    const end = Date.now() + 10_000;
+    while (!compositing.pool.status().every((s) => s.healthy)) {
+      assert.ok(Date.now() < end, 'the restarted server came back into rotation');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    for (let i = 0; i < 3; i++) await client.call<CompositeBatchResponse>('InferBatchComposite', seedRequest('anna', 1, i));
+    assert.equal(servers[2]!.registry.loaded, 1, 'the third server took calls');
   });
 });
