@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
@@ -8,7 +9,9 @@ import { startInferenceService, type InferenceService } from '../src/grpc/infere
 import type { CompositeBatchResponse, CompositingHealth, InferBatchResponse, InferenceHealth } from '../src/grpc/proto-loading.js';
 import { generateModel } from '../src/render/onnx/model-init.js';
 import { compositingConfig, inferenceConfig, seedRequest, TestClient } from './helpers/grpc.js';
-import { tempDir } from './helpers/media.js';
+import { ffprobe, tempDir } from './helpers/media.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+import { AvatarRegistry } from '../src/avatars/registry.js';
 import { writeSeedLayoutAvatar } from './helpers/onnx-avatar.js';
 import { freePort } from './helpers/service-process.js';
 
@@ -193,5 +196,43 @@ describe('several inference servers behind one compositing service', () => {
     }
     for (let i = 0; i < 3; i++) await client.call<CompositeBatchResponse>('InferBatchComposite', seedRequest('anna', 1, i));
     assert.equal(servers[2]!.registry.loaded, 1, 'the third server took calls');
+  });
+});
+
+describe('the HTTP server with a remote inference service (AVATAR_INFERENCE_URL)', () => {
+  let dir = '';
+  let cleanup: () => Promise<void> = async () => undefined;
+  let inference: InferenceService | undefined;
+  let registry: AvatarRegistry | undefined;
+  let server: TestServer | undefined;
+  const saved = process.env.AVATAR_INFERENCE_URL;
+
+  after(async () => {
+    if (saved === undefined) delete process.env.AVATAR_INFERENCE_URL;
+    else process.env.AVATAR_INFERENCE_URL = saved;
+    await server?.close();
+    registry?.close();
+    await inference?.close();
+    await cleanup();
+  });
+
+  it('an onnx avatar streams with its model run by the inference service under the avatar id', async () => {
+    ({ dir, cleanup } = await tempDir('avatar-grpc-remote-'));
+    await writeSeedLayoutAvatar(join(dir, 'neural'), { size: 128, frames: 4, model: generateModel('seed320', 'tiny').bytes });
+    inference = await startInferenceService(inferenceConfig({ server: { port: '127.0.0.1:0' }, models_dir: dir }));
+    process.env.AVATAR_INFERENCE_URL = `127.0.0.1:${inference.port}`;
+    registry = await AvatarRegistry.open({ dirs: [dir], rescanMs: 0 });
+    server = await startTestServer({}, { catalog: registry });
+    const response = await fetch(`${server.url}/api/v1/generate/stream`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ text: 'Hello from afar.', avatar: 'neural', fps: 10 }),
+    });
+    assert.equal(response.status, 200);
+    const body = Buffer.from(await response.arrayBuffer());
+    const path = join(dir, 'remote.mp4');
+    await writeFile(path, body);
+    const video = (await ffprobe(path)).streams.find((s) => s.codec_type === 'video');
+    assert.equal(video?.width, 128);
+    assert.deepEqual(inference.registry.loadedIds(), ['neural'], 'the inference service ran the avatar\'s model');
   });
 });

@@ -1,4 +1,4 @@
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CONTRACT_NAMES, type ContractName } from '../render/onnx/contracts.js';
 import { parseListenAddress, readYamlConfig, type ConfigReader } from './config-reader.js';
@@ -34,6 +34,19 @@ export interface InferenceConfig {
 }
 
 const MB = 1024 * 1024;
+
+/** The model an avatar.json declares (`model.path`, `model.contract`), when its file exists. */
+function manifestModel(folder: string): InferenceModelConfig | undefined {
+  try {
+    const manifest = JSON.parse(readFileSync(join(folder, 'avatar.json'), 'utf8')) as { model?: { path?: unknown; contract?: unknown } };
+    const { path, contract } = manifest.model ?? {};
+    if (typeof path !== 'string' || path.includes('..') || !(CONTRACT_NAMES as readonly unknown[]).includes(contract)) return undefined;
+    const file = join(folder, path);
+    return statSync(file, { throwIfNoEntry: false })?.isFile() ? { path: file, contract: contract as ContractName, preload: false } : undefined;
+  } catch {
+    return undefined;
+  }
+}
 const MODEL_ID = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 
 /** Reads and checks an inference service config file (all problems listed in one error). */
@@ -103,6 +116,11 @@ export function discoverFolderModels(dirs: readonly string[]): Map<string, Infer
     }
     for (const id of names) {
       if (!MODEL_ID.test(id)) continue;
+      const declared = manifestModel(join(dir, id));
+      if (declared) {
+        found.set(id, declared);
+        continue;
+      }
       const candidates = [join(dir, id, 'model.onnx'), join(dir, id, 'checkpoint', 'model_best.onnx')];
       try {
         const checkpoint = join(dir, id, 'checkpoint');
