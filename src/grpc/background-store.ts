@@ -1,8 +1,10 @@
 import { readdir, readFile } from 'node:fs/promises';
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
+import { isDirectory, isFile } from './file-kind.js';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import sharp from 'sharp';
+import type { PastePlan } from '../compose/rgb-paste.js';
 import { FrameCache } from '../avatars/frame-cache.js';
 import { framePaths } from '../avatars/frame-source.js';
 import { squareCrops, type SquareCrop } from '../render/onnx/face-crop.js';
@@ -16,6 +18,8 @@ export interface OpenBackgrounds {
   readonly width: number;
   readonly height: number;
   readonly crops: readonly SquareCrop[];
+  /** Paste plans by `frameIndex/outputSize`, made on first use (see planPaste). */
+  readonly plans: Map<string, PastePlan | undefined>;
 }
 
 /** Settings of the store (from `capacity.*`). */
@@ -145,7 +149,7 @@ async function openBackgrounds(id: string, config: CompositingModelConfig): Prom
   const meta = await sharp(files[0]!).metadata().catch(() => fail(`frame ${files[0]} is not an image`));
   const width = meta.width ?? 0;
   const height = meta.height ?? 0;
-  return { id, files, width, height, crops: squareCrops((list as [number, number, number, number][]).slice(0, files.length), 1) };
+  return { id, files, width, height, plans: new Map(), crops: squareCrops((list as [number, number, number, number][]).slice(0, files.length), 1) };
 }
 
 /** Avatar folders with `frames/` and `crop_rects.json`, registered by folder name. */
@@ -161,7 +165,7 @@ export function discoverFolderBackgrounds(dirs: readonly string[]): Map<string, 
     for (const id of names) {
       const frames = join(dir, id, 'frames');
       const rects = join(dir, id, 'crop_rects.json');
-      if (statSync(frames, { throwIfNoEntry: false })?.isDirectory() && statSync(rects, { throwIfNoEntry: false })?.isFile() && !found.has(id)) {
+      if (isDirectory(frames) && isFile(rects) && !found.has(id)) {
         found.set(id, { backgroundDir: frames, cropRectsPath: rects, preloadBackgrounds: false });
       }
     }

@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import sharp from 'sharp';
-import { pasteIntoRgb } from '../compose/rgb-paste.js';
+import { pasteIntoRgb, planPaste } from '../compose/rgb-paste.js';
 import { BackgroundStore, discoverFolderBackgrounds, type OpenBackgrounds } from './background-store.js';
 import type { CompositingConfig } from './compositing-config.js';
 import { grpcHandler, toStatus } from './handler.js';
@@ -12,6 +12,7 @@ import {
 } from './proto-loading.js';
 import { serverCredentials } from './tls.js';
 import { float32View } from './tensor-bytes.js';
+import { widenServerFlowControl } from './flow-control.js';
 
 /** A running compositing service. */
 export interface CompositingService {
@@ -56,6 +57,7 @@ export async function startCompositingService(config: CompositingConfig): Promis
     })),
   });
   const port = await bind(server, `${config.host}:${config.port}`, await serverCredentials(config.tls));
+  widenServerFlowControl(server);
   const servers = pool.status();
   const lines = [
     '='.repeat(80),
@@ -141,7 +143,10 @@ class BatchCompositor {
   private async compositeOne(bg: OpenBackgrounds, index: number, picture: Uint8Array, output: Float32Array, offset: number, size: number): Promise<Buffer> {
     const frame = Buffer.allocUnsafe(picture.length);
     frame.set(picture);
-    pasteIntoRgb(output, offset, size, OUTPUT_ORDER, bg.crops[index]!, frame, bg.width, bg.height);
+    const key = `${index}/${size}`;
+    if (!bg.plans.has(key)) bg.plans.set(key, planPaste(bg.crops[index]!, size, bg.width, bg.height));
+    const plan = bg.plans.get(key);
+    if (plan) pasteIntoRgb(output, offset, OUTPUT_ORDER, plan, frame, bg.width);
     if (this.config.output.format === 'raw') return frame;
     return sharp(frame, { raw: { width: bg.width, height: bg.height, channels: 3 } })
       .jpeg({ quality: this.config.output.jpegQuality, chromaSubsampling: '4:2:0', optimiseCoding: false })

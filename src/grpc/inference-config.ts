@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { isFile } from './file-kind.js';
 import { join } from 'node:path';
 import { CONTRACT_NAMES, type ContractName } from '../render/onnx/contracts.js';
 import { parseListenAddress, readYamlConfig, type ConfigReader } from './config-reader.js';
@@ -42,7 +43,7 @@ function manifestModel(folder: string): InferenceModelConfig | undefined {
     const { path, contract } = manifest.model ?? {};
     if (typeof path !== 'string' || path.includes('..') || !(CONTRACT_NAMES as readonly unknown[]).includes(contract)) return undefined;
     const file = join(folder, path);
-    return statSync(file, { throwIfNoEntry: false })?.isFile() ? { path: file, contract: contract as ContractName, preload: false } : undefined;
+    return isFile(file) ? { path: file, contract: contract as ContractName, preload: false } : undefined;
   } catch {
     return undefined;
   }
@@ -128,7 +129,7 @@ export function discoverFolderModels(dirs: readonly string[]): Map<string, Infer
       } catch {
         // no checkpoint folder
       }
-      const path = candidates.find((p) => statSync(p, { throwIfNoEntry: false })?.isFile());
+      const path = candidates.find((p) => isFile(p));
       if (path && !found.has(id)) found.set(id, { path, contract: 'seed320', preload: false });
     }
   }

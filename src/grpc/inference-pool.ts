@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { WIDE_WINDOW_CHANNEL_OPTIONS } from './flow-control.js';
 import { channelCredentials, type ClientTlsConfig } from './tls.js';
 import { ServiceError, serviceDefinitions, type InferBatchRequest, type InferBatchResponse, type InferenceHealth } from './proto-loading.js';
 
@@ -58,6 +59,7 @@ export class InferencePool {
       url, healthy: true, inFlight: 0, lastError: '',
       client: new Client(url, credentials, {
         ...channelOptions,
+        ...WIDE_WINDOW_CHANNEL_OPTIONS,
         'grpc.max_receive_message_length': options.maxMessageBytes,
         'grpc.max_send_message_length': options.maxMessageBytes,
         'grpc.initial_reconnect_backoff_ms': 100,

@@ -7,6 +7,7 @@ import { SERVICE_VERSION, ServiceError, serviceDefinitions, type InferBatchReque
 import { grpcHandler } from './handler.js';
 import { serverCredentials } from './tls.js';
 import { float32View } from './tensor-bytes.js';
+import { widenServerFlowControl } from './flow-control.js';
 
 /** Largest batch one request may carry. */
 export const MAX_BATCH = 256;
@@ -53,6 +54,7 @@ export async function startInferenceService(config: InferenceConfig): Promise<In
     })),
   });
   const port = await bind(server, `${config.host}:${config.port}`, await serverCredentials(config.tls));
+  widenServerFlowControl(server);
   const lines = [
     '='.repeat(80),
     'Inference Server (GPU processing)',

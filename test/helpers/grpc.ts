@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { WIDE_WINDOW_CHANNEL_OPTIONS } from '../../src/grpc/flow-control.js';
 import { ConfigReader } from '../../src/grpc/config-reader.js';
 import { readCompositingConfig, type CompositingConfig } from '../../src/grpc/compositing-config.js';
 import { readInferenceConfig, type InferenceConfig } from '../../src/grpc/inference-config.js';
@@ -45,7 +46,7 @@ export class TestClient {
 
   constructor(kind: 'compositing' | 'inference', address: string, maxBytes = 200 * 1024 * 1024, credentials = grpc.credentials.createInsecure()) {
     const Client = serviceDefinitions()[kind];
-    this.client = new Client(address, credentials, { 'grpc.max_receive_message_length': maxBytes, 'grpc.max_send_message_length': maxBytes, 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 500 });
+    this.client = new Client(address, credentials, { 'grpc.max_receive_message_length': maxBytes, 'grpc.max_send_message_length': maxBytes, 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 500, ...WIDE_WINDOW_CHANNEL_OPTIONS });
   }
 
   call<Res>(method: string, request: object, timeoutMs = 30_000): Promise<Res> {
