@@ -11,6 +11,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http2 from 'node:http2';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -55,6 +56,44 @@ function startRole(role: string, config: string): Promise<void> {
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
     child.once('exit', (code) => reject(new Error(`${role} service exited (${code}):\n${output}`)));
   });
+}
+
+/**
+ * Bare HTTP/2 on loopback (node:http2, wide windows, largest frames): the request bytes up
+ * and the model output back, once per call; the floor under any gRPC hop in Node.
+ */
+async function http2Floor(upBytes: number, downBytes: number, repeats: number): Promise<number> {
+  const settings = { initialWindowSize: 2 ** 30 - 1, maxFrameSize: 2 ** 24 - 1 };
+  const server = http2.createServer({ settings });
+  server.on('session', (s) => s.once('localSettings', () => s.setLocalWindowSize(2 ** 30)));
+  server.on('stream', (stream) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('end', () => {
+      Buffer.concat(chunks);
+      stream.respond({ ':status': 200 });
+      stream.end(Buffer.alloc(downBytes, 1));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const client = http2.connect(`http://127.0.0.1:${(server.address() as { port: number }).port}`, { settings });
+  client.once('localSettings', () => client.setLocalWindowSize(2 ** 30));
+  const up = Buffer.alloc(upBytes, 1);
+  const times: number[] = [];
+  for (let r = 0; r <= repeats; r++) {
+    const t0 = performance.now();
+    await new Promise<void>((resolve, reject) => {
+      const req = client.request({ ':method': 'POST', ':path': '/' });
+      req.on('data', () => undefined);
+      req.on('end', resolve);
+      req.on('error', reject);
+      req.end(up);
+    });
+    if (r > 0) times.push(performance.now() - t0); // the first call opens the connection
+  }
+  client.close();
+  server.close();
+  return median(times);
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -124,6 +163,7 @@ async function main(): Promise<void> {
     const total = counts.reduce((a, b) => a + b, 0) / seconds;
     return { total, perClient: total / clients };
   }
+  const h2Ms = await http2Floor(requestBytes, BATCH * 3 * 320 * 320 * 4, REPEATS);
   const one = await fps(1);
   const eight = await fps(8);
   compositing.close();
@@ -139,6 +179,7 @@ async function main(): Promise<void> {
   console.log(`| bare JPEG encode of the same frames, same run | ${fmt(bareMs, 1)} | ${fmt(per(bareMs))} | |`);
   console.log(`| gRPC transport, both hops (round trip - inference - compositing) | ${fmt(transportMs, 1)} | ${fmt(per(transportMs))} | ~5.8 |`);
   console.log(`| of which compositing -> inference hop (direct InferBatch round trip - model run) | ${fmt(hopMs, 1)} | ${fmt(per(hopMs))} | |`);
+  console.log(`| bare HTTP/2 (node:http2) carrying one hop's bytes, same run | ${fmt(h2Ms, 1)} | ${fmt(per(h2Ms))} | |`);
   console.log(`| memcpy floor of the same bytes (one copy each), same run | ${fmt(floorMs, 1)} | ${fmt(per(floorMs), 3)} | |`);
   console.log(`compositing / bare JPEG: ${fmt(compMs / bareMs)}x (goal <= 1.3x); transport ${fmt(per(transportMs))} ms/frame (goal <= 1 ms), ${fmt(transportMs / floorMs, 0)}x the memcpy floor`);
   console.log(`end-to-end: 1 client ${fmt(one.total, 1)} FPS; 8 clients ${fmt(eight.total, 1)} FPS in all, ${fmt(eight.perClient, 1)} FPS per client (seed 002: 40 FPS per client, 8 clients, 320 FPS per GPU)`);

@@ -7,7 +7,7 @@ import { grpcHandler, toStatus } from './handler.js';
 import { bind, MAX_BATCH } from './inference-service.js';
 import { InferencePool } from './inference-pool.js';
 import {
-  SERVICE_VERSION, ServiceError, serviceDefinitions,
+  RAW_MESSAGE, SERVICE_VERSION, ServiceError, serviceDefinitions, withRawRequest,
   type CompositeBatchRequest, type CompositeBatchResponse, type CompositedFrame, type CompositingHealth,
 } from './proto-loading.js';
 import { serverCredentials } from './tls.js';
@@ -46,7 +46,7 @@ export async function startCompositingService(config: CompositingConfig): Promis
   const pool = await InferencePool.connect({ ...config.inference, maxMessageBytes: config.maxMessageBytes });
   const server = new grpc.Server({ 'grpc.max_receive_message_length': config.maxMessageBytes, 'grpc.max_send_message_length': config.maxMessageBytes });
   const compositor = new BatchCompositor(store, pool, config);
-  server.addService(serviceDefinitions().compositing.service, {
+  server.addService(withRawRequest(serviceDefinitions().compositing.service, 'InferBatchComposite'), {
     InferBatchComposite: grpcHandler((request: CompositeBatchRequest) => compositor.composite(request)),
     InferBatchCompositeStream: (call: grpc.ServerWritableStream<CompositeBatchRequest, CompositedFrame>) => {
       compositor.compositeStream(call.request, (frame) => call.write(frame)).then(() => call.end(), (e: unknown) => call.destroy(Object.assign(new Error(toStatus(e).details), toStatus(e))));
@@ -126,7 +126,11 @@ class BatchCompositor {
     // Background frames decode while the inference server works.
     const pictures = Array.from({ length: n }, (_, i) => this.store.frame(backgrounds, (first + i) % backgrounds.files.length));
     for (const p of pictures) p.catch(() => undefined);
-    const result = await this.pool.infer({ model_id: request.model_id, visual_frames: request.visual_frames, audio_features: request.audio_features, batch_size: n });
+    const forward = { model_id: request.model_id, visual_frames: request.visual_frames, audio_features: request.audio_features, batch_size: n };
+    // The request as received is a valid InferBatchRequest: sent on without encoding it again.
+    const raw = (request as { [RAW_MESSAGE]?: Buffer })[RAW_MESSAGE];
+    if (raw) Object.defineProperty(forward, RAW_MESSAGE, { value: raw });
+    const result = await this.pool.infer(forward);
     inferred?.(result.gpu_id, result.inference_time_ms);
     const size = result.output_size;
     const output = float32View(result.outputs);

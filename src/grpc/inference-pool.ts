@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { WIDE_WINDOW_CHANNEL_OPTIONS } from './flow-control.js';
 import { channelCredentials, type ClientTlsConfig } from './tls.js';
-import { ServiceError, serviceDefinitions, type InferBatchRequest, type InferBatchResponse, type InferenceHealth } from './proto-loading.js';
+import { ServiceError, serviceDefinitions, withRawRequest, type InferBatchRequest, type InferBatchResponse, type InferenceHealth } from './proto-loading.js';
 
 /** How an InferencePool connects and balances. */
 export interface InferencePoolOptions {
@@ -54,7 +54,7 @@ export class InferencePool {
   /** Creates the clients (connections are made lazily) and asks every server for its Health once. */
   static async connect(options: InferencePoolOptions): Promise<InferencePool> {
     const { credentials, options: channelOptions } = await channelCredentials(options.tls);
-    const Client = serviceDefinitions().inference;
+    const Client = grpc.makeGenericClientConstructor(withRawRequest(serviceDefinitions().inference.service, 'InferBatch'), 'InferenceService');
     const endpoints = options.urls.map((url): Endpoint => ({
       url, healthy: true, inFlight: 0, lastError: '',
       client: new Client(url, credentials, {

@@ -29,6 +29,32 @@ export function serviceDefinitions(): ServiceDefinitions {
   return loaded;
 }
 
+/** Where a received request keeps its serialized bytes (see withRawRequest). */
+export const RAW_MESSAGE = Symbol('raw message bytes');
+
+/**
+ * A service definition whose `method` requests keep their serialized bytes under
+ * RAW_MESSAGE, and whose serializer sends those bytes as they are when a request carries
+ * them. CompositeBatchRequest's fields 1-4 are InferBatchRequest's, so the compositing
+ * service forwards a batch to the inference service without encoding ~60 MB again (the
+ * extra field 5 is skipped as unknown by any protobuf decoder).
+ */
+export function withRawRequest(service: grpc.ServiceDefinition, method: string): grpc.ServiceDefinition {
+  const original = service[method]!;
+  return {
+    ...service,
+    [method]: {
+      ...original,
+      requestDeserialize: (bytes: Buffer) => {
+        const message = original.requestDeserialize(bytes) as object;
+        Object.defineProperty(message, RAW_MESSAGE, { value: bytes });
+        return message;
+      },
+      requestSerialize: (message: object) => (message as { [RAW_MESSAGE]?: Buffer })[RAW_MESSAGE] ?? original.requestSerialize(message),
+    },
+  };
+}
+
 /** Seed 002's CompositeBatchRequest (field names as on the wire). */
 export interface CompositeBatchRequest {
   model_id: string;
