@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test on a fresh machine: installs what npm cannot (Debian's ffmpeg, for ffprobe
 # and a current ffmpeg; Debian's chromium for the web page test), the npm dependencies,
-# builds, and runs the suite.
+# builds, and runs the suite. Debian's python3-grpcio and python3-grpc-tools for the gRPC interop test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,9 +9,13 @@ need_apt=()
 command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || need_apt+=(ffmpeg)
 # The web page is tested in a real browser (playwright-core drives Debian's chromium).
 [ -x "${AVATAR_CHROMIUM:-/usr/bin/chromium}" ] || need_apt+=(chromium)
+# Seed 002's services are tested with a Python grpcio client generated from proto/ (Debian's packages).
+"${AVATAR_PYTHON:-/usr/bin/python3}" -c 'import grpc, grpc_tools' >/dev/null 2>&1 || need_apt+=(python3-grpcio python3-grpc-tools)
+# The gRPC TLS test makes its certificates with openssl.
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if ! command -v apt-get >/dev/null 2>&1; then
-    echo "test-all: please install: ${need_apt[*]} (ffmpeg with ffprobe; chromium, or set AVATAR_CHROMIUM)" >&2
+    echo "test-all: please install: ${need_apt[*]} (ffmpeg with ffprobe; chromium, or set AVATAR_CHROMIUM; python3-grpcio and python3-grpc-tools for /usr/bin/python3, or set AVATAR_PYTHON)" >&2
     exit 1
   fi
   sudo=""

@@ -19,6 +19,9 @@ Usage:
   avatar eval [options]              measure latency and lip sync; HTML + JSON report
   avatar serve [--host H] [--port N] [--config FILE]
                                      HTTP API, streaming, realtime sessions, web page
+  avatar serve --role inference|compositing [--config FILE] [--port N] [--avatars-dir DIR]
+                                     seed 002's gRPC inference (:50051) or compositing (:50052)
+                                     service (proto/*.proto), configured by a YAML file
   avatar --help | --version
 
 say options:

@@ -5,6 +5,7 @@ import { FolderAvatarPreparer } from '../avatars/folder-preparer.js';
 import { AvatarRegistry } from '../avatars/registry.js';
 import { AvatarError } from '../core/errors.js';
 import { avatarsDir } from './avatar-dirs.js';
+import { runGrpcRole, takeRole } from './grpc-serve-command.js';
 import { locateFfmpeg, type FfmpegInfo } from '../encode/ffmpeg.js';
 import { createAvatarServer } from '../server/app.js';
 import type { AvatarPreparer } from '../avatars/avatar-preparer.js';
@@ -19,11 +20,13 @@ export interface ServeDependencies {
 }
 
 /**
- * `avatar serve` over the prepared avatars of `--avatars-dir` (else `$AVATAR_HOME`, else
+ * `avatar serve` (role `all`: the HTTP server, one process) over the prepared avatars of `--avatars-dir` (else `$AVATAR_HOME`, else
  * `./avatars`), with uploads prepared into that folder.
  */
 export async function runServeWithAvatars(argv: readonly string[]): Promise<number> {
   const args = [...argv];
+  const role = takeRole(args);
+  if (role !== 'all') return runGrpcRole(role, args);
   const at = args.indexOf('--avatars-dir');
   const dirOption = at >= 0 ? args[at + 1] : undefined;
   if (at >= 0) {

@@ -8,7 +8,8 @@ import { OnnxRenderer } from './onnx-renderer.js';
 /**
  * The `onnx` renderer of an avatar: its model (the manifest's `model`, with paths made
  * absolute by the catalog), its crop rectangles, its frames. Batch size from
- * MAX_BATCH_SIZE, execution provider from AVATAR_ONNX_PROVIDER.
+ * MAX_BATCH_SIZE, execution provider from AVATAR_ONNX_PROVIDER; with AVATAR_INFERENCE_URL the
+ * model runs on that inference service under the avatar's id.
  */
 export async function createOnnxRenderer(input: RendererInput): Promise<OnnxRenderer> {
   const declared = input.model as (ModelDeclaration & { readonly audioEncoder?: string }) | undefined;
@@ -17,6 +18,11 @@ export async function createOnnxRenderer(input: RendererInput): Promise<OnnxRend
   const rects = input.cropRects;
   if (!rects) throw new AvatarError('invalid_input', `avatar "${input.avatarId}": crop_rects.json is missing (the onnx renderer crops faces by it)`);
   if (rects.length !== input.frames.frameCount) throw new AvatarError('invalid_input', `avatar "${input.avatarId}": crop_rects.json has ${rects.length} rectangles for ${input.frames.frameCount} frames`);
-  const model = await loadModel(declared.path, declared, undefined, declared.audioEncoder);
+  // A remote inference service (seed 002's InferenceService) runs the model when one is configured.
+  const remote = process.env.AVATAR_INFERENCE_URL ? await import('../../grpc/remote-model.js') : undefined;
+  const urls = remote?.inferenceUrlsFromEnv();
+  const model = remote && urls
+    ? await remote.openRemoteModel(urls, input.avatarId, declared)
+    : await loadModel(declared.path, declared, undefined, declared.audioEncoder);
   return new OnnxRenderer(input.frames, squareCrops(rects, input.scale), model, maxBatchFromEnv());
 }

@@ -11,11 +11,18 @@ type Session = import('onnxruntime-node').InferenceSession;
 /** Execution providers: `auto` takes CUDA where its provider library is installed, else CPU. */
 export type ProviderChoice = 'auto' | 'cpu' | 'cuda';
 
+/** What runs a model: an onnxruntime session here, or a remote inference service. */
+export interface ModelRunner {
+  run(feeds: Record<string, import('onnxruntime-node').Tensor>): Promise<Record<string, import('onnxruntime-node').OnnxValue>>;
+  release(): Promise<void>;
+}
+
 /** A model ready to run, checked against its contract. */
 export interface LoadedModel {
+  /** The model file, or `grpc://URL/MODEL` for a remote one. */
   readonly file: string;
   readonly contract: ModelContract;
-  readonly session: Session;
+  readonly session: ModelRunner;
   readonly visualInput: string;
   readonly audioInput: string;
   readonly output: string;
@@ -23,8 +30,8 @@ export interface LoadedModel {
   readonly fp16: boolean;
   /** Largest batch the model takes (a fixed batch dimension limits it). */
   readonly maxBatch: number;
-  /** The execution provider the session runs on. */
-  readonly provider: 'cuda' | 'cpu';
+  /** The execution provider the session runs on (`remote`: an inference service, see src/grpc/). */
+  readonly provider: 'cuda' | 'cpu' | 'remote';
   /** The audio encoder that maps mel windows onto the model's audio input, if declared. */
   readonly audioEncoder?: { readonly file: string; readonly session: Session; readonly input: string; readonly output: string };
 }
@@ -86,7 +93,12 @@ export async function loadModel(file: string, declaration: ModelDeclaration, pro
   return loading;
 }
 
-async function openModel(file: string, declaration: ModelDeclaration, choice: ProviderChoice, encoderFile?: string): Promise<LoadedModel> {
+/**
+ * Opens a model without sharing its session (the caller releases it with
+ * `session.release()`), checked against its contract like loadModel. `deviceId` picks the
+ * CUDA device when the provider is CUDA.
+ */
+export async function openModel(file: string, declaration: ModelDeclaration, choice: ProviderChoice, encoderFile?: string, deviceId = 0): Promise<LoadedModel> {
   let contract: ModelContract & { explicitNames: boolean; fp16?: boolean };
   try {
     contract = resolveContract(declaration);
@@ -101,7 +113,7 @@ async function openModel(file: string, declaration: ModelDeclaration, choice: Pr
   const bytes = await readFile(file);
   let session: Session;
   try {
-    session = await ort.InferenceSession.create(bytes, { executionProviders: provider === 'cuda' ? ['cuda', 'cpu'] : ['cpu'], graphOptimizationLevel: 'all' });
+    session = await ort.InferenceSession.create(bytes, { executionProviders: provider === 'cuda' ? [{ name: 'cuda', deviceId }, 'cpu'] : ['cpu'], graphOptimizationLevel: 'all' });
   } catch (e) {
     const reason = (e as Error).message.split('\n')[0]!.replace(/^\[ONNXRuntimeError\] : \d+ : \w+ : /, '');
     throw new AvatarError('invalid_input', `model ${file} cannot be loaded as an ONNX model for contract ${contract.name}: ${reason}`);

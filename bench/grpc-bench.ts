@@ -1,0 +1,193 @@
+/**
+ * `npm run bench` (gRPC part): seed 002's separated services as two processes
+ * (`avatar serve --role inference` and `--role compositing`) on this machine, a seed320
+ * model with random weights, batch 24, frames of --size pixels. Prints, per frame:
+ * inference, compositing (against a bare JPEG encode of the same frames, measured in the
+ * same run), gRPC transport (everything that is neither: both hops, serialisation, copies)
+ * against a memcpy floor of the same bytes measured in the same run; then end-to-end FPS
+ * for 1 and 8 concurrent clients. Each figure is the median of short runs; never fails on time.
+ * Options: --batch N (24), --size N (512), --model tiny|real (tiny), --repeats N (5),
+ * --seconds S (per FPS run, 5).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http2 from 'node:http2';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import sharp from 'sharp';
+import type { CompositeBatchResponse, InferBatchResponse } from '../src/grpc/proto-loading.js';
+import { generateModel } from '../src/render/onnx/model-init.js';
+import { seedRequest, TestClient } from '../test/helpers/grpc.js';
+import { AVATAR_BIN } from '../test/helpers/media.js';
+import { writeSeedLayoutAvatar } from '../test/helpers/onnx-avatar.js';
+
+const { values } = parseArgs({ options: {
+  batch: { type: 'string', default: '24' }, size: { type: 'string', default: '512' }, model: { type: 'string', default: 'tiny' },
+  repeats: { type: 'string', default: '5' }, seconds: { type: 'string', default: '5' },
+} });
+const BATCH = Number(values.batch);
+const SIZE = Number(values.size);
+const REPEATS = Number(values.repeats);
+const SECONDS = Number(values.seconds);
+const MODEL = values.model === 'real' ? 'real' : 'tiny';
+const work = mkdtempSync(join(tmpdir(), 'avatar-grpc-bench-'));
+const children: ChildProcess[] = [];
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function startRole(role: string, config: string): Promise<void> {
+  const child = spawn(process.execPath, [AVATAR_BIN, 'serve', '--role', role, '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let output = '';
+  return new Promise((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => {
+      output += d.toString();
+      if (output.includes('Ready to accept connections')) resolve();
+    });
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    child.once('exit', (code) => reject(new Error(`${role} service exited (${code}):\n${output}`)));
+  });
+}
+
+/**
+ * Bare HTTP/2 on loopback (node:http2, wide windows, largest frames): the request bytes up
+ * and the model output back, once per call; the floor under any gRPC hop in Node.
+ */
+async function http2Floor(upBytes: number, downBytes: number, repeats: number): Promise<number> {
+  const settings = { initialWindowSize: 2 ** 30 - 1, maxFrameSize: 2 ** 24 - 1 };
+  const server = http2.createServer({ settings });
+  server.on('session', (s) => s.once('localSettings', () => s.setLocalWindowSize(2 ** 30)));
+  server.on('stream', (stream) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('end', () => {
+      Buffer.concat(chunks);
+      stream.respond({ ':status': 200 });
+      stream.end(Buffer.alloc(downBytes, 1));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const client = http2.connect(`http://127.0.0.1:${(server.address() as { port: number }).port}`, { settings });
+  client.once('localSettings', () => client.setLocalWindowSize(2 ** 30));
+  const up = Buffer.alloc(upBytes, 1);
+  const times: number[] = [];
+  for (let r = 0; r <= repeats; r++) {
+    const t0 = performance.now();
+    await new Promise<void>((resolve, reject) => {
+      const req = client.request({ ':method': 'POST', ':path': '/' });
+      req.on('data', () => undefined);
+      req.on('end', resolve);
+      req.on('error', reject);
+      req.end(up);
+    });
+    if (r > 0) times.push(performance.now() - t0); // the first call opens the connection
+  }
+  client.close();
+  server.close();
+  return median(times);
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const fmt = (v: number, d = 2) => v.toFixed(d);
+
+async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
+  const t0 = performance.now();
+  const value = await fn();
+  return { ms: performance.now() - t0, value };
+}
+
+async function main(): Promise<void> {
+  const [ip, cp] = [await freePort(), await freePort()];
+  await writeSeedLayoutAvatar(join(work, 'bench'), { size: SIZE, frames: BATCH, model: generateModel('seed320', MODEL).bytes });
+  writeFileSync(join(work, 'inference.yaml'), `server: { port: "127.0.0.1:${ip}", worker_count_per_gpu: 8, queue_size: 50, max_message_size_mb: 200 }\nmodels:\n  bench: { model_path: "bench/checkpoint/model_best.onnx", preload: true }\n`);
+  writeFileSync(join(work, 'compositing.yaml'), `server: { port: "127.0.0.1:${cp}", max_message_size_mb: 200 }\ninference_server: { url: "127.0.0.1:${ip}", timeout_seconds: 120 }\noutput: { format: jpeg, jpeg_quality: 75 }\nmodels:\n  bench: { background_dir: "bench/frames", crop_rects_path: "bench/crop_rects.json", preload_backgrounds: true }\n`);
+  await startRole('inference', join(work, 'inference.yaml'));
+  await startRole('compositing', join(work, 'compositing.yaml'));
+  const compositing = new TestClient('compositing', `127.0.0.1:${cp}`, 300 * 1024 * 1024);
+  const inference = new TestClient('inference', `127.0.0.1:${ip}`, 300 * 1024 * 1024);
+  const request = seedRequest('bench', BATCH);
+  const requestBytes = request.visual_frames.length + request.audio_features.length;
+  await compositing.call('InferBatchComposite', request, 300_000); // warm-up: model, backgrounds, connections
+
+  const rows: { rt: number; inf: number; comp: number; total: number; jpegBytes: number; directRt: number; directInf: number }[] = [];
+  const bare: number[] = [];
+  const copies: number[] = [];
+  const backgrounds = await Promise.all(Array.from({ length: BATCH }, (_, i) => sharp(join(work, 'bench', 'frames', `frame_${String(i).padStart(4, '0')}.jpg`)).raw().toBuffer()));
+  for (let r = 0; r < REPEATS; r++) {
+    const c = await timed(() => compositing.call<CompositeBatchResponse>('InferBatchComposite', { ...request, start_frame_idx: 0 }, 300_000));
+    const d = await timed(() => inference.call<InferBatchResponse>('InferBatch', request, 300_000));
+    const jpegBytes = c.value.composited_frames.reduce((n, f) => n + f.length, 0);
+    rows.push({ rt: c.ms, inf: c.value.inference_time_ms, comp: c.value.composite_time_ms, total: c.value.total_time_ms, jpegBytes, directRt: d.ms, directInf: d.value.inference_time_ms + d.value.queue_time_ms });
+    // Bare JPEG encode of the same frames, all at once (as the service encodes them), same quality.
+    bare.push((await timed(() => Promise.all(backgrounds.map((rgb) => sharp(rgb, { raw: { width: SIZE, height: SIZE, channels: 3 } }).jpeg({ quality: 75, chromaSubsampling: '4:2:0', optimiseCoding: false }).toBuffer())))).ms);
+    // memcpy floor: every byte the path moves, copied once: the request on both hops, the model output back, the JPEGs back.
+    const outputBytes = BATCH * 3 * 320 * 320 * 4;
+    const moved = [requestBytes, requestBytes, outputBytes, jpegBytes];
+    const sources = moved.map((n) => Buffer.alloc(n, 1));
+    const targets = moved.map((n) => Buffer.allocUnsafe(n));
+    const t0 = performance.now();
+    sources.forEach((s, i) => s.copy(targets[i]!));
+    copies.push(performance.now() - t0);
+  }
+  const per = (v: number) => v / BATCH;
+  const inferMs = median(rows.map((x) => x.inf));
+  const compMs = median(rows.map((x) => x.comp));
+  const transportMs = median(rows.map((x) => x.rt - x.inf - x.comp));
+  const hopMs = median(rows.map((x) => x.directRt - x.directInf));
+  const bareMs = median(bare);
+  const floorMs = median(copies);
+
+  async function fps(clients: number): Promise<{ total: number; perClient: number }> {
+    const list = Array.from({ length: clients }, () => new TestClient('compositing', `127.0.0.1:${cp}`, 300 * 1024 * 1024));
+    const end = performance.now() + SECONDS * 1000;
+    const t0 = performance.now();
+    const counts = await Promise.all(list.map(async (client, k) => {
+      let frames = 0;
+      while (performance.now() < end) {
+        const r = await client.call<CompositeBatchResponse>('InferBatchComposite', { ...request, start_frame_idx: k * BATCH }, 300_000);
+        frames += r.composited_frames.length;
+      }
+      return frames;
+    }));
+    const seconds = (performance.now() - t0) / 1000;
+    for (const c of list) c.close();
+    const total = counts.reduce((a, b) => a + b, 0) / seconds;
+    return { total, perClient: total / clients };
+  }
+  const h2Ms = await http2Floor(requestBytes, BATCH * 3 * 320 * 320 * 4, REPEATS);
+  const one = await fps(1);
+  const eight = await fps(8);
+  compositing.close();
+  inference.close();
+
+  const mb = (requestBytes / 1048576).toFixed(1);
+  console.log(`\ngRPC services (seed 002): seed320 model (${MODEL}, random weights) on the CPU, batch ${BATCH}, ${SIZE}x${SIZE} frames, JPEG q75; two processes + this client; median of ${REPEATS}`);
+  console.log(`request ${mb} MB per batch (${fmt(requestBytes / BATCH / 1048576)} MB per frame), model output ${fmt(BATCH * 3 * 320 * 320 * 4 / 1048576, 1)} MB, JPEGs ${fmt(median(rows.map((x) => x.jpegBytes)) / 1024, 0)} KB`);
+  console.log('| figure | per batch, ms | per frame, ms | seed 002 (RTX 4090), per frame |');
+  console.log('|---|---|---|---|');
+  console.log(`| inference (model run) | ${fmt(inferMs, 1)} | ${fmt(per(inferMs))} | ~16.7 |`);
+  console.log(`| compositing (paste + JPEG, all frames at once) | ${fmt(compMs, 1)} | ${fmt(per(compMs))} | ~2.3 |`);
+  console.log(`| bare JPEG encode of the same frames, same run | ${fmt(bareMs, 1)} | ${fmt(per(bareMs))} | |`);
+  console.log(`| gRPC transport, both hops (round trip - inference - compositing) | ${fmt(transportMs, 1)} | ${fmt(per(transportMs))} | ~5.8 |`);
+  console.log(`| of which compositing -> inference hop (direct InferBatch round trip - model run) | ${fmt(hopMs, 1)} | ${fmt(per(hopMs))} | |`);
+  console.log(`| bare HTTP/2 (node:http2) carrying one hop's bytes, same run | ${fmt(h2Ms, 1)} | ${fmt(per(h2Ms))} | |`);
+  console.log(`| memcpy floor of the same bytes (one copy each), same run | ${fmt(floorMs, 1)} | ${fmt(per(floorMs), 3)} | |`);
+  console.log(`compositing / bare JPEG: ${fmt(compMs / bareMs)}x (goal <= 1.3x); transport ${fmt(per(transportMs))} ms/frame (goal <= 1 ms), ${fmt(transportMs / floorMs, 0)}x the memcpy floor`);
+  console.log(`end-to-end: 1 client ${fmt(one.total, 1)} FPS; 8 clients ${fmt(eight.total, 1)} FPS in all, ${fmt(eight.perClient, 1)} FPS per client (seed 002: 40 FPS per client, 8 clients, 320 FPS per GPU)`);
+}
+
+try {
+  await main();
+} finally {
+  for (const c of children) c.kill('SIGTERM');
+  rmSync(work, { recursive: true, force: true });
+}

@@ -1,0 +1,159 @@
+import * as grpc from '@grpc/grpc-js';
+import sharp from 'sharp';
+import { pasteIntoRgb, planPaste } from '../compose/rgb-paste.js';
+import { BackgroundStore, discoverFolderBackgrounds, type OpenBackgrounds } from './background-store.js';
+import type { CompositingConfig } from './compositing-config.js';
+import { grpcHandler, toStatus } from './handler.js';
+import { bind, MAX_BATCH } from './inference-service.js';
+import { InferencePool } from './inference-pool.js';
+import {
+  RAW_MESSAGE, SERVICE_VERSION, ServiceError, serviceDefinitions, withRawRequest,
+  type CompositeBatchRequest, type CompositeBatchResponse, type CompositedFrame, type CompositingHealth,
+} from './proto-loading.js';
+import { serverCredentials } from './tls.js';
+import { float32View } from './tensor-bytes.js';
+import { widenServerFlowControl } from './flow-control.js';
+
+/** A running compositing service. */
+export interface CompositingService {
+  readonly port: number;
+  readonly store: BackgroundStore;
+  readonly pool: InferencePool;
+  readonly banner: string;
+  close(): Promise<void>;
+}
+
+/** One frame composited and encoded. */
+interface Composited {
+  readonly index: number;
+  readonly data: Buffer;
+}
+
+/** Channel order of seed 002's model output (the seed320 contract): BGR planes. */
+const OUTPUT_ORDER = 'bgr';
+
+/**
+ * Starts the compositing service: registers model backgrounds (config and model folders),
+ * preloads those marked so, connects to the inference servers, listens.
+ */
+export async function startCompositingService(config: CompositingConfig): Promise<CompositingService> {
+  const models = new Map([...discoverFolderBackgrounds(config.modelsDirs), ...config.models]);
+  const store = new BackgroundStore(models, {
+    budgetBytes: config.capacity.backgroundCacheBytes, eviction: config.capacity.eviction,
+    preloadFrames: config.capacity.backgroundCacheFrames, idleTimeoutMs: config.capacity.idleTimeoutMs,
+  });
+  const preloaded = await store.preload();
+  const pool = await InferencePool.connect({ ...config.inference, maxMessageBytes: config.maxMessageBytes });
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': config.maxMessageBytes, 'grpc.max_send_message_length': config.maxMessageBytes });
+  const compositor = new BatchCompositor(store, pool, config);
+  server.addService(withRawRequest(serviceDefinitions().compositing.service, 'InferBatchComposite'), {
+    InferBatchComposite: grpcHandler((request: CompositeBatchRequest) => compositor.composite(request)),
+    InferBatchCompositeStream: (call: grpc.ServerWritableStream<CompositeBatchRequest, CompositedFrame>) => {
+      compositor.compositeStream(call.request, (frame) => call.write(frame)).then(() => call.end(), (e: unknown) => call.destroy(Object.assign(new Error(toStatus(e).details), toStatus(e))));
+    },
+    Health: grpcHandler((): Promise<CompositingHealth> => Promise.resolve({
+      healthy: true, loaded_models: store.loaded, max_models: config.capacity.maxModels,
+      inference_server_url: pool.url, inference_server_healthy: pool.healthy, version: SERVICE_VERSION,
+    })),
+  });
+  const port = await bind(server, `${config.host}:${config.port}`, await serverCredentials(config.tls));
+  widenServerFlowControl(server);
+  const servers = pool.status();
+  const lines = [
+    '='.repeat(80),
+    'Compositing Server (CPU + background resources)',
+    '='.repeat(80),
+    `  inference server ${pool.url} (${config.inference.balancing}, timeout ${config.inference.timeoutMs / 1000} s, ${config.inference.maxRetries} retries${config.inference.tls ? ', TLS' : ''})`,
+    ...servers.map((s) => (s.healthy && s.health
+      ? `    ${s.url}: connected, ${s.health.gpu_count ? `GPUs: ${s.health.gpu_count}` : 'CPU (no GPU)'}, loaded models ${s.health.loaded_models}/${s.health.max_models}, version ${s.health.version}`
+      : `    ${s.url}: not reachable yet (${s.lastError}); calls answer UNAVAILABLE until its Health answers`)),
+    `  models           ${models.size} registered (max ${config.capacity.maxModels}), ${preloaded} preloaded (${config.capacity.backgroundCacheFrames} frames each)`,
+    `  background cache ${Math.round(config.capacity.backgroundCacheBytes / 1048576)} MB, ${config.capacity.eviction.toUpperCase()} eviction`,
+    `  output           ${config.output.format === 'jpeg' ? `JPEG (quality: ${config.output.jpegQuality})` : 'raw RGB'}`,
+    `  TLS              ${config.tls ? `on${config.tls.clientCaFile ? ' (client certificates required)' : ''}` : 'off'}`,
+    `Compositing server listening on ${config.host}:${port} (gRPC compositing.CompositingService)`,
+    'Ready to accept connections',
+    '='.repeat(80),
+  ];
+  return {
+    port, store, pool, banner: `${lines.join('\n')}\n`,
+    close: async () => {
+      await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+      server.forceShutdown();
+      pool.close();
+      store.close();
+    },
+  };
+}
+
+/**
+ * Runs a batch: inference on an inference server, then each frame's face pasted onto its
+ * background (frame `start_frame_idx + i`, wrapping) and encoded, all frames at once: the
+ * paste is a mouth-sized region on the event loop, the JPEG compression runs on libvips'
+ * worker threads in parallel.
+ */
+class BatchCompositor {
+  constructor(private readonly store: BackgroundStore, private readonly pool: InferencePool, private readonly config: CompositingConfig) {}
+
+  async composite(request: CompositeBatchRequest): Promise<CompositeBatchResponse> {
+    const t0 = performance.now();
+    const frames: Composited[] = [];
+    const { gpuId, inferenceMs, compositeMs } = await this.run(request, (f) => frames.push(f));
+    frames.sort((a, b) => a.index - b.index);
+    return {
+      success: true, error: '', composited_frames: frames.map((f) => f.data), gpu_id: gpuId,
+      inference_time_ms: inferenceMs, composite_time_ms: compositeMs, total_time_ms: performance.now() - t0,
+    };
+  }
+
+  async compositeStream(request: CompositeBatchRequest, send: (frame: CompositedFrame) => void): Promise<void> {
+    let gpu = 0;
+    let inferMs = 0;
+    const start = performance.now();
+    await this.run(request, (f) => send({ frame_idx: f.index, data: f.data, gpu_id: gpu, inference_time_ms: inferMs, composite_time_ms: performance.now() - start - inferMs }), (g, ms) => {
+      gpu = g;
+      inferMs = ms;
+    });
+  }
+
+  private async run(request: CompositeBatchRequest, emit: (f: Composited) => void, inferred?: (gpu: number, ms: number) => void): Promise<{ gpuId: number; inferenceMs: number; compositeMs: number }> {
+    const n = request.batch_size;
+    if (!request.model_id) throw new ServiceError(grpc.status.INVALID_ARGUMENT, 'model_id is empty');
+    if (!Number.isInteger(n) || n < 1 || n > MAX_BATCH) throw new ServiceError(grpc.status.INVALID_ARGUMENT, `batch_size must be 1 to ${MAX_BATCH}, got ${n}`);
+    if (request.start_frame_idx < 0) throw new ServiceError(grpc.status.INVALID_ARGUMENT, `start_frame_idx must be 0 or more, got ${request.start_frame_idx}`);
+    const backgrounds = await this.store.open(request.model_id);
+    const first = request.start_frame_idx % backgrounds.files.length;
+    // Background frames decode while the inference server works.
+    const pictures = Array.from({ length: n }, (_, i) => this.store.frame(backgrounds, (first + i) % backgrounds.files.length));
+    for (const p of pictures) p.catch(() => undefined);
+    const forward = { model_id: request.model_id, visual_frames: request.visual_frames, audio_features: request.audio_features, batch_size: n };
+    // The request as received is a valid InferBatchRequest: sent on without encoding it again.
+    const raw = (request as { [RAW_MESSAGE]?: Buffer })[RAW_MESSAGE];
+    if (raw) Object.defineProperty(forward, RAW_MESSAGE, { value: raw });
+    const result = await this.pool.infer(forward);
+    inferred?.(result.gpu_id, result.inference_time_ms);
+    const size = result.output_size;
+    const output = float32View(result.outputs);
+    if (output.length !== n * 3 * size * size) throw new ServiceError(grpc.status.INTERNAL, `inference server ${result.url} returned ${result.outputs.length} bytes for ${n} frames of 3x${size}x${size}`);
+    const t0 = performance.now();
+    await Promise.all(pictures.map(async (picture, i) => {
+      const index = (first + i) % backgrounds.files.length;
+      const data = await this.compositeOne(backgrounds, index, await picture, output, i * 3 * size * size, size);
+      emit({ index: request.start_frame_idx + i, data });
+    }));
+    return { gpuId: result.gpu_id, inferenceMs: result.inference_time_ms, compositeMs: performance.now() - t0 };
+  }
+
+  private async compositeOne(bg: OpenBackgrounds, index: number, picture: Uint8Array, output: Float32Array, offset: number, size: number): Promise<Buffer> {
+    const frame = Buffer.allocUnsafe(picture.length);
+    frame.set(picture);
+    const key = `${index}/${size}`;
+    if (!bg.plans.has(key)) bg.plans.set(key, planPaste(bg.crops[index]!, size, bg.width, bg.height));
+    const plan = bg.plans.get(key);
+    if (plan) pasteIntoRgb(output, offset, OUTPUT_ORDER, plan, frame, bg.width);
+    if (this.config.output.format === 'raw') return frame;
+    return sharp(frame, { raw: { width: bg.width, height: bg.height, channels: 3 } })
+      .jpeg({ quality: this.config.output.jpegQuality, chromaSubsampling: '4:2:0', optimiseCoding: false })
+      .toBuffer();
+  }
+}

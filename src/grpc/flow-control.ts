@@ -1,0 +1,39 @@
+import type * as grpc from '@grpc/grpc-js';
+import type { Http2Server, Http2Session } from 'node:http2';
+
+/**
+ * HTTP/2 receive window for batch-sized messages. Seed 002's requests are ~60 MB; at
+ * HTTP/2's default 64 KB window a sender stops for a window update every 64 KB, which
+ * costs more than the copy itself. 1 GiB windows let a batch flow in one go on a fast
+ * link; memory stays bounded by max_message_size_mb, which grpc-js enforces.
+ */
+export const FLOW_CONTROL_WINDOW = 1 << 30;
+
+/** Largest HTTP/2 frame the receiver accepts (the protocol's maximum), so batches travel in few frames. */
+const MAX_FRAME_SIZE = (1 << 24) - 1;
+
+/** Client channel options that raise the receive window (grpc-js's own option). */
+export const WIDE_WINDOW_CHANNEL_OPTIONS: grpc.ChannelOptions = { 'grpc-node.flow_control_window': FLOW_CONTROL_WINDOW };
+
+/**
+ * Raises a bound grpc-js server's receive windows and frame size. grpc-js has no option for
+ * the server side, so this reaches its HTTP/2 servers (the `http2Servers` map that grpc-js
+ * 1.14 keeps); with another layout it does nothing and the defaults stay (slower, correct).
+ */
+export function widenServerFlowControl(server: grpc.Server): void {
+  const http2Servers = (server as unknown as { http2Servers?: Map<Http2Server, unknown> }).http2Servers;
+  if (!(http2Servers instanceof Map)) return;
+  for (const http2 of http2Servers.keys()) {
+    if (typeof http2.updateSettings !== 'function') continue;
+    http2.updateSettings({ initialWindowSize: FLOW_CONTROL_WINDOW - 1, maxFrameSize: MAX_FRAME_SIZE });
+    http2.on('session', (session: Http2Session) => {
+      session.once('localSettings', () => {
+        try {
+          session.setLocalWindowSize(FLOW_CONTROL_WINDOW);
+        } catch {
+          // a closed session: nothing to widen
+        }
+      });
+    });
+  }
+}
