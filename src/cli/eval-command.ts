@@ -12,7 +12,7 @@ import { writeComparison, writeReport } from '../eval/report-html.js';
 import type { EvalReport, ScenarioResult } from '../eval/result.js';
 import { DEFAULT_MEDIA_DIR, runSuite } from '../eval/scenario-runner.js';
 import { loadSuite, MEDIA_PREFIX, resolveMediaPath, type Scenario, type ScenarioChecks, type Suite } from '../eval/scenario.js';
-import { findMouthRegion } from '../eval/mouth-finder.js';
+import { findMouthTrack } from '../eval/mouth-finder.js';
 import { prepareAvatar } from '../avatars/prepare.js';
 import { analyzeTalkingHead, parseMouthBox } from '../eval/video-metrics.js';
 import { writeFileAtomic } from '../say.js';
@@ -184,9 +184,10 @@ async function audioFiles(dir: string): Promise<string[]> {
 
 async function scoreVideo(video: string, mouthText: string | undefined, out: string, json: boolean, log: (l: string) => void): Promise<number> {
   const started = performance.now();
-  const mouth = mouthText ? parseMouthBox(mouthText) : await findMouthRegion(video);
-  if (!mouthText) log(`mouth found by the face mesh: --mouth ${mouth.join(',')}`);
-  const { series, probe, ...analysis } = await analyzeTalkingHead(video, mouth);
+  const track = mouthText ? undefined : await findMouthTrack(video);
+  const mouth = mouthText ? parseMouthBox(mouthText) : track!.bounds;
+  if (track) log(`mouth followed by the face mesh: a ${track.width}x${track.height} box within ${mouth.join(',')}`);
+  const { series, probe, ...analysis } = await analyzeTalkingHead(video, track ?? mouth);
   const result: ScenarioResult = {
     id: 'video', title: video, kind: 'video', avatar: '-', renderer: undefined, transport: 'file', fps: analysis.fps,
     status: 'passed', video: resolve(video), mouthRegion: [...mouth], analysis, checks: [], series,

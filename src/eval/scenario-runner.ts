@@ -15,7 +15,7 @@ import { runChecks, type EvalReport, type LanguageFigures, type LatencyFigures, 
 import { resolveMediaPath, type Scenario, type Suite } from './scenario.js';
 import { writeFrameStrip } from './frame-strip.js';
 import { measureGhosting } from './ghost-analysis.js';
-import { findMouthRegion } from './mouth-finder.js';
+import { findMouthTrack } from './mouth-finder.js';
 import { renderSpeechSession, silence, type RenderFigures } from './session-render.js';
 import { ServerTransport } from './server-transport.js';
 import { analyzeTalkingHead } from './video-metrics.js';
@@ -110,8 +110,9 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     await mkdir(videos, { recursive: true });
     const output = join(videos, `${scenario.id}.mp4`);
     const made = await render(scenario, catalog, output, options);
-    const mouthRegion = scenario.mouth === 'mesh' ? await findMouthRegion(output) : made.figures.mouthRegion;
-    const { series, probe: _probe, ...analysis } = await analyzeTalkingHead(output, mouthRegion);
+    const track = scenario.mouth === 'mesh' ? await findMouthTrack(output) : undefined;
+    const mouthRegion = track?.bounds ?? made.figures.mouthRegion;
+    const { series, probe: _probe, ...analysis } = await analyzeTalkingHead(output, track ?? mouthRegion);
     const accuracy = made.ttsSpeech ? mouthTrackAgreement(made.ttsSpeech, scenario.fps) : undefined;
     const avatarDir = scenario.ghost ? options.avatarDir?.(scenario.avatar) : undefined;
     const ghost = avatarDir ? await measureGhosting(output, avatarDir) : undefined;

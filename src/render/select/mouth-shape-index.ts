@@ -16,7 +16,7 @@ const REST_OPENING = 0.02;
 /** Weight of the head-pose difference (yaw, pitch; see FaceShape) between donor and background. */
 const POSE_WEIGHT = 6;
 /** Share of the frames, the most closed ones, that may show a mouth at rest (when poses are known). */
-const REST_POOL = 0.12;
+const REST_POOL = 0.2;
 
 /**
  * The source frames' measured mouth shapes, sorted by openness, so that the best match for
