@@ -128,7 +128,11 @@ async function evalRegistry(suite: Suite, dir: string, mediaDir: string, refused
  */
 async function prepareSourceAvatars(suite: Suite, dir: string, mediaDir: string, refused: Map<string, string>, log: (line: string) => void): Promise<void> {
   const sources = new Map<string, string>();
-  for (const s of suite.scenarios) if (s.avatarSource) sources.set(s.avatar, s.avatarSource);
+  const forced = new Set<string>();
+  for (const s of suite.scenarios) {
+    if (s.avatarSource) sources.set(s.avatar, s.avatarSource);
+    if (s.forcePrepare) forced.add(s.avatar);
+  }
   if (sources.size === 0) return;
   const needsMedia = [...sources.values()].some((p) => p.startsWith(MEDIA_PREFIX));
   if (needsMedia && !(await exists(mediaDir))) {
@@ -139,7 +143,8 @@ async function prepareSourceAvatars(suite: Suite, dir: string, mediaDir: string,
     if (await exists(join(dir, id, 'avatar.json'))) continue;
     log(`preparing avatar "${id}" from ${input}`);
     try {
-      await prepareAvatar({ input, id, name: id, outputDir: dir });
+      const made = await prepareAvatar({ input, id, name: id, outputDir: dir, force: forced.has(id) });
+      for (const w of made.warnings) log(`prepare warning for "${id}": ${w} (made anyway: forced)`);
     } catch (e) {
       if (!(e instanceof AvatarError) || e.code !== 'invalid_input') throw e;
       refused.set(id, e.message);

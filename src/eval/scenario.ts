@@ -67,6 +67,8 @@ export interface Scenario {
   readonly avatarSource?: string;
   /** The avatar source must be refused by `prepare`: the scenario passes with the reason. */
   readonly expectRefused?: boolean;
+  /** Prepare the avatar source with `force` (past the quality gates). */
+  readonly forcePrepare?: boolean;
   /** Only the first this many ms of `audioFile` are spoken. */
   readonly audioMaxMs?: number;
   /** `mesh`: the mouth box for sync is found on the output by the face mesh (default: the renderer's box). */
@@ -161,6 +163,7 @@ export function parseSuite(json: unknown, path: string): Suite {
       ...(audioFile ? { audioFile: inSuite(audioFile, base) } : {}),
       ...(avatarSource ? { avatarSource: inSuite(avatarSource, base) } : {}),
       ...(merged.expectRefused === true ? { expectRefused: true } : {}),
+      ...(merged.forcePrepare === true ? { forcePrepare: true } : {}),
       ...(typeof audioMaxMs === 'number' ? { audioMaxMs } : {}),
       ...(mouth === 'mesh' ? { mouth } : {}),
       ...(merged.ghost === true ? { ghost: true } : {}),
