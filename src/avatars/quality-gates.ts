@@ -14,7 +14,7 @@ export interface QualityLimits {
   readonly maxFailingShare: number;
 }
 
-export const DEFAULT_QUALITY_LIMITS: QualityLimits = { maxYaw: 0.45, maxPitch: 0.55, minMeshScore: 0.6, minFacePx: 80, maxFailingShare: 0.3 };
+export const DEFAULT_QUALITY_LIMITS: QualityLimits = { maxYaw: 0.6, maxPitch: 0.55, minMeshScore: 0.6, minFacePx: 80, maxFailingShare: 0.5 };
 
 /** A face narrower than this share of the picture is framed by `--crop face` unless told otherwise. */
 export const SMALL_FACE_SHARE = 0.22;
