@@ -8,6 +8,8 @@ const EYE_B = 3;
 const NOSE_BOTTOM = 7;
 /** The paste starts this far from the eye line towards the nose bottom (glasses and eyes stay the background's). */
 const TOP_SHARE = 0.55;
+/** The jaw outlines are drawn towards the nose bottom by this factor (sideways; a third of it downwards). */
+const JAW_INSET = 0.9;
 /** Jaw points (of 21) round the chin, which follow the jaw down when the mouth opens. */
 const CHIN_POINTS = [5, 15] as const;
 
@@ -44,6 +46,13 @@ export function facePaste(b: FrameMouth, s: FrameMouth): FacePaste {
   }
   const nbx = a[2 * NOSE_BOTTOM]!;
   const nby = a[2 * NOSE_BOTTOM + 1]!;
+  // The mesh's outline of a turned head can lie on what is behind it: keep inside it.
+  for (const outline of [jaw, donorJaw]) {
+    for (let i = 0; i < outline.length; i += 2) {
+      outline[i] = nbx + (outline[i]! - nbx) * JAW_INSET;
+      outline[i + 1] = nby + (outline[i + 1]! - nby) * (1 - (1 - JAW_INSET) / 3);
+    }
+  }
   return {
     toSource, polygons: [jaw, donorJaw],
     clip: { x: ex + TOP_SHARE * (nbx - ex), y: ey + TOP_SHARE * (nby - ey), nx, ny },
