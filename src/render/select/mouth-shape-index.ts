@@ -15,6 +15,11 @@ const FULL_OPEN = 0.75;
 const REST_OPENING = 0.02;
 /** Weight of the head-pose difference (yaw, pitch; see FaceShape) between donor and background. */
 const POSE_WEIGHT = 6;
+/**
+ * Cost of changing the donor of a mouth at rest while it stays at rest: high, so silence is
+ * still unless the head has turned so far that the donor no longer fits it.
+ */
+const REST_SWITCH_COST = 0.3;
 /** Share of the frames, the most closed ones, that may show a mouth at rest (when poses are known). */
 const REST_POOL = 0.2;
 
@@ -84,7 +89,7 @@ export class MouthShapeIndex {
     if (atRest(mouth)) {
       const rest = this.restCandidates(background);
       const stay = rest.find((c) => c.index === previous);
-      return stay && stay.cost <= rest[0]!.cost + SWITCH_COST ? previous : rest[0]!.index;
+      return stay && stay.cost <= rest[0]!.cost + REST_SWITCH_COST ? previous : rest[0]!.index;
     }
     return this.bestCost(this.target(mouth), previous, background).index;
   }
@@ -96,8 +101,10 @@ export class MouthShapeIndex {
    */
   plan(mouths: readonly MouthParams[], previous: number, backgrounds: readonly number[] = []): number[] {
     if (mouths.length === 0) return [];
-    const states = mouths.map((m, t) => (atRest(m) ? this.restCandidates(backgrounds[t] ?? -1) : this.candidates(this.target(m), backgrounds[t] ?? -1)));
-    let costs = states[0]!.map((s) => s.cost + this.transition(previous, s.index));
+    const rest = mouths.map(atRest);
+    const states = mouths.map((m, t) => (rest[t] ? this.restCandidates(backgrounds[t] ?? -1) : this.candidates(this.target(m), backgrounds[t] ?? -1)));
+    // A rest that goes on keeps the donor shown before (when it is a rest candidate at all).
+    let costs = states[0]!.map((s) => s.cost + (rest[0] && this.restPool.includes(previous) ? this.restTransition(previous, s.index) : this.transition(previous, s.index)));
     const back: Int32Array[] = [];
     for (let t = 1; t < states.length; t++) {
       const from = states[t - 1]!;
@@ -106,7 +113,7 @@ export class MouthShapeIndex {
       const next = here.map((s, k) => {
         let best = Infinity;
         for (let j = 0; j < from.length; j++) {
-          const c = costs[j]! + this.transition(from[j]!.index, s.index);
+          const c = costs[j]! + (rest[t] && rest[t - 1] ? this.restTransition(from[j]!.index, s.index) : this.transition(from[j]!.index, s.index));
           if (c < best) {
             best = c;
             step[k] = j;
@@ -124,6 +131,10 @@ export class MouthShapeIndex {
       if (t > 0) k = back[t - 1]![k]!;
     }
     return path;
+  }
+
+  private restTransition(from: number, to: number): number {
+    return from === to ? 0 : REST_SWITCH_COST;
   }
 
   private transition(from: number, to: number): number {
