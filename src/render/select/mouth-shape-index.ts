@@ -20,8 +20,6 @@ const POSE_WEIGHT = 6;
  * still unless the head has turned so far that the donor no longer fits it.
  */
 const REST_SWITCH_COST = 0.3;
-/** Share of the frames, the most closed ones, that may show a mouth at rest (when poses are known). */
-const REST_POOL = 0.2;
 
 /**
  * The source frames' measured mouth shapes, sorted by openness, so that the best match for
@@ -41,7 +39,7 @@ export class MouthShapeIndex {
   private readonly pitch: Float64Array | undefined;
   /** Closed-mouth frames a rest may be shown from (the one nearest the background's pose). */
   private readonly restPool: readonly number[];
-  /** The frame shown whenever the mouth is at rest without known poses: always the same, so silence is still. */
+  /** The frame shown whenever the mouth is at rest: always the same, so silence is still. */
   readonly restFrame: number;
 
   constructor(mouths: readonly FrameMouth[]) {
@@ -56,7 +54,9 @@ export class MouthShapeIndex {
     this.yaw = posed ? Float64Array.from(mouths, (m) => m.face!.yaw) : undefined;
     this.pitch = posed ? Float64Array.from(mouths, (m) => m.face!.pitch) : undefined;
     this.restFrame = this.bestCost(this.target({ jawOpen: 0, lipWidth: 0.5, rounding: 0, closure: 1, teeth: 0, tongue: 0 }), -1).index;
-    this.restPool = posed ? Array.from(this.byOpen.slice(0, Math.max(1, Math.ceil(mouths.length * REST_POOL)))) : [this.restFrame];
+    // One frame for every rest: a donor chosen by pose changed the mouth in silence more than
+    // the aligned, jaw-masked paste of one frame shows of a turned head.
+    this.restPool = [this.restFrame];
   }
 
   /** Cost of showing donor frame `i` on background frame `background` (-1: unknown): their head-pose difference. */

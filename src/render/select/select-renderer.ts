@@ -77,17 +77,23 @@ export class SelectRenderer implements Renderer {
     if (chosen !== background) {
       const b = this.mouths[background]!;
       const s = this.mouths[chosen]!;
-      if (b.face && s.face) {
-        pasteFace(src, data, this.frames.width, this.frames.height, facePaste(b, s));
+      const paste = b.face && s.face ? facePaste(b, s) : undefined;
+      // A mouth at rest whose donor only needs moving (same size and tilt as the background)
+      // is blended whole, nose to below the chin: the two show the same things beside the
+      // face, and the background's own talking jaw cannot show through in silence.
+      const resting = chosen === this.shapes.restFrame;
+      if (paste && (!resting || paste.toSource.a !== 1 || paste.toSource.b !== 0)) {
+        pasteFace(src, data, this.frames.width, this.frames.height, paste);
         return { width: this.frames.width, height: this.frames.height, data, ptsMs: frame.ptsMs, release };
       }
+      const [dx, dy] = paste ? [-paste.toSource.tx, -paste.toSource.ty] : [b.ax - s.ax, b.ay - s.ay];
       // Fully opaque from the bottom of the nose to below the chin (everything that moves
       // when talking); the fade lies on the nose, the cheeks and the neck, which do not.
       const top = b.ay;
       const bottom = b.chinY + 0.1 * (b.chinY - b.cy);
       blendEllipse(src, data, this.frames.width, this.frames.height, {
         cx: b.cx, cy: (top + bottom) / 2, rx: b.width * 1.3, ry: (bottom - top) / 2 / (1 - BLEND_FEATHER),
-      }, b.ax - s.ax, b.ay - s.ay, this.colourMatch);
+      }, dx, dy, this.colourMatch);
     }
     return { width: this.frames.width, height: this.frames.height, data, ptsMs: frame.ptsMs, release };
   }
