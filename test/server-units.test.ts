@@ -260,3 +260,14 @@ describe('JPEG frames and the media protocol', () => {
     assert.throws(() => decodeMediaMessage(new Uint8Array(4)), /shorter than its header/);
   });
 });
+
+describe('realtime session size', () => {
+  it('defaults to the avatar\'s own shape, its longer side at the configured size, as the registry derives it', async () => {
+    const { defaultSize } = await import('../src/server/routes/realtime.js');
+    assert.deepEqual(defaultSize({ width: 800, height: 532 }, 512), { width: 512, height: 340 });
+    assert.deepEqual(defaultSize({ width: 532, height: 800 }, 512), { width: 340, height: 512 });
+    assert.deepEqual(defaultSize({ width: 500, height: 376 }, 512), { width: 500, height: 376 }, 'never larger than the avatar');
+    assert.deepEqual(defaultSize({ width: 512, height: 512 }, 512), { width: 512, height: 512 });
+    assert.deepEqual(defaultSize(undefined, 512), { width: 512, height: 512 }, 'unknown avatars: a square (the lookup answers 404)');
+  });
+});

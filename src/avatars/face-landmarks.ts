@@ -3,9 +3,18 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Bounds } from '../core/geometry.js';
-import type { LipLines, Point } from '../render/avatar-input.js';
+import type { FaceShape, LipLines, Point } from '../render/avatar-input.js';
 
-export type { LipLines, Point };
+export type { FaceShape, LipLines, Point };
+
+/** Mesh points (MediaPipe face mesh numbering) of the rigid head: eye corners, nose bridge, tip, bottom. */
+const ALIGN_POINTS = [33, 133, 362, 263, 168, 6, 1, 2];
+/** Face-outline points from the right cheekbone down round the chin to the left one. */
+const JAW_POINTS = [454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234];
+const NOSE_TIP = 1;
+const EYE_OUTER = [33, 263] as const;
+const FOREHEAD = 10;
+const CHIN = 152;
 
 
 
@@ -29,6 +38,10 @@ export interface FaceGeometry {
   readonly noseBottom: Point;
   /** Lowest point of the face outline. */
   readonly chin: Point;
+  /** Alignment points, jaw contour and head pose (see FaceShape); absent from landmarkers without a mesh. */
+  readonly shape?: FaceShape;
+  /** Confidence of the mesh (and so of its lip points), 0..1. */
+  readonly meshScore?: number;
 }
 
 /** Finds faces and their mouth geometry in RGB images. */
@@ -40,6 +53,7 @@ export interface FaceLandmarker {
 /** The parts of the face-landmark library this module uses. */
 interface HumanFace {
   score: number;
+  faceScore?: number;
   box: [number, number, number, number];
   annotations: Record<string, [number, number, number?][]>;
   mesh: [number, number, number?][];
@@ -124,6 +138,8 @@ function toGeometry(face: HumanFace): FaceGeometry {
   const noseBottom = pts('noseBottom')[0] ?? [(left[0] + right[0]) / 2, face.box[1] + face.box[3] * 0.6];
   const [x, y, w, h] = face.box;
   return {
+    shape: faceShape(face.mesh),
+    meshScore: face.faceScore ?? face.score,
     score: face.score,
     box: [x, y, x + w, y + h],
     mouth: {
@@ -134,6 +150,44 @@ function toGeometry(face: HumanFace): FaceGeometry {
     noseBottom,
     chin,
   };
+}
+
+/**
+ * Alignment points, jaw contour and a rough head pose from the 468-point mesh. Yaw is where
+ * the nose tip lies between the two sides of the face outline (0 in the middle, +/-1 at an
+ * edge: a profile); pitch is where it lies between forehead and chin, against a frontal
+ * face's ~0.55.
+ */
+export function faceShape(mesh: readonly (readonly [number, number, number?])[]): FaceShape {
+  const at = (i: number): readonly [number, number, number?] => mesh[i] ?? [0, 0];
+  const flat = (ids: readonly number[]) => ids.flatMap((i) => [round1(at(i)[0]), round1(at(i)[1])]);
+  const [lx, ly] = at(EYE_OUTER[0]);
+  const [rx, ry] = at(EYE_OUTER[1]);
+  // Project onto the eye line, so a tilted (rolled) head does not read as turned.
+  const ux = rx - lx;
+  const uy = ry - ly;
+  const len = Math.hypot(ux, uy) || 1;
+  const along = (i: number) => ((at(i)[0] - lx) * ux + (at(i)[1] - ly) * uy) / len;
+  const across = (i: number) => ((at(i)[1] - ly) * ux - (at(i)[0] - lx) * uy) / len;
+  const right = along(JAW_POINTS[0]!);
+  const left = along(JAW_POINTS[JAW_POINTS.length - 1]!);
+  const mid = (right + left) / 2;
+  const half = Math.abs(right - left) / 2 || 1;
+  const top = across(FOREHEAD);
+  const bottom = across(CHIN);
+  const pitch = (across(NOSE_TIP) - top) / (bottom - top || 1) - 0.55;
+  return {
+    align: flat(ALIGN_POINTS), jaw: flat(JAW_POINTS),
+    yaw: round3((along(NOSE_TIP) - mid) / half), pitch: round3(pitch * 2),
+  };
+}
+
+function round1(v: number): number {
+  return Math.round(v * 10) / 10;
+}
+
+function round3(v: number): number {
+  return Math.round(v * 1000) / 1000;
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { Bounds } from '../core/geometry.js';
-import type { FaceGeometry } from './face-landmarks.js';
+import type { FaceGeometry, FaceShape } from './face-landmarks.js';
 import type { CropRects, FrameMouth } from './manifest.js';
 
 /** Faces found in one frame (empty when none). */
@@ -49,11 +49,42 @@ export function buildFaceTrack(frames: readonly FrameFaces[], fps: number, limit
   const [x1, y1, x2, y2, cx, cy, ax, ay, chinY] = (['x1', 'y1', 'x2', 'y2', 'cx', 'cy', 'ax', 'ay', 'chinY'] as const).map(smooth) as number[][];
   const [open, width] = (['open', 'width'] as const).map(median) as number[][];
   const cropRects = filled.map((_, i) => [x1![i]!, y1![i]!, x2![i]!, y2![i]!].map(Math.round) as unknown as Bounds);
+  const shapes = trackShapes(main, window);
   const mouths = filled.map((_, i): FrameMouth => ({
     cx: round2(cx![i]!), cy: round2(cy![i]!), width: round2(width![i]!), open: round2(open![i]!),
     ax: round2(ax![i]!), ay: round2(ay![i]!), chinY: round2(chinY![i]!),
+    ...(shapes ? { face: shapes[i]! } : {}),
   }));
   return { cropRects, mouths, filledFrames: raw.filter((m) => !m).length };
+}
+
+/**
+ * Per-frame face shapes (alignment points, jaw, pose) smoothed over `window` frames like the
+ * positions, missing frames taken from the nearest measured one; undefined when the
+ * landmarker gives no shapes.
+ */
+function trackShapes(main: readonly (FaceGeometry | undefined)[], window: number): FaceShape[] | undefined {
+  const known = main.map((f) => f?.shape);
+  const first = known.find((s) => s);
+  if (!first || main.some((f) => f && !f.shape)) return undefined;
+  const nA = first.align.length;
+  const nJ = first.jaw.length;
+  const vectors = known.map((s) => (s ? [...s.align, ...s.jaw, s.yaw, s.pitch] : undefined));
+  const indices = vectors.map((v, i) => (v ? i : -1)).filter((i) => i >= 0);
+  const nearest = (i: number) => indices.reduce((best, k) => (Math.abs(k - i) < Math.abs(best - i) ? k : best), indices[0]!);
+  const full = vectors.map((v, i) => v ?? vectors[nearest(i)]!);
+  const columns = Array.from({ length: nA + nJ + 2 }, (_, c) => movingAverage(full.map((v) => v[c]!), window));
+  return full.map((_, i) => {
+    const v = columns.map((col) => col[i]!);
+    return {
+      align: v.slice(0, nA).map(round1), jaw: v.slice(nA, nA + nJ).map(round1),
+      yaw: Math.round(v[nA + nJ]! * 1000) / 1000, pitch: Math.round(v[nA + nJ + 1]! * 1000) / 1000,
+    };
+  });
+}
+
+function round1(v: number): number {
+  return Math.round(v * 10) / 10;
 }
 
 interface Measures {

@@ -52,9 +52,11 @@ export function fitSize(width: number, height: number, maxSide: number): { width
   return { width: even(width), height: even(height) };
 }
 
-/** Reads a still image as RGB at the given (even) size. */
-export async function readImageRgb(path: string, width: number, height: number): Promise<RgbImage> {
-  const rgb = await sharp(path).rotate().removeAlpha().resize(width, height, { fit: 'fill' }).raw().toBuffer();
+/** Reads a still image (or the part `crop` = x, y, width, height of it) as RGB at the given (even) size. */
+export async function readImageRgb(path: string, width: number, height: number, crop?: readonly [number, number, number, number]): Promise<RgbImage> {
+  const image = sharp(path).rotate().removeAlpha();
+  if (crop) image.extract({ left: crop[0], top: crop[1], width: crop[2], height: crop[3] });
+  const rgb = await image.resize(width, height, { fit: 'fill' }).raw().toBuffer();
   return { rgb: new Uint8Array(rgb.buffer, rgb.byteOffset, rgb.length), width, height };
 }
 
@@ -65,6 +67,8 @@ export interface VideoReadOptions {
   readonly fps: number;
   readonly startMs?: number;
   readonly durationMs?: number;
+  /** The part of the picture to keep (x, y, width, height in source pixels). */
+  readonly crop?: readonly [number, number, number, number];
   readonly signal?: AbortSignal;
 }
 
@@ -77,7 +81,8 @@ export async function* readVideoFrames(path: string, options: VideoReadOptions):
   const args = ['-hide_banner', '-nostats', '-loglevel', 'error'];
   if (options.startMs) args.push('-ss', (options.startMs / 1000).toFixed(3));
   if (options.durationMs) args.push('-t', (options.durationMs / 1000).toFixed(3));
-  args.push('-i', path, '-an', '-vf', `fps=${options.fps},scale=${options.width}:${options.height}:flags=area,format=rgb24`, '-f', 'rawvideo', 'pipe:1');
+  const crop = options.crop ? `crop=${options.crop[2]}:${options.crop[3]}:${options.crop[0]}:${options.crop[1]},` : '';
+  args.push('-i', path, '-an', '-vf', `${crop}fps=${options.fps},scale=${options.width}:${options.height}:flags=area,format=rgb24`, '-f', 'rawvideo', 'pipe:1');
   const child = spawn(ffmpeg, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(options.signal ? { signal: options.signal } : {}) });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));

@@ -6,6 +6,8 @@ import { AvatarError, throwIfAborted } from '../core/errors.js';
 import { avatarIdFromName as idFromName, checkAvatarId } from '../core/avatar-id.js';
 import { MeshFaceLandmarker, type FaceGeometry, type FaceLandmarker } from './face-landmarks.js';
 import { buildFaceTrack, FaceTrackError, type FrameFaces } from './face-track.js';
+import { qualityProblems, SMALL_FACE_SHARE } from './quality-gates.js';
+import type { Bounds } from '../core/geometry.js';
 import { AVATAR_FORMAT_VERSION, frameFileName, type AvatarManifest, type MouthFile } from './manifest.js';
 import { extractAudio, fitSize, probeSource, readImageRgb, readVideoFrames, type MediaInfo, type RgbImage } from './media-source.js';
 
@@ -23,7 +25,7 @@ export interface PrepareOptions {
   readonly fps?: number;
   /** JPEG quality of stored frames, 1-100 (default 90). */
   readonly quality?: number;
-  /** Redo an avatar that exists (else it is skipped). */
+  /** Redo an avatar that exists (else it is skipped), and accept a source that fails the quality gates (with warnings). */
   readonly force?: boolean;
   /** Cut of the video to use. */
   readonly startMs?: number;
@@ -34,7 +36,15 @@ export interface PrepareOptions {
   readonly onProgress?: (progress: PrepareProgress) => void;
   /** Landmark model (default: the built-in face mesh). */
   readonly landmarker?: FaceLandmarker;
+  /**
+   * Framing: `face` cuts a talking head around the face (track), `none` keeps the whole
+   * picture, `auto` (default) frames the face when it is small in the picture.
+   */
+  readonly crop?: PrepareCrop;
 }
+
+export type PrepareCrop = 'auto' | 'face' | 'none';
+export const PREPARE_CROPS: readonly PrepareCrop[] = ['auto', 'face', 'none'];
 
 /** Progress of one avatar. */
 export interface PrepareProgress {
@@ -61,6 +71,10 @@ export interface PrepareResult {
   readonly skipped: boolean;
   /** Frames whose face was interpolated from neighbours. */
   readonly filledFrames: number;
+  /** Quality gates the source failed, accepted because of `force`. */
+  readonly warnings: string[];
+  /** The part of the source used (x, y, width, height in source pixels), when framed around the face. */
+  readonly crop?: readonly [number, number, number, number];
 }
 
 /** Shortest usable video. */
@@ -105,7 +119,7 @@ export async function prepareAvatar(options: PrepareOptions): Promise<PrepareRes
   const dest = join(outputDir, id);
   const base = { id, name, input, dir: dest };
   if (!options.force && (await stat(join(dest, 'avatar.json')).catch(() => undefined))) {
-    return { ...base, kind: 'image', renderer: 'warp', frames: 0, bytes: 0, ms: 0, framesPerSecond: 0, skipped: true, filledFrames: 0 };
+    return { ...base, kind: 'image', renderer: 'warp', frames: 0, bytes: 0, ms: 0, framesPerSecond: 0, skipped: true, filledFrames: 0, warnings: [] };
   }
   const info = await probeSource(input);
   const work = join(outputDir, `.${id}.partial-${process.pid}-${randomBytes(3).toString('hex')}`);
@@ -120,6 +134,7 @@ export async function prepareAvatar(options: PrepareOptions): Promise<PrepareRes
     return {
       ...base, kind: info.kind, renderer: info.kind === 'image' ? 'warp' : 'select', frames: built.manifest.frameCount, bytes: built.bytes,
       ms, framesPerSecond: (built.manifest.frameCount * 1000) / ms, skipped: false, filledFrames: built.filledFrames,
+      warnings: built.warnings, ...(built.crop ? { crop: built.crop } : {}),
     };
   } catch (e) {
     await rm(work, { recursive: true, force: true });
@@ -133,6 +148,8 @@ interface BuiltFolder {
   manifest: AvatarManifest;
   bytes: number;
   filledFrames: number;
+  warnings: string[];
+  crop?: readonly [number, number, number, number];
 }
 
 async function buildAvatarFolder(
@@ -143,7 +160,8 @@ async function buildAvatarFolder(
   info: MediaInfo,
 ): Promise<BuiltFolder> {
   const landmarker = options.landmarker ?? (await MeshFaceLandmarker.get());
-  const { width, height } = fitSize(info.width, info.height, options.maxSide ?? 1024);
+  const crop = await chooseCrop(options, info, landmarker);
+  const { width, height } = fitSize(crop ? crop[2] : info.width, crop ? crop[3] : info.height, options.maxSide ?? 1024);
   const faces: FrameFaces[] = [];
   let firstFace: FaceGeometry | undefined;
   let bytes = 0;
@@ -165,10 +183,10 @@ async function buildAvatarFolder(
   const expected = info.kind === 'image' ? 1 : Math.max(1, Math.round((Math.min(options.durationMs ?? Infinity, (info.durationMs ?? 0) - (options.startMs ?? 0)) * options.fps) / 1000));
   let index = 0;
   if (info.kind === 'image') {
-    await measure(await readImageRgb(options.input, width, height), index++);
+    await measure(await readImageRgb(options.input, width, height, crop), index++);
     options.onProgress?.({ id, framesDone: 1, framesTotal: 1 });
   } else {
-    const frames = readVideoFrames(options.input, { width, height, fps: options.fps, ...cut(options), ...(options.signal ? { signal: options.signal } : {}) });
+    const frames = readVideoFrames(options.input, { width, height, fps: options.fps, ...cut(options), ...(crop ? { crop } : {}), ...(options.signal ? { signal: options.signal } : {}) });
     for await (const frame of frames) {
       throwIfAborted(options.signal);
       await measure(frame, index++);
@@ -180,6 +198,10 @@ async function buildAvatarFolder(
   const minFrames = info.kind === 'image' ? 1 : Math.ceil((MIN_VIDEO_MS * options.fps) / 1000);
   if (index < minFrames) {
     throw new AvatarError('invalid_input', `${options.input}: too short (${index} frames at ${options.fps} fps; at least ${MIN_VIDEO_MS} ms is needed)`);
+  }
+  const problems = qualityProblems(faces.map((f) => f[0]));
+  if (problems.length && !options.force) {
+    throw new AvatarError('invalid_input', `${options.input}: cannot make an avatar that looks right: ${problems.join('; ')} (--force makes it anyway)`);
   }
   const track = buildFaceTrack(faces, options.fps, {
     maxGapFrames: Math.round(options.fps / 2), secondFaceArea: 0.25, maxSecondFaceFrames: Math.floor(faces.length * 0.1),
@@ -202,7 +224,52 @@ async function buildAvatarFolder(
     },
     created: new Date().toISOString(),
   };
-  return { manifest, bytes, filledFrames: track.filledFrames };
+  return { manifest, bytes, filledFrames: track.filledFrames, warnings: problems, ...(crop ? { crop } : {}) };
+}
+
+/** Frames looked at to decide the framing of a video. */
+const FRAMING_SAMPLES = 8;
+
+/**
+ * The part of the source to keep (source pixels), or undefined for all of it: with `face`,
+ * or with `auto` when the face is narrower than SMALL_FACE_SHARE of the picture, a head and
+ * shoulders frame around every face found in a few frames (the whole face track).
+ */
+async function chooseCrop(options: PrepareOptions & { fps: number }, info: MediaInfo, landmarker: FaceLandmarker): Promise<[number, number, number, number] | undefined> {
+  const mode = options.crop ?? 'auto';
+  if (mode === 'none') return undefined;
+  const { width, height } = fitSize(info.width, info.height, 1024);
+  const boxes: Bounds[] = [];
+  if (info.kind === 'image') {
+    const face = (await landmarker.detect((await readImageRgb(options.input, width, height)).rgb, width, height))[0];
+    if (face) boxes.push(face.box);
+  } else {
+    const span = Math.min(options.durationMs ?? Infinity, (info.durationMs ?? 1000) - (options.startMs ?? 0));
+    const fps = Math.max(0.2, (FRAMING_SAMPLES * 1000) / Math.max(1000, span));
+    for await (const frame of readVideoFrames(options.input, { width, height, fps, ...cut(options), ...(options.signal ? { signal: options.signal } : {}) })) {
+      const face = (await landmarker.detect(frame.rgb, width, height))[0];
+      if (face) boxes.push(face.box);
+    }
+  }
+  if (boxes.length === 0) return undefined;
+  const s = info.width / width;
+  const x0 = Math.min(...boxes.map((b) => b[0])) * s;
+  const y0 = Math.min(...boxes.map((b) => b[1])) * s;
+  const x1 = Math.max(...boxes.map((b) => b[2])) * s;
+  const y1 = Math.max(...boxes.map((b) => b[3])) * s;
+  const faceW = (x1 - x0);
+  if (mode === 'auto' && faceW >= SMALL_FACE_SHARE * info.width) return undefined;
+  // Head and shoulders: the face about a third of the width, a little above the middle.
+  const w = Math.min(info.width, faceW * 3);
+  const h = Math.min(info.height, Math.max((y1 - y0) * 2.6, w * 0.75));
+  const cx = (x0 + x1) / 2;
+  const cy = y0 + (y1 - y0) * 0.75;
+  const even = (v: number) => Math.max(2, Math.floor(v / 2) * 2);
+  const cw = even(w);
+  const ch = even(h);
+  const left = even(Math.max(0, Math.min(info.width - cw, cx - cw / 2)));
+  const top = even(Math.max(0, Math.min(info.height - ch, cy - ch / 2)));
+  return [left, top, Math.min(cw, info.width - left), Math.min(ch, info.height - top)];
 }
 
 function cut(options: PrepareOptions): { startMs?: number; durationMs?: number } {

@@ -10,8 +10,10 @@ import { compareReports, formatComparison, loadReport } from '../eval/compare.js
 import { compareWithGold, goldFromReport, loadGold } from '../eval/gold.js';
 import { writeComparison, writeReport } from '../eval/report-html.js';
 import type { EvalReport, ScenarioResult } from '../eval/result.js';
-import { runSuite } from '../eval/scenario-runner.js';
-import { loadSuite, type Scenario, type ScenarioChecks, type Suite } from '../eval/scenario.js';
+import { DEFAULT_MEDIA_DIR, runSuite } from '../eval/scenario-runner.js';
+import { loadSuite, MEDIA_PREFIX, resolveMediaPath, type Scenario, type ScenarioChecks, type Suite } from '../eval/scenario.js';
+import { findMouthTrack } from '../eval/mouth-finder.js';
+import { prepareAvatar } from '../avatars/prepare.js';
 import { analyzeTalkingHead, parseMouthBox } from '../eval/video-metrics.js';
 import { writeFileAtomic } from '../say.js';
 export { EVAL_HELP } from './eval-help.js';
@@ -39,6 +41,7 @@ export async function runEval(argv: readonly string[], options: { catalog?: Avat
       compare: { type: 'string' },
       quiet: { type: 'boolean', short: 'q', default: false },
       'avatars-dir': { type: 'string' },
+      media: { type: 'string' },
     },
   });
   const out = resolve(values.out);
@@ -55,7 +58,7 @@ export async function runEval(argv: readonly string[], options: { catalog?: Avat
   if (positionals.length) throw new AvatarError('invalid_input', `unexpected argument "${positionals[0]}" (see: avatar --help)`);
 
   if (values.video !== undefined || values.mouth !== undefined) {
-    if (!values.video || !values.mouth) throw new AvatarError('invalid_input', '--video and --mouth go together: avatar eval --video FILE --mouth x,y,w,h');
+    if (!values.video) throw new AvatarError('invalid_input', '--mouth goes with --video: avatar eval --video FILE [--mouth x,y,w,h]');
     return scoreVideo(values.video, values.mouth, out, values.json, log);
   }
 
@@ -68,12 +71,16 @@ export async function runEval(argv: readonly string[], options: { catalog?: Avat
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   let report: EvalReport;
-  const registry = options.catalog ? undefined : await evalRegistry(suite, values['avatars-dir'] ?? join(out, 'avatars'), log);
+  const avatarsDir = resolve(values['avatars-dir'] ?? join(out, 'avatars'));
+  const mediaDir = resolve(values.media ?? DEFAULT_MEDIA_DIR);
+  const refused = new Map<string, string>();
+  const registry = options.catalog ? undefined : await evalRegistry(suite, avatarsDir, mediaDir, refused, log);
   try {
     log(`avatar eval: suite ${suite.name}, ${suite.scenarios.length} scenarios, report in ${out}`);
     const started = performance.now();
     report = await runSuite(suite, {
       outDir: out, catalog: options.catalog ?? registry ?? new BuiltinAvatarCatalog(), signal: controller.signal,
+      mediaDir, refused, avatarDir: (id) => (registry?.get(id) && !registry.get(id)!.builtin ? join(avatarsDir, id) : undefined),
       onProgress: ({ scenario, index, total, result }) => {
         if (result) log(`[${index + 1}/${total}] ${scenario.id}: ${describe(result)} (${((performance.now() - started) / 1000).toFixed(1)} s)`);
       },
@@ -107,11 +114,43 @@ export async function runEval(argv: readonly string[], options: { catalog?: Avat
  * The prepared avatars the suite names, from `dir`; the fixture avatars (`photo`, `video`)
  * are built there first when missing, so the warp and select renderers are always measured.
  */
-async function evalRegistry(suite: Suite, dir: string, log: (line: string) => void): Promise<AvatarRegistry | undefined> {
+async function evalRegistry(suite: Suite, dir: string, mediaDir: string, refused: Map<string, string>, log: (line: string) => void): Promise<AvatarRegistry | undefined> {
   const wanted = new Set(suite.scenarios.map((s) => s.avatar).filter((id) => id !== 'default'));
   if (wanted.size === 0) return undefined;
   for (const id of wanted) if (isFixtureAvatar(id)) await ensureFixtureAvatar(dir, id, log);
+  await prepareSourceAvatars(suite, dir, mediaDir, refused, log);
   return AvatarRegistry.open({ dirs: [dir], rescanMs: 0 });
+}
+
+/**
+ * Prepares the avatars that scenarios make from a photo or video (`avatarSource`) into
+ * `dir`, once each; a refusal is recorded with its reason (a scenario may expect it).
+ */
+async function prepareSourceAvatars(suite: Suite, dir: string, mediaDir: string, refused: Map<string, string>, log: (line: string) => void): Promise<void> {
+  const sources = new Map<string, string>();
+  const forced = new Set<string>();
+  for (const s of suite.scenarios) {
+    if (s.avatarSource) sources.set(s.avatar, s.avatarSource);
+    if (s.forcePrepare) forced.add(s.avatar);
+  }
+  if (sources.size === 0) return;
+  const needsMedia = [...sources.values()].some((p) => p.startsWith(MEDIA_PREFIX));
+  if (needsMedia && !(await exists(mediaDir))) {
+    throw new AvatarError('invalid_input', `suite ${suite.name} needs the media folder ${mediaDir}, which is missing (pass --media DIR; see the media README)`);
+  }
+  for (const [id, source] of sources) {
+    const input = resolveMediaPath(source, mediaDir);
+    if (await exists(join(dir, id, 'avatar.json'))) continue;
+    log(`preparing avatar "${id}" from ${input}`);
+    try {
+      const made = await prepareAvatar({ input, id, name: id, outputDir: dir, force: forced.has(id) });
+      for (const w of made.warnings) log(`prepare warning for "${id}": ${w} (made anyway: forced)`);
+    } catch (e) {
+      if (!(e instanceof AvatarError) || e.code !== 'invalid_input') throw e;
+      refused.set(id, e.message);
+      log(`prepare refused "${id}": ${e.message}`);
+    }
+  }
 }
 
 function describe(r: ScenarioResult): string {
@@ -148,10 +187,12 @@ async function audioFiles(dir: string): Promise<string[]> {
   return files;
 }
 
-async function scoreVideo(video: string, mouthText: string, out: string, json: boolean, log: (l: string) => void): Promise<number> {
-  const mouth = parseMouthBox(mouthText);
+async function scoreVideo(video: string, mouthText: string | undefined, out: string, json: boolean, log: (l: string) => void): Promise<number> {
   const started = performance.now();
-  const { series, probe, ...analysis } = await analyzeTalkingHead(video, mouth);
+  const track = mouthText ? undefined : await findMouthTrack(video);
+  const mouth = mouthText ? parseMouthBox(mouthText) : track!.bounds;
+  if (track) log(`mouth followed by the face mesh: a ${track.width}x${track.height} box within ${mouth.join(',')}`);
+  const { series, probe, ...analysis } = await analyzeTalkingHead(video, track ?? mouth);
   const result: ScenarioResult = {
     id: 'video', title: video, kind: 'video', avatar: '-', renderer: undefined, transport: 'file', fps: analysis.fps,
     status: 'passed', video: resolve(video), mouthRegion: [...mouth], analysis, checks: [], series,

@@ -48,7 +48,10 @@ prepare options:
   --quality N           JPEG quality of stored frames, 1-100 (default 90)
   --start S, --duration S   cut of the video (seconds or hh:mm:ss)
   --workers N           avatars prepared in parallel for a folder (default 1)
-  --force               redo an avatar that exists (default: skip it and say so)
+  --force               redo an avatar that exists (default: skip it and say so), and make
+                        one from a source that fails the quality gates (turned or tilted
+                        head, unsure mouth landmarks, face too small), with a warning
+  --crop auto|face|none frame a talking head around the face (auto: when the face is small)
   --output-json FILE    frames, bytes and time per avatar
   --avatars-dir DIR     where avatars are written (default: $AVATAR_HOME, else ./avatars)
 

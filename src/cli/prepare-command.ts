@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AvatarError } from '../core/errors.js';
 import { prepareInWorker } from '../avatars/prepare-in-worker.js';
-import { listPrepareInputs, prepareAvatar, type PrepareOptions, type PrepareProgress, type PrepareResult } from '../avatars/prepare.js';
+import { listPrepareInputs, prepareAvatar, PREPARE_CROPS, type PrepareCrop, type PrepareOptions, type PrepareProgress, type PrepareResult } from '../avatars/prepare.js';
 import { avatarsDir } from './avatar-dirs.js';
 import { ProgressBars } from './progress-bars.js';
 
@@ -18,6 +18,7 @@ export async function runPrepare(argv: readonly string[]): Promise<number> {
       quality: { type: 'string', default: '90' },
       workers: { type: 'string', default: '1' },
       force: { type: 'boolean', default: false },
+      crop: { type: 'string', default: 'auto' },
       'output-json': { type: 'string' },
       start: { type: 'string' },
       duration: { type: 'string' },
@@ -37,11 +38,13 @@ export async function runPrepare(argv: readonly string[]): Promise<number> {
   if (inputs.length === 0) throw new AvatarError('invalid_input', `${input}: no photos or videos in this folder`);
   if (values.name && inputs.length > 1) throw new AvatarError('invalid_input', '--name names one avatar; a folder makes one avatar per file, named after it');
   const workers = integer('workers', values.workers, 1, 16);
+  if (!(PREPARE_CROPS as readonly string[]).includes(values.crop)) throw new AvatarError('invalid_input', `--crop must be one of ${PREPARE_CROPS.join(', ')}, got "${values.crop}"`);
   const common: Omit<PrepareOptions, 'input'> = {
     outputDir: avatarsDir(values['avatars-dir']),
     fps: integer('fps', values.fps, 1, 60),
     quality: integer('quality', values.quality, 1, 100),
     force: values.force,
+    crop: values.crop as PrepareCrop,
     ...(values.name ? { name: values.name } : {}),
     ...(values.start ? { startMs: seconds('start', values.start) } : {}),
     ...(values.duration ? { durationMs: seconds('duration', values.duration) } : {}),
@@ -55,6 +58,7 @@ export async function runPrepare(argv: readonly string[]): Promise<number> {
         ? await prepareInWorker({ ...common, input: file }, (p) => bars?.update(p.id, p.framesDone, p.framesTotal))
         : await prepareAvatar({ ...common, input: file, onProgress: (p: PrepareProgress) => bars?.update(p.id, p.framesDone, p.framesTotal) });
       results.push(result);
+      for (const w of result.warnings) process.stderr.write(`warning: ${result.id}: ${w} (made anyway: --force)\n`);
       bars?.finish(result.id, result.skipped
         ? `skipped: ${result.dir} exists (use --force to redo it)`
         : `${result.frames} frames, ${(result.bytes / 1e6).toFixed(1)} MB, ${(result.ms / 1000).toFixed(1)} s (${result.framesPerSecond.toFixed(1)} frames/s), renderer ${result.renderer}`);

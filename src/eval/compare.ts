@@ -35,6 +35,8 @@ export const COMPARE_TOLERANCES = {
   openAgreementDrop: 0.03,
   avDurationDiffMs: 40,
   driftMs: 20,
+  /** The 95th-percentile seam/ghost score rose by more than this (score points). */
+  ghostRise: 2,
   /** Relative change of mean F0 (the voice changed). */
   f0Relative: 0.1,
   /** Latency (total, first frame, real-time factor) grew by this factor. */
@@ -108,6 +110,8 @@ function judge(metric: string, x: number, y: number, frameMs: number): string | 
       return Math.abs(y) - Math.abs(x) > t.avDurationDiffMs ? `A/V duration difference grew by more than ${t.avDurationDiffMs} ms` : undefined;
     case 'driftMs':
       return Math.abs(y) - Math.abs(x) > t.driftMs ? `drift grew by more than ${t.driftMs} ms` : undefined;
+    case 'ghostP95':
+      return y - x > t.ghostRise ? `seam/ghost score (95th percentile) up by more than ${t.ghostRise}` : undefined;
     case 'f0MeanHz':
       return Math.abs(y - x) > t.f0Relative * x ? `mean F0 changed by more than ${t.f0Relative * 100}%` : undefined;
     case 'totalMs':

@@ -1,6 +1,7 @@
 import type { MouthTrackAgreement } from './mouth-accuracy.js';
 import type { ScenarioChecks, ScenarioKind } from './scenario.js';
 import type { VideoAnalysis } from './video-metrics.js';
+import type { GhostFigures } from './ghost-analysis.js';
 
 /** Latency of one scenario. Times in ms; FPS are frames per second of the stage's own time. */
 export interface LatencyFigures {
@@ -65,6 +66,10 @@ export interface ScenarioResult {
   readonly accuracy?: MouthTrackAgreement;
   readonly checks: CheckOutcome[];
   readonly series?: VideoAnalysis['series'];
+  /** Seam/ghost and colour figures against the avatar's frames (scenarios with `ghost`). */
+  readonly ghost?: GhostFigures;
+  /** Frame strip (PNG), relative to the report folder. */
+  readonly strip?: string;
 }
 
 /** A whole evaluation run (the JSON report). */
@@ -116,6 +121,8 @@ export function figuresOf(r: ScenarioResult): Record<string, number | undefined>
     renderFps: l?.renderFps,
     encodeFps: l?.encodeFps,
     realtimeFactor: l?.realtimeFactor,
+    ghostMean: r.ghost?.mean,
+    ghostP95: r.ghost?.p95,
   };
 }
 
@@ -124,7 +131,7 @@ function finite(v: number | undefined): number | undefined {
 }
 
 /** Applies a scenario's checks to its figures. */
-export function runChecks(checks: ScenarioChecks, r: Pick<ScenarioResult, 'analysis' | 'accuracy'>): CheckOutcome[] {
+export function runChecks(checks: ScenarioChecks, r: Pick<ScenarioResult, 'analysis' | 'accuracy' | 'ghost'>): CheckOutcome[] {
   const a = r.analysis;
   const values: Record<keyof ScenarioChecks, number | null> = {
     maxAbsOffsetMs: a ? Math.abs(a.sync.offsetMs) : null,
@@ -133,6 +140,8 @@ export function runChecks(checks: ScenarioChecks, r: Pick<ScenarioResult, 'analy
     minOpenAgreement: r.accuracy?.openAgreement ?? null,
     maxAvDurationDiffMs: a ? Math.abs(a.validity.avDurationDiffMs) : null,
     maxAbsDriftMs: a?.drift ? Math.abs(a.drift.driftMs) : null,
+    maxGhostP95: r.ghost?.p95 ?? null,
+    maxChromaGain: r.ghost ? r.ghost.chroma.output - r.ghost.chroma.source : null,
   };
   return (Object.keys(checks) as (keyof ScenarioChecks)[]).map((check) => {
     const limit = checks[check]!;

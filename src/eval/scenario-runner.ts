@@ -12,13 +12,18 @@ import { detectLanguage, resolveLanguage } from '../tts/language.js';
 import type { TtsProvider } from '../tts/provider.js';
 import { mouthTrackAgreement } from './mouth-accuracy.js';
 import { runChecks, type EvalReport, type LanguageFigures, type LatencyFigures, type ScenarioResult } from './result.js';
-import type { Scenario, Suite } from './scenario.js';
+import { resolveMediaPath, type Scenario, type Suite } from './scenario.js';
+import { writeFrameStrip } from './frame-strip.js';
+import { measureGhosting } from './ghost-analysis.js';
+import { findMouthTrack } from './mouth-finder.js';
 import { renderSpeechSession, silence, type RenderFigures } from './session-render.js';
 import { ServerTransport } from './server-transport.js';
 import { analyzeTalkingHead } from './video-metrics.js';
 
 /** Transports the evaluator can drive today. */
 export const SUPPORTED_TRANSPORTS = ['file', 'stream', 'realtime'] as const;
+/** Where the real-media suite looks for its media unless told (`--media DIR`). */
+export const DEFAULT_MEDIA_DIR = '../shared/media';
 /** Pause inserted between the utterances of a session, ms. */
 const UTTERANCE_GAP_MS = 500;
 
@@ -34,6 +39,12 @@ export interface RunOptions {
   readonly onProgress?: (event: { scenario: Scenario; index: number; total: number; result?: ScenarioResult }) => void;
   /** The `stream` transport's server (runSuite starts one on first use and stops it). */
   readonly stream?: ServerTransport;
+  /** Folder that `media:` paths of scenarios lie in. */
+  readonly mediaDir?: string;
+  /** Avatars whose source `prepare` refused, with the reason (scenarios with `avatarSource`). */
+  readonly refused?: ReadonlyMap<string, string>;
+  /** The prepared folder of an avatar, for the seam/ghost measure (undefined: not a folder). */
+  readonly avatarDir?: (id: string) => string | undefined;
 }
 
 /** Runs every scenario of a suite in order and gathers the report (gold comparison not included). */
@@ -85,6 +96,13 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     id: scenario.id, title: scenario.title, kind: scenario.kind, avatar: scenario.avatar,
     renderer: catalog.get(scenario.avatar)?.renderer ?? scenario.renderer, transport: scenario.transport, fps: scenario.fps,
   };
+  const refusal = options.refused?.get(scenario.avatar);
+  if (scenario.expectRefused) {
+    return refusal
+      ? { ...base, status: 'passed', reason: `refused as expected: ${refusal}`, checks: [] }
+      : { ...base, status: 'failed', reason: `prepare accepted ${scenario.avatarSource ?? scenario.avatar}, which it should refuse`, checks: [] };
+  }
+  if (refusal) return { ...base, status: 'error', reason: `prepare refused the avatar: ${refusal}`, checks: [] };
   const reason = skipReason(scenario, catalog);
   if (reason) return { ...base, status: 'skipped', reason, checks: [] };
   try {
@@ -92,14 +110,22 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     await mkdir(videos, { recursive: true });
     const output = join(videos, `${scenario.id}.mp4`);
     const made = await render(scenario, catalog, output, options);
-    const { series, probe: _probe, ...analysis } = await analyzeTalkingHead(output, made.figures.mouthRegion);
+    const track = scenario.mouth === 'mesh' ? await findMouthTrack(output) : undefined;
+    const mouthRegion = track?.bounds ?? made.figures.mouthRegion;
+    const { series, probe: _probe, ...analysis } = await analyzeTalkingHead(output, track ?? mouthRegion);
     const accuracy = made.ttsSpeech ? mouthTrackAgreement(made.ttsSpeech, scenario.fps) : undefined;
-    const checks = runChecks(scenario.checks, { analysis, ...(accuracy ? { accuracy } : {}) });
+    const avatarDir = scenario.ghost ? options.avatarDir?.(scenario.avatar) : undefined;
+    const ghost = avatarDir ? await measureGhosting(output, avatarDir) : undefined;
+    const strip = join(options.outDir, 'strips', `${scenario.id}.png`);
+    await writeFrameStrip(output, strip, analysis.frames);
+    const checks = runChecks(scenario.checks, { analysis, ...(accuracy ? { accuracy } : {}), ...(ghost ? { ghost } : {}) });
     return {
       ...base,
       status: checks.every((c) => c.passed !== false) ? 'passed' : 'failed',
       video: relative(options.outDir, output),
-      mouthRegion: [...made.figures.mouthRegion],
+      mouthRegion: [...mouthRegion],
+      strip: relative(options.outDir, strip),
+      ...(ghost ? { ghost } : {}),
       ...(made.language ? { language: made.language } : {}),
       latency: latencyOf(made.figures),
       analysis,
@@ -198,14 +224,17 @@ async function render(scenario: Scenario, catalog: AvatarCatalog, output: string
       return { figures, ttsSpeech, language: languageFigures([u], [language], [ttsSpeech.voice ?? '?']) };
     }
     case 'audio-file': {
-      const figures = await renderSpeechSession({ speech: decodedFile(scenario.audioFile!, signal), arrival: 'whole', catalog, avatar: scenario.avatar, fps: scenario.fps, output, ...(signal ? { signal } : {}) });
+      const file = resolveMediaPath(scenario.audioFile!, options.mediaDir ?? DEFAULT_MEDIA_DIR);
+      const figures = await renderSpeechSession({ speech: decodedFile(file, signal, scenario.audioMaxMs), arrival: 'whole', catalog, avatar: scenario.avatar, fps: scenario.fps, output, ...(signal ? { signal } : {}) });
       return { figures };
     }
   }
 }
 
-async function* decodedFile(path: string, signal: AbortSignal | undefined): AsyncGenerator<Speech> {
-  yield await readAudioSpeech(path, { label: path, ...(signal ? { signal } : {}) });
+async function* decodedFile(path: string, signal: AbortSignal | undefined, maxMs?: number): AsyncGenerator<Speech> {
+  const speech = await readAudioSpeech(path, { label: path, ...(signal ? { signal } : {}) });
+  const keep = maxMs === undefined ? speech.pcm.length : Math.round((maxMs * speech.sampleRate) / 1000);
+  yield keep < speech.pcm.length ? { ...speech, pcm: speech.pcm.slice(0, keep) } : speech;
 }
 
 function languageFigures(utterances: readonly { text: string; language: string }[], used: string[], voices: string[]): LanguageFigures {

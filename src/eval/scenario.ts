@@ -27,6 +27,10 @@ export interface ScenarioChecks {
   readonly maxAvDurationDiffMs?: number;
   /** |drift| between the first and last 10 s, ms. */
   readonly maxAbsDriftMs?: number;
+  /** 95th percentile of the seam/ghost score over frames (see seam-metric.ts). */
+  readonly maxGhostP95?: number;
+  /** Chroma of the output's lower face above the avatar's own (colour from nowhere). */
+  readonly maxChromaGain?: number;
 }
 
 /** One utterance of a session. */
@@ -56,7 +60,25 @@ export interface Scenario {
   readonly fps: number;
   readonly checks: ScenarioChecks;
   readonly tags: readonly string[];
+  /**
+   * A photo or video the evaluator prepares as this scenario's avatar (`avatar` is its id).
+   * A path that starts with `media:` is inside the media folder (`--media DIR`).
+   */
+  readonly avatarSource?: string;
+  /** The avatar source must be refused by `prepare`: the scenario passes with the reason. */
+  readonly expectRefused?: boolean;
+  /** Prepare the avatar source with `force` (past the quality gates). */
+  readonly forcePrepare?: boolean;
+  /** Only the first this many ms of `audioFile` are spoken. */
+  readonly audioMaxMs?: number;
+  /** `mesh`: the mouth box for sync is found on the output by the face mesh (default: the renderer's box). */
+  readonly mouth?: 'renderer' | 'mesh';
+  /** Measure the seam/ghost score against the prepared avatar's frames. */
+  readonly ghost?: boolean;
 }
+
+/** Prefix of scenario paths that lie in the media folder. */
+export const MEDIA_PREFIX = 'media:';
 
 /** A suite: scenarios plus where its gold figures live. */
 export interface Suite {
@@ -81,7 +103,7 @@ export async function loadSuite(nameOrPath: string): Promise<Suite> {
   try {
     text = await readFile(path, 'utf8');
   } catch {
-    throw new AvatarError('invalid_input', `no suite "${nameOrPath}": not a built-in suite (default, quick) nor a readable file`);
+    throw new AvatarError('invalid_input', `no suite "${nameOrPath}": not a built-in suite (default, quick, real) nor a readable file`);
   }
   let json: unknown;
   try {
@@ -123,6 +145,11 @@ export function parseSuite(json: unknown, path: string): Suite {
       utterances = [{ text: str(s.text, at('text')), language: str(merged.language ?? 'auto', at('language')) }];
     }
     const audioFile = kind === 'audio-file' ? str(s.audioFile, at('audioFile')) : undefined;
+    const avatarSource = merged.avatarSource === undefined ? undefined : str(merged.avatarSource, at('avatarSource'));
+    const audioMaxMs = merged.audioMaxMs;
+    if (audioMaxMs !== undefined && (typeof audioMaxMs !== 'number' || !(audioMaxMs >= 500))) throw new AvatarError('invalid_input', at('audioMaxMs must be a number of ms, at least 500'));
+    const mouth = merged.mouth ?? 'renderer';
+    if (mouth !== 'renderer' && mouth !== 'mesh') throw new AvatarError('invalid_input', at('mouth must be "renderer" or "mesh"'));
     const fps = merged.fps ?? 25;
     if (typeof fps !== 'number' || !Number.isInteger(fps) || fps < 1 || fps > 60) throw new AvatarError('invalid_input', at('fps must be a whole number from 1 to 60'));
     const tags = merged.tags ?? [];
@@ -133,7 +160,13 @@ export function parseSuite(json: unknown, path: string): Suite {
       avatar: str(merged.avatar ?? 'default', at('avatar')),
       ...(merged.renderer !== undefined ? { renderer: str(merged.renderer, at('renderer')) } : {}),
       transport: str(merged.transport ?? 'file', at('transport')),
-      ...(audioFile ? { audioFile: isAbsolute(audioFile) ? audioFile : resolve(base, audioFile) } : {}),
+      ...(audioFile ? { audioFile: inSuite(audioFile, base) } : {}),
+      ...(avatarSource ? { avatarSource: inSuite(avatarSource, base) } : {}),
+      ...(merged.expectRefused === true ? { expectRefused: true } : {}),
+      ...(merged.forcePrepare === true ? { forcePrepare: true } : {}),
+      ...(typeof audioMaxMs === 'number' ? { audioMaxMs } : {}),
+      ...(mouth === 'mesh' ? { mouth } : {}),
+      ...(merged.ghost === true ? { ghost: true } : {}),
       checks: { ...suiteChecks, ...(s.checks === undefined ? {} : parseChecks(s.checks, at('checks'))) },
     } satisfies Scenario;
   });
@@ -146,7 +179,17 @@ export function parseSuite(json: unknown, path: string): Suite {
   };
 }
 
-const CHECK_KEYS = ['maxAbsOffsetMs', 'minConfidence', 'maxStillnessRatio', 'minOpenAgreement', 'maxAvDurationDiffMs', 'maxAbsDriftMs'] as const;
+const CHECK_KEYS = ['maxAbsOffsetMs', 'minConfidence', 'maxStillnessRatio', 'minOpenAgreement', 'maxAvDurationDiffMs', 'maxAbsDriftMs', 'maxGhostP95', 'maxChromaGain'] as const;
+
+/** A scenario path: kept as is in the media folder (resolved when run), else relative to the suite file. */
+function inSuite(path: string, base: string): string {
+  return path.startsWith(MEDIA_PREFIX) || isAbsolute(path) ? path : resolve(base, path);
+}
+
+/** A scenario path resolved against the media folder when it names one. */
+export function resolveMediaPath(path: string, mediaDir: string): string {
+  return path.startsWith(MEDIA_PREFIX) ? resolve(mediaDir, path.slice(MEDIA_PREFIX.length)) : path;
+}
 
 function parseChecks(raw: unknown, where: string): ScenarioChecks {
   const o = asObject(raw, where);

@@ -4,6 +4,7 @@ import { bt1359Verdict, fineEnvelope, measureAvOffset, type AvOffset } from './a
 import { summarizePitch, type PitchSummary } from './pitch.js';
 import { probeMedia, type MediaProbe } from '../encode/media-probe.js';
 import { decodeRegionLuma, frameMotion, motionBySpan, mouthActivity, type Region } from './sync-analysis.js';
+import type { MouthTrack } from './mouth-finder.js';
 
 /** Sample rate the audio of a video is analysed at. */
 const ANALYSIS_RATE = 16000;
@@ -66,17 +67,18 @@ export async function decodeAudioTrack(path: string, sampleRate = ANALYSIS_RATE)
 
 /**
  * Measures lip sync, drift, stillness, voice pitch and stream validity of any talking-head
- * video with an audio track, given the mouth's box in video pixels.
+ * video with an audio track, given the mouth's box in video pixels or a track of it.
  */
-export async function analyzeTalkingHead(path: string, mouth: Region, options: { maxLagFrames?: number } = {}): Promise<VideoAnalysis> {
+export async function analyzeTalkingHead(path: string, mouth: Region | MouthTrack, options: { maxLagFrames?: number } = {}): Promise<VideoAnalysis> {
   const probe = await probeMedia(path);
   if (!probe.video) throw new AvatarError('invalid_input', `${path} has no video stream`);
   if (!probe.audio) throw new AvatarError('invalid_input', `${path} has no audio stream: lip sync needs the sound`);
-  const [x, y, w, h] = mouth;
-  if (x + w > probe.video.width || y + h > probe.video.height) {
-    throw new AvatarError('invalid_input', `mouth box ${x},${y},${w},${h} lies outside the ${probe.video.width}x${probe.video.height} video`);
+  const [x, y, bw, bh] = 'origins' in mouth ? mouth.bounds : mouth;
+  if (x + bw > probe.video.width || y + bh > probe.video.height) {
+    throw new AvatarError('invalid_input', `mouth box ${x},${y},${bw},${bh} lies outside the ${probe.video.width}x${probe.video.height} video`);
   }
-  const { frames, fps } = await decodeRegionLuma(path, mouth);
+  const { frames, fps } = 'origins' in mouth ? await decodeTrackedLuma(path, mouth) : await decodeRegionLuma(path, mouth);
+  const [w, h] = 'origins' in mouth ? [mouth.width, mouth.height] : [bw, bh];
   if (frames.length < 10) throw new AvatarError('invalid_input', `${path} has only ${frames.length} decodable frames`);
   const pcm = await decodeAudioTrack(path);
   const frameMs = 1000 / fps;
@@ -115,6 +117,26 @@ export async function analyzeTalkingHead(path: string, mouth: Region, options: {
     },
     series: { envelope: scaled(envelope), activity: scaled(activity), offsetsMs, correlations },
   };
+}
+
+/**
+ * Luma of the tracked mouth box in every frame: the track's bounds are cut out by ffmpeg,
+ * and each frame's box is taken from them where the track puts it (the last origin holds
+ * for frames past the track's end).
+ */
+async function decodeTrackedLuma(path: string, track: MouthTrack): Promise<{ frames: Uint8Array[]; fps: number }> {
+  const [bx, by, bw] = track.bounds;
+  const { frames: cut, fps } = await decodeRegionLuma(path, track.bounds);
+  const frames = cut.map((full, i) => {
+    const [ox, oy] = track.origins[Math.min(i, track.origins.length - 1)]!;
+    const box = new Uint8Array(track.width * track.height);
+    for (let y = 0; y < track.height; y++) {
+      const from = (oy - by + y) * bw + (ox - bx);
+      box.set(full.subarray(from, from + track.width), y * track.width);
+    }
+    return box;
+  });
+  return { frames, fps };
 }
 
 /** A series scaled so its 99th percentile is 1, rounded for compact reports. */

@@ -28,6 +28,23 @@ export interface FrameMouth {
   readonly ay: number;
   /** Chin height (lowest face-outline point). */
   readonly chinY: number;
+  /** Landmarks for aligning and masking the face (absent in folders made before they were stored). */
+  readonly face?: FaceShape;
+}
+
+/** The parts of a face that a renderer aligns on and blends within, in the frame's pixels. */
+export interface FaceShape {
+  /**
+   * Points of the rigid part of the head, which speech does not move, as x,y pairs: the
+   * outer and inner corners of both eyes, the nose bridge, the nose tip and the nose bottom.
+   */
+  readonly align: readonly number[];
+  /** Face contour from one cheekbone down round the chin to the other, as x,y pairs. */
+  readonly jaw: readonly number[];
+  /** Head turn: about -1 (profile to one side) to 1 (the other); 0 frontal. */
+  readonly yaw: number;
+  /** Head tilt up/down, about -1..1; 0 level. */
+  readonly pitch: number;
 }
 
 /** `mouth.json`: measured mouth shape per frame, plus the lip lines of frame 0 for warping. */

@@ -1,5 +1,6 @@
 import type { LipLines, Point } from '../avatar-input.js';
 import { clamp01, smoothstep } from '../pixel-math.js';
+import type { MouthColours } from './mouth-colours.js';
 
 /** Where the mouth of a photo is, in luma pixels. */
 export interface WarpGeometry extends LipLines {
@@ -25,16 +26,20 @@ export interface WarpPose {
   readonly tongue: number;
 }
 
-// Colours of the inner mouth in BT.709 limited YUV.
-const CAVITY = { y: 38, u: 124, v: 146 };
-const TEETH = { y: 200, u: 126, v: 131 };
-const TONGUE = { y: 100, u: 116, v: 162 };
+/** Inner-mouth colours (BT.709 limited YUV) when none were taken from the photo. */
+const DEFAULT_COLOURS: MouthColours = {
+  cavity: { y: 38, u: 124, v: 146 }, teeth: { y: 200, u: 126, v: 131 }, tongue: { y: 100, u: 116, v: 162 }, photoShowsTeeth: false,
+};
+/** Pixels over which the drawn interior fades in from the lips and the photo's own teeth. */
+const INTERIOR_EDGE = 2.5;
 
 /**
  * Opens, widens and rounds the mouth of a still face by moving pixels, not by pasting a
  * picture: the lower lip and jaw are pulled down and the upper lip up along a lens-shaped
  * profile that is zero at the lip corners, and the gap between them is filled with a
- * drawn mouth interior (cavity, upper teeth, tongue). The displacement fades smoothly to
+ * drawn mouth interior (cavity, upper teeth unless the photo shows its own, tongue) in the
+ * photo's colours. What lies between the photo's lips (its teeth) moves with the lip it
+ * belongs to, so real teeth stay and the drawing fills only the new gap. The displacement fades smoothly to
  * zero towards the nose, past the chin and beside the corners, so no seam or box shows.
  * Backward mapping with bilinear sampling; cost is proportional to the mouth region only.
  */
@@ -43,7 +48,10 @@ export class MouthWarp {
   private readonly x0: number;
   private readonly halfWidth: number;
 
-  constructor(private readonly geometry: WarpGeometry, readonly frameWidth: number, readonly frameHeight: number) {
+  constructor(
+    private readonly geometry: WarpGeometry, readonly frameWidth: number, readonly frameHeight: number,
+    private readonly colours: MouthColours = DEFAULT_COLOURS,
+  ) {
     this.halfWidth = Math.max(4, geometry.width / 2);
     this.x0 = Math.floor(geometry.cx - 2 * this.halfWidth);
     const span = Math.ceil(4 * this.halfWidth) + 2;
@@ -114,7 +122,7 @@ export class MouthWarp {
         if (y < seam) {
           const rise = pose.upperRise * lens * smoothstep(g.noseY, seam - upperLip * 0.3, y);
           ys = y + rise;
-          if (y > top - 0.5) cavity = clamp01(y - top + 0.5);
+          if (y > top - 0.5) cavity = clamp01((y - top + 0.5) / INTERIOR_EDGE);
         } else {
           // The jaw drops as a whole (broad profile) while the lip opening stays lens-shaped.
           const jawProfile = 1 - smoothstep(0.9, 2.0, Math.abs(dxn));
@@ -122,7 +130,7 @@ export class MouthWarp {
           const profile = lens + (jawProfile - lens) * t;
           const fade = y <= g.chinY ? 1 : 1 - smoothstep(g.chinY, g.chinY + chinFade, y);
           ys = y - pose.lowerDrop * profile * fade;
-          if (y < bottom + 0.5) cavity = clamp01(bottom + 0.5 - y);
+          if (y < bottom + 0.5) cavity = clamp01((bottom + 0.5 - y) / INTERIOR_EDGE);
         }
         if (lens <= 0) cavity = 0;
         let value = sampleBilinear(src, base, pw, ph, (xs - offset) / scale, (ys - offset) / scale);
@@ -137,11 +145,13 @@ export class MouthWarp {
 
   private interiorColour(plane: 'y' | 'u' | 'v', y: number, top: number, bottom: number, pose: WarpPose): number {
     const gap = Math.max(1, bottom - top);
-    const teethEdge = top + Math.min(gap * 0.4, this.halfWidth * 0.28) * pose.teeth;
+    const c = this.colours;
+    const teethEdge = c.photoShowsTeeth ? top : top + Math.min(gap * 0.4, this.halfWidth * 0.28) * pose.teeth;
     const tongueEdge = bottom - gap * (0.2 + 0.3 * pose.tongue);
-    const colour = y < teethEdge ? TEETH : y > tongueEdge ? TONGUE : CAVITY;
-    // Darker towards the middle of the gap: depth.
-    const depth = plane === 'y' ? 1 - 0.25 * Math.sin(Math.PI * clamp01((y - top) / gap)) : 1;
+    const colour = y < teethEdge ? c.teeth : y > tongueEdge ? c.tongue : c.cavity;
+    // Darkest just under the upper teeth (their shadow), lighter towards the tongue: depth.
+    const at = clamp01((y - teethEdge) / Math.max(1, bottom - teethEdge));
+    const depth = plane === 'y' && y >= teethEdge ? 0.7 + 0.5 * at * at : 1;
     return colour[plane] * depth + (plane === 'y' ? 0 : 128 * (1 - depth));
   }
 

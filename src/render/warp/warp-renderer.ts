@@ -4,18 +4,19 @@ import type { FrameMouth, MouthFile } from '../avatar-input.js';
 import type { FrameSource } from '../avatar-input.js';
 import type { VideoFrame } from '../../core/frame.js';
 import type { MouthFrame, MouthParams } from '../../visemes/mouth-params.js';
-import { copyShifted } from '../i420-shift.js';
+import { breathOffset, HeadMotion, HEAD_OFFSET_STEP } from './head-motion.js';
+import { sampleMouthColours, type MouthColours } from './mouth-colours.js';
 import type { Renderer } from '../renderer.js';
 import { FramePool, pingPong } from '../frame-pool.js';
 import { MouthWarp, type WarpGeometry, type WarpPose } from './mouth-warp.js';
 
-/** Breathing: a one-pixel rise and fall of the whole picture, period in ms. */
-const BREATH_PERIOD_MS = 4200;
 
 /**
  * The `warp` renderer: a photo (or a loop of frames without measured mouth shapes) whose
- * mouth is opened, widened and rounded by a smooth pixel warp, with a drawn mouth
- * interior. Costs about the mouth region's pixels per frame.
+ * mouth is opened, widened and rounded by a smooth pixel warp; what the photo shows between
+ * its lips (teeth) moves with them, and only the rest of the opening is drawn, in colours
+ * taken from the photo. The head (not the background) breathes by a sub-pixel offset.
+ * Costs about the head region's pixels per frame.
  */
 export class WarpRenderer implements Renderer {
   readonly name = 'warp';
@@ -23,6 +24,8 @@ export class WarpRenderer implements Renderer {
   private readonly pool: FramePool;
   private readonly shifted: Uint8Array;
   private readonly warps = new Map<number, MouthWarp>();
+  private readonly head: HeadMotion;
+  private colours: MouthColours | undefined;
 
   constructor(
     private readonly frames: FrameSource,
@@ -34,6 +37,7 @@ export class WarpRenderer implements Renderer {
     this.shifted = new Uint8Array(this.pool.frameBytes);
     const m = this.measure(0);
     this.mouthRegion = regionAround(m, frames.width, frames.height);
+    this.head = new HeadMotion(m, frames.width, frames.height);
   }
 
   get width(): number {
@@ -47,14 +51,18 @@ export class WarpRenderer implements Renderer {
   async render(frame: MouthFrame): Promise<VideoFrame> {
     const index = pingPong(frame.index, this.frames.frameCount);
     const src = await this.frames.frame(index);
-    const dy = Math.round(Math.sin((2 * Math.PI * frame.ptsMs) / BREATH_PERIOD_MS));
+    const dy = breathOffset(frame.ptsMs);
     const { data, release } = this.pool.take();
     const width = this.frames.width;
     const height = this.frames.height;
-    copyShifted(src, this.shifted, width, height, 0, dy);
+    this.head.apply(src, this.shifted, dy);
     data.set(this.shifted);
+    // Inner-mouth colours come from the photo itself (its lips and skin): grey stays grey.
+    this.colours ??= sampleMouthColours(src, width, height, this.geometry(0, 0));
     const warp = this.warpFor(index, dy);
-    warp.apply(this.shifted, data, warpPose(frame.mouth, this.measure(index).width));
+    const pose = warpPose(frame.mouth, this.measure(index).width);
+    // Teeth the photo shows belong to the skull (upper) and the jaw (lower): the opening is the jaw's.
+    warp.apply(this.shifted, data, this.colours.photoShowsTeeth ? { ...pose, upperRise: pose.upperRise * 0.3, lowerDrop: pose.lowerDrop + pose.upperRise * 0.7 } : pose);
     return { width, height, data, ptsMs: frame.ptsMs, release };
   }
 
@@ -65,11 +73,12 @@ export class WarpRenderer implements Renderer {
   }
 
   private warpFor(index: number, dy: number): MouthWarp {
-    const key = index * 8 + dy + 2;
+    const steps = Math.round(dy / HEAD_OFFSET_STEP);
+    const key = index * 64 + steps + 32;
     let warp = this.warps.get(key);
     if (!warp) {
       if (this.warps.size > 64) this.warps.clear();
-      warp = new MouthWarp(this.geometry(index, dy), this.frames.width, this.frames.height);
+      warp = new MouthWarp(this.geometry(index, dy), this.frames.width, this.frames.height, this.colours);
       this.warps.set(key, warp);
     }
     return warp;

@@ -17,7 +17,20 @@ interface RealtimeQuery {
 
 const stages = new WeakMap<FastifyRequest, { stage: AvatarStage; release: () => void }>();
 
-/** WebSocket /api/v1/realtime?avatar=ID[&size=512][&fps=25]: a realtime session (docs/realtime-protocol.md). */
+/**
+ * A session's frame size when the client names none: the avatar's own shape with its longer
+ * side at the configured realtime size (never larger than the avatar), both sides even; a
+ * square of that size for an avatar not in the catalog (the lookup then answers 404).
+ */
+export function defaultSize(avatar: { width: number; height: number } | undefined, side: number): { width: number; height: number } {
+  if (!avatar || avatar.width <= 0 || avatar.height <= 0) return { width: side, height: side };
+  const scale = Math.min(1, side / Math.max(avatar.width, avatar.height));
+  const width = Math.max(2, Math.round((avatar.width * scale) / 2) * 2);
+  // The height as the registry derives it from the width, so the shape check agrees.
+  return { width, height: Math.max(2, Math.round((avatar.height * (width / avatar.width)) / 2) * 2) };
+}
+
+/** WebSocket /api/v1/realtime?avatar=ID[&size=512][&fps=25]: a realtime session (docs/realtime-protocol.md); without size, the avatar's own shape. */
 export function registerRealtimeRoute(app: FastifyInstance, ctx: ServerContext): void {
   const { limits, realtime } = ctx.config;
   const stageFor = (tenant: string, avatar: string, size: { width: number; height: number }, fps: number) => {
@@ -33,7 +46,7 @@ export function registerRealtimeRoute(app: FastifyInstance, ctx: ServerContext):
       const query = request.query as RealtimeQuery;
       const fps = query.fps === undefined ? realtime.fps : Number(query.fps);
       if (!Number.isInteger(fps) || fps < limits.minFps || fps > limits.maxFps) throw new AvatarError('invalid_input', `fps must be a whole number from ${limits.minFps} to ${limits.maxFps}`);
-      let size = { width: realtime.size, height: realtime.size };
+      let size = defaultSize(ctx.catalog.get(query.avatar ?? 'default'), realtime.size);
       if (query.size !== undefined) {
         try {
           size = parseSize(query.size);
