@@ -9,9 +9,12 @@ need_apt=()
 command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || need_apt+=(ffmpeg)
 # The web page is tested in a real browser (playwright-core drives Debian's chromium).
 [ -x "${AVATAR_CHROMIUM:-/usr/bin/chromium}" ] || need_apt+=(chromium)
+# The WebRTC session is tested against a peer written with another implementation: aiortc,
+# run by Debian's python3 (a python3 earlier on PATH may not see Debian's modules).
+"${AVATAR_PYTHON:-/usr/bin/python3}" -c 'import aiortc, av' >/dev/null 2>&1 || need_apt+=(python3-aiortc)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if ! command -v apt-get >/dev/null 2>&1; then
-    echo "test-all: please install: ${need_apt[*]} (ffmpeg with ffprobe; chromium, or set AVATAR_CHROMIUM)" >&2
+    echo "test-all: please install: ${need_apt[*]} (ffmpeg with ffprobe; chromium, or set AVATAR_CHROMIUM; python3-aiortc, or set AVATAR_PYTHON)" >&2
     exit 1
   fi
   sudo=""

@@ -32,6 +32,7 @@ import { RendererCache } from '../pipeline/realtime/avatar-stage.js';
 import { registerAvatarRoutes } from './routes/avatars.js';
 import { registerGenerateRoutes } from './routes/generate.js';
 import { registerRealtimeRoute } from './routes/realtime.js';
+import { registerWebRtcRoutes } from './routes/realtime-webrtc.js';
 import { registerStreamRoutes } from './routes/stream.js';
 import { registerSystemRoutes } from './routes/system.js';
 import { UrlSigner } from './signed-url.js';
@@ -159,6 +160,7 @@ export async function createAvatarServer(options: AvatarServerOptions): Promise<
   registerStreamRoutes(app, context);
   registerAvatarRoutes(app, context);
   registerRealtimeRoute(app, context);
+  registerWebRtcRoutes(app, context);
 
   const sampler = setInterval(() => context.metrics.sampleFrames(), 1000);
   sampler.unref();
@@ -227,7 +229,7 @@ function createServerTts(name: string): TtsProvider {
 }
 
 /** Routes that start a generation, session or preparation; refused while draining. */
-const WORK_ROUTES = new Set(['POST /api/v1/generate', 'GET /api/v1/generate/stream', 'POST /api/v1/generate/stream', 'GET /api/v1/realtime', 'POST /api/v1/avatars']);
+const WORK_ROUTES = new Set(['POST /api/v1/generate', 'GET /api/v1/generate/stream', 'POST /api/v1/generate/stream', 'GET /api/v1/realtime', 'POST /api/v1/realtime/webrtc', 'POST /api/v1/avatars']);
 
 function startsWork(request: FastifyRequest): boolean {
   return WORK_ROUTES.has(`${request.method} ${request.routeOptions.url ?? ''}`);
