@@ -8,6 +8,8 @@ import asyncio
 import json
 import sys
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 
 import numpy as np
@@ -75,9 +77,19 @@ async def main(url, codec, seconds, text, key):
     report["location"] = answer.headers.get("location")
     await pc.setRemoteDescription(RTCSessionDescription(sdp=answer.read().decode(), type="answer"))
     await asyncio.sleep(seconds)
-    report["negotiated"] = [c.mimeType for c in video.receiver._RTCRtpReceiver__codecs.values()] if hasattr(video.receiver, "_RTCRtpReceiver__codecs") else []
+    report["deleteStatus"] = await asyncio.get_event_loop().run_in_executor(None, lambda: delete(url, report["location"], key))
+    report["deleteAgainStatus"] = await asyncio.get_event_loop().run_in_executor(None, lambda: delete(url, report["location"], key))
     await pc.close()
     print(json.dumps(report))
+
+
+def delete(url, location, key):
+    target = urllib.parse.urljoin(url, location)
+    request = urllib.request.Request(target, headers={"authorization": "Bearer " + key} if key else {}, method="DELETE")
+    try:
+        return urllib.request.urlopen(request, timeout=10).status
+    except urllib.error.HTTPError as e:
+        return e.code
 
 
 if __name__ == "__main__":

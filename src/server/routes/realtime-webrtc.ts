@@ -34,8 +34,12 @@ export function registerWebRtcRoutes(app: FastifyInstance, ctx: ServerContext): 
   const live = new Map<string, WebRtcEntry>();
   app.addContentTypeParser('application/sdp', { parseAs: 'string', bodyLimit: 65536 }, (_request, body, done) => done(null, body));
 
-  app.post('/api/v1/realtime/webrtc', { schema: schemas.realtimeWebRtc }, async (request, reply) => {
-    if (!String(request.headers['content-type'] ?? '').startsWith('application/sdp')) throw new HttpError(415, 'unsupported_media_type', 'send the SDP offer as the body with Content-Type: application/sdp');
+  app.post('/api/v1/realtime/webrtc', {
+    schema: schemas.realtimeWebRtc,
+    preValidation: async (request) => {
+      if (!String(request.headers['content-type'] ?? '').startsWith('application/sdp')) throw new HttpError(415, 'unsupported_media_type', 'send the SDP offer as the body with Content-Type: application/sdp');
+    },
+  }, async (request, reply) => {
     const tenant = request.caller.tenant;
     const { stage, release } = await openRealtimeStage(ctx, tenant, request.query as RealtimeQuery);
     let peer;
