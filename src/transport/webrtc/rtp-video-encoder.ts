@@ -61,11 +61,6 @@ export class RtpVideoEncoder {
     return { ...this.counts };
   }
 
-  /** Bytes written to the encoder and not yet read by it. */
-  get bufferedBytes(): number {
-    return this.process?.stdin.writableLength ?? 0;
-  }
-
   /** Starts the encoder (once a peer can receive: its first frame is a keyframe). */
   async start(): Promise<void> {
     if (this.stopped || this.process) return;
@@ -162,7 +157,7 @@ export class RtpVideoEncoder {
 
 function codecArgs(options: RtpVideoEncoderOptions): string[] {
   if (options.codec === 'VP8') {
-    return ['-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-lag-in-frames', '0', '-error-resilient', '1', '-auto-alt-ref', '0'];
+    return ['-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '16', '-lag-in-frames', '0', '-error-resilient', '1', '-auto-alt-ref', '0'];
   }
   // Baseline profile (42e0xx): what every WebRTC H.264 decoder takes; parameter sets on
   // every keyframe so a receiver can start at any of them.

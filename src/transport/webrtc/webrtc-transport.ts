@@ -49,8 +49,12 @@ export class WebRtcTransport implements RealtimeTransport {
     return { video: this.encoder.stats, audio: this.audio.stats };
   }
 
+  /**
+   * What waits to go to the client: the control channel's backlog. Media are not counted:
+   * the encoder skips frames itself while it is behind, and RTP is sent as it is made.
+   */
   get bufferedBytes(): number {
-    return this.encoder.bufferedBytes + (this.channel?.bufferedAmount ?? 0);
+    return this.channel?.bufferedAmount ?? 0;
   }
 
   /** The control channel opened: queued events go out, and go out directly from now on. */
