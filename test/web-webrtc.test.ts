@@ -54,7 +54,7 @@ function installSampler(): void {
   window.__samples = [];
   const canvas = document.createElement('canvas');
   const ctx = canvas.getContext('2d', { willReadFrequently: true });
-  setInterval(async () => {
+  const sample = async () => {
     const video = document.getElementById('video');
     const st = await window.avatarApp.webrtcStats();
     if (!st || !video.videoWidth) return;
@@ -73,7 +73,8 @@ function installSampler(): void {
     }
     const n = data.length / 4;
     window.__samples.push({ t: performance.now(), framesDecoded: st.framesDecoded, videoBytes: st.videoBytes, audioEnergy: st.totalAudioEnergy, mouth: Math.sqrt(sumSq / n - (sum / n) ** 2) });
-  }, 100);
+  };
+  setInterval(() => void sample(), 100);
 }
 
 before(async () => {
