@@ -185,6 +185,7 @@ describe('web page over WebRTC in Chromium', () => {
     assert.ok(spread(stopped.map((x) => x.mouth)) <= Math.max(1, idleMouth * 2), `the mouth is still after the interrupt (spread ${spread(stopped.map((x) => x.mouth)).toFixed(2)})`);
     assert.ok(stopped[stopped.length - 1]!.audioEnergy - stopped[0]!.audioEnergy < 1e-4, 'no voice after the interrupt');
     assert.ok(stopped[stopped.length - 1]!.framesDecoded > stopped[0]!.framesDecoded + 20, 'idle frames continue');
+    assert.equal(await page.evaluate(() => document.getElementById('video').paused), false, 'the video keeps playing');
 
     // The page shows RTT, bitrate, fps and A/V sync from getStats().
     for (const id of ['#rtt', '#bitrate', '#fps', '#sync']) assert.match(await page.textContent(id) ?? '', /^-?\d+$/, `${id} shows a figure`);
@@ -192,6 +193,7 @@ describe('web page over WebRTC in Chromium', () => {
   });
 
   it('sends the (fake) microphone as a WebRTC track: the avatar speaks from it', async () => {
+    await until('WebRTC frames', samples, (x) => x.length > 5);
     const before = (await events()).length;
     await page.click('#mic');
     const all = await until('speech from the microphone', events, (x) => x.slice(before).some((e) => e.type === 'speech.started' && e.source === 'audio'));
@@ -199,7 +201,7 @@ describe('web page over WebRTC in Chromium', () => {
     const from = await now();
     await sleep(1500);
     const during = between(await samples(), from, from + 1500);
-    assert.ok(spread(during.map((x) => x.mouth)) > 3, `the mouth follows the microphone (spread ${spread(during.map((x) => x.mouth)).toFixed(2)})`);
+    assert.ok(spread(during.map((x) => x.mouth)) > 3, `the mouth follows the microphone (spread ${spread(during.map((x) => x.mouth)).toFixed(2)} over ${during.length} samples, frames ${during[0]?.framesDecoded}..${during[during.length - 1]?.framesDecoded})`);
     await page.click('#mic');
     const ended = await until('speech.ended after the microphone stops', events, (x) => x.some((e) => e.type === 'speech.ended' && e.id === started.id));
     assert.equal(ended.find((e) => e.type === 'speech.ended' && e.id === started.id)!.reason, 'done');

@@ -172,7 +172,8 @@ async function speakClicked(): Promise<void> {
 $('speak').addEventListener('click', () => void speakClicked());
 
 $('interrupt').addEventListener('click', () => {
-  stream.stop();
+  // The stream player shares the <video> element with WebRTC: stopping it pauses the video.
+  if (modeSelect.value === 'stream') stream.stop();
   rtc.interrupt();
   client?.interrupt();
   player.stopAudioFrom(player.clockMs());

@@ -32,6 +32,10 @@ interface WebRtcEntry {
 export function registerWebRtcRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const schemas = routeSchemas(ctx.config.limits);
   const live = new Map<string, WebRtcEntry>();
+  // Closing the server ends its WebRTC sessions (their encoders, sockets and timers).
+  app.addHook('onClose', async () => {
+    for (const entry of [...live.values()]) entry.end();
+  });
   app.addContentTypeParser('application/sdp', { parseAs: 'string', bodyLimit: 65536 }, (_request, body, done) => done(null, body));
 
   app.post('/api/v1/realtime/webrtc', {
