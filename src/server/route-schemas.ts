@@ -169,8 +169,8 @@ export function routeSchemas(limits: LimitsConfig) {
         size: Type.Optional(Type.String({ pattern: SIZE, description: 'Frame size: 512 or 640x480 (default: the configured realtime size)' })),
         fps: Type.Optional(Type.Integer({ minimum: limits.minFps, maximum: limits.maxFps })),
       }, { additionalProperties: false }),
-      body: Type.String({ description: 'SDP offer', maxLength: 65536 }),
-      response: { 201: Type.String({ description: 'SDP answer (application/sdp); Location names the session for DELETE' }), ...errors(400, 401, 404, 415, 503) },
+      body: { content: { 'application/sdp': { schema: Type.String({ description: 'SDP offer', maxLength: 65536 }) } } },
+      response: { 201: { description: 'SDP answer; Location names the session for DELETE', content: { 'application/sdp': { schema: Type.String() } } }, ...errors(400, 401, 404, 415, 503) },
     },
     realtimeWebRtcDelete: {
       summary: 'End a WebRTC realtime session', tags: ['realtime'],
