@@ -13,9 +13,12 @@ command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || need_
 "${AVATAR_PYTHON:-/usr/bin/python3}" -c 'import grpc, grpc_tools' >/dev/null 2>&1 || need_apt+=(python3-grpcio python3-grpc-tools)
 # The gRPC TLS test makes its certificates with openssl.
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+# The WebRTC session is tested against a peer written with another implementation: aiortc,
+# run by Debian's python3 (a python3 earlier on PATH may not see Debian's modules).
+"${AVATAR_PYTHON:-/usr/bin/python3}" -c 'import aiortc, av' >/dev/null 2>&1 || need_apt+=(python3-aiortc)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if ! command -v apt-get >/dev/null 2>&1; then
-    echo "test-all: please install: ${need_apt[*]} (ffmpeg with ffprobe; chromium, or set AVATAR_CHROMIUM; python3-grpcio and python3-grpc-tools for /usr/bin/python3, or set AVATAR_PYTHON)" >&2
+    echo "test-all: please install: ${need_apt[*]} (ffmpeg with ffprobe; chromium, or set AVATAR_CHROMIUM; python3-grpcio, python3-grpc-tools and python3-aiortc for /usr/bin/python3, or set AVATAR_PYTHON)" >&2
     exit 1
   fi
   sudo=""

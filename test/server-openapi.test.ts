@@ -41,7 +41,10 @@ describe('OpenAPI document generated from the route schemas', () => {
           assert.ok(op.parameters?.some((p) => p.in === where && p.name === field), `${name} documents ${where} parameter ${field}`);
         }
       }
-      if (schema.body) {
+      const bodyTypes = Object.keys(schema.body?.content ?? {});
+      if (bodyTypes.length && !bodyTypes.includes('application/json')) {
+        for (const type of bodyTypes) assert.ok(op.requestBody?.content[type], `${name} documents its ${type} body`);
+      } else if (schema.body) {
         const json = op.requestBody?.content['application/json']?.schema;
         assert.ok(json, `${name} documents its JSON body`);
         assert.deepEqual(Object.keys(json.properties ?? {}).sort(), Object.keys((schema.body.content?.['application/json']?.schema ?? schema.body).properties).sort(), `${name} body fields`);

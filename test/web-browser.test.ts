@@ -92,7 +92,8 @@ before(async () => {
   page.on('console', (m) => {
     if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
   });
-  await page.goto(s.url);
+  // The WebSocket mode (the canvas player) is what these tests hold; WebRTC has its own test.
+  await page.goto(`${s.url}/?mode=realtime`);
 });
 
 after(async () => {

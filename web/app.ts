@@ -3,6 +3,7 @@ import type { ServerEvent } from '../src/client/protocol.js';
 import { MicrophoneCapture } from './microphone.js';
 import { RealtimePlayer, type PlayerStats } from '../src/client/realtime-player.js';
 import { StreamPlayer } from './stream-player.js';
+import { WebRtcView } from './webrtc-view.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const canvas = $<HTMLCanvasElement>('canvas');
@@ -24,11 +25,28 @@ let firstFrameMs: number | undefined;
 let events: ServerEvent[] = [];
 const mic = new MicrophoneCapture(audio, (pcm) => client?.sendAudio(pcm));
 
+function onEvent(e: ServerEvent): void {
+  events.push(e);
+  if (events.length > 200) events = events.slice(-100);
+  if (e.type === 'error') showError(e.message);
+  if (e.type === 'speech.ended' && e.reason === 'interrupted') player.stopAudioFrom(e.ptsMs);
+  if (e.type === 'speech.started') {
+    stateLine.textContent = 'speaking';
+    // Over WebRTC the page sees the speech start, not the frame: the browser plays both.
+    if (modeSelect.value === 'webrtc' && speakAskedAt !== undefined) firstFrameMs ??= Math.round(performance.now() - speakAskedAt);
+  }
+  if (e.type === 'speech.ended') stateLine.textContent = 'listening';
+}
+
+const rtc = new WebRtcView(video, onEvent, () => (stateLine.textContent = 'disconnected'));
+let speakAskedAt: number | undefined;
+
 /** What tests and curious users can read from the console. */
 const state = {
-  get stats(): PlayerStats & { firstFrameMs: number | undefined; connected: boolean; events: ServerEvent[] } {
-    return { ...player.stats, firstFrameMs, connected: client !== undefined, events };
+  get stats(): PlayerStats & { firstFrameMs: number | undefined; connected: boolean; events: ServerEvent[]; transport: string; webrtc: WebRtcView['latest'] } {
+    return { ...player.stats, firstFrameMs, connected: client !== undefined || rtc.connected, events, transport: modeSelect.value, webrtc: rtc.latest };
   },
+  webrtcStats: () => rtc.stats(),
 };
 (window as unknown as { avatarApp: typeof state }).avatarApp = state;
 
@@ -55,7 +73,25 @@ async function loadAvatars(): Promise<void> {
   if (current) avatarSelect.value = current;
 }
 
+/** Opens the session of the current mode; WebRTC falls back to the WebSocket when it cannot connect. */
 async function connect(): Promise<void> {
+  if (modeSelect.value !== 'webrtc') return connectWebSocket();
+  client?.close();
+  client = undefined;
+  stateLine.textContent = 'connecting…';
+  try {
+    await rtc.connect(avatarSelect.value || 'default', headers());
+    stateLine.textContent = 'listening';
+  } catch (e) {
+    showError(`WebRTC unavailable (${(e as Error).message}): playing over the WebSocket instead`);
+    modeSelect.value = 'realtime';
+    showMode();
+    await connectWebSocket();
+  }
+}
+
+async function connectWebSocket(): Promise<void> {
+  rtc.close();
   client?.close();
   client = undefined;
   player.reset();
@@ -67,14 +103,7 @@ async function connect(): Promise<void> {
   const opened = await RealtimeClient.connect(url.href, {
     onFrame: (f) => void player.addFrame(f.ptsMs, f.speaking, f.jpeg, f.patch),
     onAudio: (a) => player.addAudio(a.ptsMs, a.sampleRate, a.pcm),
-    onEvent: (e) => {
-      events.push(e);
-      if (events.length > 200) events = events.slice(-100);
-      if (e.type === 'error') showError(e.message);
-      if (e.type === 'speech.ended' && e.reason === 'interrupted') player.stopAudioFrom(e.ptsMs);
-      if (e.type === 'speech.started') stateLine.textContent = 'speaking';
-      if (e.type === 'speech.ended') stateLine.textContent = 'listening';
-    },
+    onEvent,
     onClose: () => {
       if (client === opened) {
         client = undefined;
@@ -90,21 +119,26 @@ async function start(): Promise<void> {
   showError('');
   try {
     await loadAvatars();
-    if (modeSelect.value === 'realtime') await connect();
+    if (modeSelect.value !== 'stream') await connect();
   } catch (e) {
     showError((e as Error).message);
   }
 }
 
+/** Shows the canvas (WebSocket frames) or the video element (WebRTC, MSE stream). */
+function showMode(): void {
+  canvas.hidden = modeSelect.value !== 'realtime';
+  video.hidden = modeSelect.value === 'realtime';
+  micButton.disabled = modeSelect.value === 'stream';
+}
+
 function setMode(): void {
-  const realtime = modeSelect.value === 'realtime';
-  canvas.hidden = !realtime;
-  video.hidden = realtime;
-  micButton.disabled = !realtime;
-  if (realtime) {
+  showMode();
+  if (modeSelect.value !== 'stream') {
     stream.stop();
     void connect().catch((e: Error) => showError(e.message));
   } else {
+    rtc.close();
     client?.close();
     client = undefined;
     player.reset();
@@ -126,6 +160,11 @@ async function speakClicked(): Promise<void> {
     }
     return;
   }
+  if (modeSelect.value === 'webrtc') {
+    speakAskedAt = asked;
+    if (!rtc.connected) await connect().catch((e: Error) => showError(e.message));
+    if (modeSelect.value === 'webrtc') return rtc.speak(text, languageSelect.value);
+  }
   if (!client) await connect().catch((e: Error) => showError(e.message));
   player.onSpeakingFrame = (at) => (firstFrameMs = Math.round(at - asked));
   client?.speak(text, { language: languageSelect.value });
@@ -133,13 +172,23 @@ async function speakClicked(): Promise<void> {
 $('speak').addEventListener('click', () => void speakClicked());
 
 $('interrupt').addEventListener('click', () => {
-  stream.stop();
+  // The stream player shares the <video> element with WebRTC: stopping it pauses the video.
+  if (modeSelect.value === 'stream') stream.stop();
+  rtc.interrupt();
   client?.interrupt();
   player.stopAudioFrom(player.clockMs());
 });
 
 async function micClicked(): Promise<void> {
   void audio.resume();
+  if (modeSelect.value === 'webrtc') {
+    try {
+      micButton.classList.toggle('active', await rtc.toggleMicrophone());
+    } catch (e) {
+      showError(`microphone: ${(e as Error).message}`);
+    }
+    return;
+  }
   if (mic.active) {
     mic.stop();
     client?.endAudio();
@@ -158,14 +207,32 @@ async function micClicked(): Promise<void> {
 }
 micButton.addEventListener('click', () => void micClicked());
 
-avatarSelect.addEventListener('change', () => client?.switchAvatar(avatarSelect.value));
+avatarSelect.addEventListener('change', () => {
+  client?.switchAvatar(avatarSelect.value);
+  rtc.switchAvatar(avatarSelect.value);
+});
 modeSelect.addEventListener('change', setMode);
 
+const shown = (value: number | undefined, digits = 0) => (value === undefined ? '–' : value.toFixed(digits));
 setInterval(() => {
+  $('first-frame').textContent = shown(firstFrameMs);
+  if (modeSelect.value === 'webrtc') {
+    const s = rtc.latest;
+    $('fps').textContent = shown(s?.fps);
+    $('sync').textContent = shown(s?.avSyncMs);
+    $('rtt').textContent = shown(s?.rttMs);
+    $('bitrate').textContent = shown(s?.videoKbps !== undefined ? s.videoKbps + (s.audioKbps ?? 0) : undefined);
+    return;
+  }
   const s = player.stats;
-  $('first-frame').textContent = firstFrameMs === undefined ? '–' : String(firstFrameMs);
   $('fps').textContent = modeSelect.value === 'realtime' ? String(s.fps) : '–';
   $('sync').textContent = s.speakingFramesDrawn ? (s.videoLateMs - s.audioLateMs).toFixed(0) : '–';
+  $('rtt').textContent = '–';
+  $('bitrate').textContent = '–';
 }, 250);
 
+// ?mode=realtime (WebSocket), webrtc or stream picks the starting mode; WebRTC by default.
+const requestedMode = new URLSearchParams(location.search).get('mode');
+if (requestedMode && [...modeSelect.options].some((o) => o.value === requestedMode)) modeSelect.value = requestedMode;
+showMode();
 void start();

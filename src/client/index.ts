@@ -14,6 +14,7 @@ import { RealtimePlayer } from './realtime-player.js';
 export * from './protocol.js';
 export { RealtimeClient, type RealtimeHandlers, type WebSocketConstructor, type WebSocketLike } from './realtime-client.js';
 export { RealtimePlayer, type PlayerStats } from './realtime-player.js';
+export { WebRtcSession, type WebRtcSessionOptions, type WebRtcStats } from './webrtc-client.js';
 
 /** A session being played on a canvas, with its sound through Web Audio. */
 export interface PlayingSession {

@@ -33,6 +33,7 @@ import { PainterThreads } from '../pipeline/realtime/painter-threads.js';
 import { registerAvatarRoutes } from './routes/avatars.js';
 import { registerGenerateRoutes } from './routes/generate.js';
 import { registerRealtimeRoute } from './routes/realtime.js';
+import { registerWebRtcRoutes } from './routes/realtime-webrtc.js';
 import { registerStreamRoutes } from './routes/stream.js';
 import { registerSystemRoutes } from './routes/system.js';
 import { UrlSigner } from './signed-url.js';
@@ -163,6 +164,7 @@ export async function createAvatarServer(options: AvatarServerOptions): Promise<
   registerStreamRoutes(app, context);
   registerAvatarRoutes(app, context);
   registerRealtimeRoute(app, context);
+  registerWebRtcRoutes(app, context);
 
   const sampler = setInterval(() => context.metrics.sampleFrames(), 1000);
   sampler.unref();
@@ -232,7 +234,7 @@ function createServerTts(name: string): TtsProvider {
 }
 
 /** Routes that start a generation, session or preparation; refused while draining. */
-const WORK_ROUTES = new Set(['POST /api/v1/generate', 'GET /api/v1/generate/stream', 'POST /api/v1/generate/stream', 'GET /api/v1/realtime', 'POST /api/v1/avatars']);
+const WORK_ROUTES = new Set(['POST /api/v1/generate', 'GET /api/v1/generate/stream', 'POST /api/v1/generate/stream', 'GET /api/v1/realtime', 'POST /api/v1/realtime/webrtc', 'POST /api/v1/avatars']);
 
 function startsWork(request: FastifyRequest): boolean {
   return WORK_ROUTES.has(`${request.method} ${request.routeOptions.url ?? ''}`);

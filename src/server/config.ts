@@ -3,7 +3,19 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { AvatarError } from '../core/errors.js';
+import type { IceServerConfig } from '../transport/webrtc/webrtc-peer.js';
+import type { WebRtcVideoCodec } from '../transport/webrtc/rtp-video-encoder.js';
 import { LOG_LEVELS, type LogFormat, type LogLevel } from './logging.js';
+
+/** WebRTC sessions (POST /api/v1/realtime/webrtc). */
+export interface WebRtcConfig {
+  /** STUN/TURN servers; none: host candidates only. */
+  readonly iceServers: readonly IceServerConfig[];
+  /** Video codecs accepted (the client's offer chooses among them). */
+  readonly videoCodecs: readonly WebRtcVideoCodec[];
+  /** Video bitrate per session, kbit/s. */
+  readonly videoKbps: number;
+}
 
 /** One API key and the tenant it acts for. */
 export interface ApiKeyConfig {
@@ -58,6 +70,7 @@ export interface ServerConfig {
   readonly shutdownGraceMs: number;
   /** Origins (`https://app.example`, or `*`) whose pages may call the API from a browser; none by default. */
   readonly corsOrigins: readonly string[];
+  readonly webrtc: WebRtcConfig;
 }
 
 const MB = 1024 * 1024;
@@ -79,6 +92,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   apiKeys: [], avatarTenants: {}, signingSecret: undefined,
   jobConcurrency: 1, retentionMs: 7 * 24 * 3600 * 1000, urlExpiryMs: 24 * 3600 * 1000,
   realtime: { fps: 25, size: 512, jpegQuality: 80, paintThreads: defaultPaintThreads() },
+  webrtc: { iceServers: [], videoCodecs: ['VP8', 'H264'], videoKbps: 600 },
   limits: {
     maxTextChars: 5000, minFps: 1, maxFps: 60, maxSize: 1024, generationsPerMinute: 10,
     imageUploadBytes: 10 * MB, audioUploadBytes: 50 * MB, videoUploadBytes: 200 * MB, maxRealtimeSessions: 32,
@@ -129,6 +143,7 @@ export async function loadServerConfig(sources: ConfigSources = {}): Promise<Ser
       return at > 0 ? { key: pair.slice(0, at), tenant: pair.slice(at + 1) } : { key: pair, tenant: '' };
     });
   }
+  if (env.AVATAR_ICE_SERVERS) fromEnv.webrtc = { ...asRaw(fromFile.webrtc), iceServers: env.AVATAR_ICE_SERVERS.split(',').map((o) => o.trim()).filter(Boolean) };
   if (env.AVATAR_CORS_ORIGINS) fromEnv.corsOrigins = env.AVATAR_CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean);
   if (env.AVATAR_RATE_LIMIT) fromEnv.limits = { generationsPerMinute: env.AVATAR_RATE_LIMIT };
   if (env.AVATAR_PAINT_THREADS) fromEnv.realtime = { paintThreads: env.AVATAR_PAINT_THREADS };
@@ -147,7 +162,7 @@ function asRaw(v: unknown): Raw {
 
 const KNOWN_KEYS = new Set([
   'host', 'port', 'dataDir', 'tts', 'encoder', 'apiKeys', 'avatarTenants', 'signingSecret', 'jobConcurrency',
-  'retentionDays', 'urlExpiryHours', 'realtime', 'limits', 'logLevel', 'logFormat', 'shutdownGraceSeconds', 'corsOrigins',
+  'retentionDays', 'urlExpiryHours', 'realtime', 'limits', 'logLevel', 'logFormat', 'shutdownGraceSeconds', 'corsOrigins', 'webrtc',
 ]);
 
 /** Checks a merged raw configuration, collecting every problem into one message. */
@@ -207,6 +222,24 @@ export function validateConfig(raw: Raw): ServerConfig {
       else problems.push(`corsOrigins: ${JSON.stringify(origin)} is not an origin (scheme://host[:port], no path) or *`);
     }
   }
+  const webrtcRaw = asRaw(raw.webrtc);
+  for (const key of Object.keys(webrtcRaw)) if (!['iceServers', 'videoCodecs', 'videoKbps'].includes(key)) problems.push(`unknown setting "webrtc.${key}"`);
+  const iceServers: IceServerConfig[] = [];
+  if (webrtcRaw.iceServers !== undefined) {
+    if (!Array.isArray(webrtcRaw.iceServers)) problems.push('webrtc.iceServers must be a list of {urls, username, credential}');
+    else webrtcRaw.iceServers.forEach((entry: unknown, i) => {
+      const e = typeof entry === 'string' ? { urls: entry } : asRaw(entry);
+      if (typeof e.urls !== 'string' || !/^(stun|turns?):/.test(e.urls)) problems.push(`webrtc.iceServers[${i}].urls must be a stun:, turn: or turns: URL`);
+      else iceServers.push({ urls: e.urls, ...(typeof e.username === 'string' ? { username: e.username } : {}), ...(typeof e.credential === 'string' ? { credential: e.credential } : {}) });
+    });
+  }
+  let videoCodecs: WebRtcVideoCodec[] = [...d.webrtc.videoCodecs];
+  if (webrtcRaw.videoCodecs !== undefined) {
+    const list = typeof webrtcRaw.videoCodecs === 'string' ? webrtcRaw.videoCodecs.split(',') : webrtcRaw.videoCodecs;
+    const names = Array.isArray(list) ? list.map((c) => String(c).trim().toUpperCase().replace('H.264', 'H264')) : [];
+    if (!names.length || names.some((c) => c !== 'VP8' && c !== 'H264')) problems.push('webrtc.videoCodecs must list VP8 and/or H264');
+    else videoCodecs = names as WebRtcVideoCodec[];
+  }
   const config: ServerConfig = {
     host: str(raw.host, 'host', d.host)!,
     port: num(raw.port, 'port', d.port, 0, 65535),
@@ -241,6 +274,7 @@ export function validateConfig(raw: Raw): ServerConfig {
     logLevel: logLevel as LogLevel,
     logFormat: logFormat as LogFormat,
     corsOrigins,
+    webrtc: { iceServers, videoCodecs, videoKbps: num(webrtcRaw.videoKbps, 'webrtc.videoKbps', d.webrtc.videoKbps, 100, 20000) },
     shutdownGraceMs: num(raw.shutdownGraceSeconds, 'shutdownGraceSeconds', d.shutdownGraceMs / 1000, 0, 3600, false) * 1000,
   };
   if (config.realtime.size % 2 !== 0) problems.push('realtime.size must be even');

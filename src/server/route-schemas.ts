@@ -162,5 +162,19 @@ export function routeSchemas(limits: LimitsConfig) {
       }, { additionalProperties: false }),
       response: { 101: { description: 'Switching protocols: the session starts' }, ...errors(400, 401, 404, 503) },
     },
+    realtimeWebRtc: {
+      summary: 'WebRTC realtime session, WHEP-style: the body is the client\'s SDP offer (application/sdp), the answer is the SDP answer; control over the "control" data channel (docs/realtime-protocol.md)', tags: ['realtime'],
+      querystring: Type.Object({
+        avatar: renderOptions(limits).avatar,
+        size: Type.Optional(Type.String({ pattern: SIZE, description: 'Frame size: 512 or 640x480 (default: the configured realtime size)' })),
+        fps: Type.Optional(Type.Integer({ minimum: limits.minFps, maximum: limits.maxFps })),
+      }, { additionalProperties: false }),
+      body: { content: { 'application/sdp': { schema: Type.String({ description: 'SDP offer', maxLength: 65536 }) } } },
+      response: { 201: { description: 'SDP answer; Location names the session for DELETE', content: { 'application/sdp': { schema: Type.String() } } }, ...errors(400, 401, 404, 415, 503) },
+    },
+    realtimeWebRtcDelete: {
+      summary: 'End a WebRTC realtime session', tags: ['realtime'],
+      params: idParam('Session id (from the Location of the POST answer)'), response: { 204: Type.Null({ description: 'Ended' }), ...errors(401, 404) },
+    },
   } satisfies Record<string, FastifySchema & Record<string, unknown>>;
 }

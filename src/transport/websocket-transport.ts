@@ -27,7 +27,10 @@ export class WebSocketTransport implements RealtimeTransport {
     this.socket.send(Buffer.concat([header, Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength)]));
   }
 
+  readonly pictureFormat = 'jpeg';
+
   sendFrame(picture: RealtimePicture, slot: number, ptsMs: number, speaking: boolean): void {
+    if (!('jpeg' in picture)) throw new Error('the WebSocket transport sends JPEG pictures only');
     const flags = (speaking ? FLAG_SPEAKING : 0) | (picture.patch ? FLAG_PATCH : 0);
     const header = encodeMediaHeader(MEDIA_KIND.video, flags, slot, ptsMs);
     this.socket.send(picture.patch

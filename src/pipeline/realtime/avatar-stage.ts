@@ -4,7 +4,7 @@ import type { AudioConditioning, Renderer } from '../../render/renderer.js';
 import { REST_MOUTH, type MouthParams } from '../../visemes/mouth-params.js';
 import { LocalFramePainter, type FramePainter } from './frame-painter.js';
 import type { PainterThreads } from './painter-threads.js';
-import type { RealtimePicture } from './transport.js';
+import type { JpegPicture, RawPicture } from './transport.js';
 
 /** Seconds of idle motion that realtime sessions loop over (forwards, then backwards). */
 const IDLE_LOOP_S = 10;
@@ -82,11 +82,21 @@ export class AvatarStage {
    * region it is the cached idle JPEG plus a JPEG of that region only (a fraction of the
    * cost); otherwise one whole JPEG.
    */
-  async speechFrame(position: number, mouth: MouthParams, audio?: Float32Array): Promise<RealtimePicture> {
+  async speechFrame(position: number, mouth: MouthParams, audio?: Float32Array): Promise<JpegPicture> {
     const region = this.painter.speechRegion;
     if (!region) return { jpeg: await this.paint(position, mouth, true, undefined, audio) };
     const [base, patch] = await Promise.all([this.idleJpeg(position), this.paint(position, mouth, true, region, audio)]);
     return { jpeg: base, patch: { x: region[0], y: region[1], jpeg: patch } };
+  }
+
+  /**
+   * The frame at a loop position as the renderer draws it (I420): idle with no mouth given,
+   * else speaking. The caller releases it. Raw frames are never cached: a video encoder
+   * downstream pays far more per frame than drawing one.
+   */
+  async rawFrame(position: number, mouth?: MouthParams, audio?: Float32Array): Promise<RawPicture> {
+    const frame = await this.painter.paintRaw({ position, ptsMs: (position * 1000) / this.fps, mouth: mouth ?? REST_MOUTH, speaking: mouth !== undefined, ...(audio ? { audio } : {}) });
+    return { i420: frame };
   }
 
   /** Frees the painter; sessions still holding the stage fail their next paint. */

@@ -7,7 +7,7 @@ import { REST_MOUTH, type MouthFrame, type MouthParams } from '../../visemes/mou
 import type { AvatarStage } from './avatar-stage.js';
 import { parseClientMessage, type SessionCommand } from './client-messages.js';
 import { FramePacer } from './pacer.js';
-import type { RealtimeTransport } from './transport.js';
+import type { RealtimePicture, RealtimeTransport } from './transport.js';
 import { StreamedAudioUtterance, TextUtterance, type SpeechTimeline, type Utterance } from './utterance.js';
 
 /** What a session needs from the server. */
@@ -110,6 +110,7 @@ export class RealtimeSession implements SpeechTimeline {
   start(): void {
     this.event({ type: 'session.started', sessionId: this.id, avatar: this.stage.avatar, fps: this.fps, width: this.stage.width, height: this.stage.height, frameMs: 1000 / this.fps });
     this.pacer.start();
+    this.transport.startClock?.(this.pacer.origin);
   }
 
   close(): void {
@@ -293,10 +294,13 @@ export class RealtimeSession implements SpeechTimeline {
       }
     } else {
       this.stalledSince = undefined;
-      const picture = still ? { jpeg: await stage.idleJpeg(this.position) } : await stage.speechFrame(this.position, placed!.mouth, placed!.audio);
+      const picture = await this.picture(stage, still ? undefined : placed);
       const wait = dueAt - performance.now();
       if (wait >= 1) await new Promise((resolve) => setTimeout(resolve, wait));
-      if (this.closed) return;
+      if (this.closed) {
+        if ('i420' in picture) picture.i420.release?.();
+        return;
+      }
       this.transport.sendFrame(picture, slot, this.slotMs(slot), Boolean(placed?.speaking));
       this.counts.frames++;
       if (!still) this.counts.speechFrames++;
@@ -313,6 +317,12 @@ export class RealtimeSession implements SpeechTimeline {
       this.open.delete(ending.id);
       this.event({ type: 'speech.ended', id: ending.id, ptsMs: this.slotMs(slot + 1), reason: 'done' });
     }
+  }
+
+  /** The picture of the current position in the transport's format; idle when nothing is placed. */
+  private async picture(stage: AvatarStage, placed: Placed | undefined): Promise<RealtimePicture> {
+    if (this.transport.pictureFormat === 'i420') return stage.rawFrame(this.position, placed?.mouth, placed?.audio);
+    return placed ? stage.speechFrame(this.position, placed.mouth, placed.audio) : { jpeg: await stage.idleJpeg(this.position) };
   }
 
   /** Walks the idle loop forwards then backwards, one position per slot. */

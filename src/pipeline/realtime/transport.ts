@@ -1,10 +1,25 @@
 import type { ServerEvent } from '../../client/protocol.js';
+import type { VideoFrame } from '../../core/frame.js';
 
-/** A realtime frame as a session sends it: an encoded picture, or a cached base picture plus an encoded patch. */
-export interface RealtimePicture {
+/** A frame as JPEG: an encoded picture, or a cached base picture plus an encoded patch. */
+export interface JpegPicture {
   readonly jpeg: Buffer;
   readonly patch?: { readonly x: number; readonly y: number; readonly jpeg: Buffer };
 }
+
+/**
+ * A frame as the renderer drew it (I420), for transports that run a video encoder. The
+ * transport calls `frame.release()` once it no longer reads the pixels.
+ */
+export interface RawPicture {
+  readonly i420: VideoFrame;
+}
+
+/** A realtime frame in the form its transport asked for (`pictureFormat`). */
+export type RealtimePicture = JpegPicture | RawPicture;
+
+/** How a transport wants its frames: JPEG (cached idle pictures, mouth patches) or raw I420. */
+export type PictureFormat = 'jpeg' | 'i420';
 
 /**
  * Where a realtime session's output goes: events, audio and frames, each with its
@@ -12,6 +27,10 @@ export interface RealtimePicture {
  * transport implements it; a session never sees the wire format.
  */
 export interface RealtimeTransport {
+  /** The form of the pictures passed to `sendFrame` (default `jpeg`). */
+  readonly pictureFormat?: PictureFormat;
+  /** The session clock has started: slot 0 is due at `originMs` (performance.now() time). */
+  startClock?(originMs: number): void;
   /** Bytes queued but not yet sent: frames are skipped while the client cannot keep up. */
   readonly bufferedBytes: number;
   sendEvent(event: ServerEvent): void;

@@ -1,0 +1,165 @@
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { createSocket, type Socket } from 'node:dgram';
+import type { Writable } from 'node:stream';
+import type { VideoFrame } from '../../core/frame.js';
+
+/** Video codecs the WebRTC transport negotiates. */
+export type WebRtcVideoCodec = 'VP8' | 'H264';
+
+/** Settings of one session's video encoder. */
+export interface RtpVideoEncoderOptions {
+  readonly codec: WebRtcVideoCodec;
+  readonly width: number;
+  readonly height: number;
+  readonly fps: number;
+  /** Target bitrate, kbit/s. */
+  readonly kbps: number;
+  /** The ffmpeg executable (with libvpx for VP8, libx264 for H.264). */
+  readonly ffmpeg: string;
+}
+
+/** One RTP packet of an encoded frame, with the frame's presentation time on the session clock. */
+export interface EncodedRtpPacket {
+  /** A whole RTP packet (12-byte header, payload); its timestamp and sequence number are the caller's to set. */
+  readonly packet: Buffer;
+  readonly ptsMs: number;
+  /** Last packet of its frame (the RTP marker bit). */
+  readonly last: boolean;
+}
+
+/** Frames written but not yet encoded beyond which new frames are skipped (the encoder is behind). */
+const MAX_PENDING_FRAMES = 3;
+/** Keyframe interval when nobody asks for one, seconds. */
+const KEYFRAME_INTERVAL_S = 4;
+/** Keyframe requests closer together than this are answered by the one already coming. */
+const MIN_KEYFRAME_GAP_MS = 500;
+
+/**
+ * A long-lived ffmpeg process per session that turns raw I420 frames into RTP packets
+ * (VP8 or H.264, packetized by ffmpeg, sent to a loopback UDP socket of this process).
+ * One frame in gives one frame out, in order, a few ms later; packets are handed on as they
+ * arrive, tagged with the frame's presentation time.
+ *
+ * A keyframe on request (PLI/FIR) starts a fresh encoder process: ffmpeg cannot be told to
+ * make one mid-stream, and a new encoder begins with one. Requests are rate-limited.
+ */
+export class RtpVideoEncoder {
+  private process: ChildProcessByStdio<Writable, null, null> | undefined;
+  private socket: Socket | undefined;
+  private pending: number[] = [];
+  private generation = 0;
+  private currentTimestamp: number | undefined;
+  private currentPts = 0;
+  private lastKeyframeAt = -Infinity;
+  private stopped = false;
+  private counts = { framesIn: 0, framesSkipped: 0, restarts: 0, bytesOut: 0 };
+
+  constructor(private readonly options: RtpVideoEncoderOptions, private readonly onPacket: (packet: EncodedRtpPacket) => void, private readonly onFailure: (message: string) => void = () => undefined) {}
+
+  /** Frames taken, skipped because the encoder was behind, encoder restarts (keyframes on request), RTP bytes out. */
+  get stats(): { framesIn: number; framesSkipped: number; restarts: number; bytesOut: number } {
+    return { ...this.counts };
+  }
+
+  /** Starts the encoder (once a peer can receive: its first frame is a keyframe). */
+  async start(): Promise<void> {
+    if (this.stopped || this.process) return;
+    const socket = createSocket('udp4');
+    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+    if (this.stopped) {
+      socket.close();
+      return;
+    }
+    this.socket = socket;
+    socket.on('message', (message) => this.received(message));
+    this.spawnEncoder();
+  }
+
+  /** Encodes one frame (releasing it once written); skipped while the encoder is behind or not running. */
+  encode(frame: VideoFrame, ptsMs: number): void {
+    const process = this.process;
+    if (!process || this.pending.length >= MAX_PENDING_FRAMES || !process.stdin.writable) {
+      frame.release?.();
+      this.counts.framesSkipped++;
+      return;
+    }
+    this.counts.framesIn++;
+    this.pending.push(ptsMs);
+    process.stdin.write(frame.data, () => frame.release?.());
+  }
+
+  /** Asks for a keyframe (the receiver lost pictures): a fresh encoder starts, at most every 500 ms. */
+  requestKeyframe(): void {
+    if (this.stopped || !this.socket) return;
+    const now = performance.now();
+    if (now - this.lastKeyframeAt < MIN_KEYFRAME_GAP_MS) return;
+    this.lastKeyframeAt = now;
+    this.counts.restarts++;
+    this.killEncoder();
+    this.spawnEncoder();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.killEncoder();
+    this.socket?.close();
+    this.socket = undefined;
+  }
+
+  private spawnEncoder(): void {
+    const { width, height, fps, kbps } = this.options;
+    const generation = ++this.generation;
+    this.pending = [];
+    this.currentTimestamp = undefined;
+    this.lastKeyframeAt = performance.now();
+    const child = spawn(this.options.ffmpeg, [
+      '-hide_banner', '-loglevel', 'error', '-nostdin',
+      '-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-s', `${width}x${height}`, '-r', String(fps), '-i', 'pipe:0',
+      ...codecArgs(this.options), '-b:v', `${kbps}k`, '-maxrate', `${Math.round(kbps * 1.2)}k`, '-bufsize', `${Math.round(kbps / 2)}k`,
+      '-g', String(Math.round(fps * KEYFRAME_INTERVAL_S)), '-threads', '1',
+      '-f', 'rtp', '-payload_type', '96', '-pkt_size', '1200', '-sdp_file', '/dev/null',
+      `rtp://127.0.0.1:${(this.socket!.address()).port}`,
+    ], { stdio: ['pipe', 'ignore', 'ignore'] });
+    this.process = child;
+    child.stdin.on('error', () => undefined);
+    child.on('error', (e) => {
+      if (generation === this.generation && !this.stopped) this.onFailure(`the video encoder could not start: ${e.message}`);
+    });
+    child.on('exit', (code, signal) => {
+      if (generation !== this.generation || this.stopped || signal) return;
+      this.process = undefined;
+      this.onFailure(`the video encoder stopped (ffmpeg exit code ${code})`);
+    });
+  }
+
+  private killEncoder(): void {
+    const child = this.process;
+    this.process = undefined;
+    if (!child) return;
+    child.stdin.destroy();
+    child.kill('SIGKILL');
+  }
+
+  /** An RTP packet from ffmpeg: a new RTP timestamp starts the next written frame. */
+  private received(packet: Buffer): void {
+    if (packet.length < 12 || this.stopped || !this.process) return;
+    const timestamp = packet.readUInt32BE(4);
+    if (timestamp !== this.currentTimestamp) {
+      const ptsMs = this.pending.shift();
+      if (ptsMs === undefined) return;
+      this.currentTimestamp = timestamp;
+      this.currentPts = ptsMs;
+    }
+    this.counts.bytesOut += packet.length;
+    this.onPacket({ packet, ptsMs: this.currentPts, last: (packet[1]! & 0x80) !== 0 });
+  }
+}
+
+function codecArgs(options: RtpVideoEncoderOptions): string[] {
+  if (options.codec === 'VP8') {
+    return ['-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '16', '-lag-in-frames', '0', '-error-resilient', '1', '-auto-alt-ref', '0'];
+  }
+  // Baseline profile (42e0xx): what every WebRTC H.264 decoder takes; parameter sets on
+  // every keyframe so a receiver can start at any of them.
+  return ['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-profile:v', 'baseline', '-pix_fmt', 'yuv420p', '-x264-params', 'repeat-headers=1:aud=0'];
+}

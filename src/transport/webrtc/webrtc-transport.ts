@@ -1,0 +1,128 @@
+import type { MediaStreamTrack, RTCDataChannel } from 'werift';
+import type { ServerEvent } from '../../client/protocol.js';
+import type { RealtimePicture, RealtimeTransport } from '../../pipeline/realtime/transport.js';
+import { OpusAudioPacer } from './opus-audio.js';
+import { RtpVideoEncoder, type RtpVideoEncoderOptions } from './rtp-video-encoder.js';
+
+/** Events queued for a data channel that is not open yet, at most. */
+const MAX_EARLY_EVENTS = 64;
+
+/**
+ * A realtime session as WebRTC media: raw I420 frames are encoded by a per-session video
+ * encoder into RTP (VP8 or H.264) and sent as they come out (a few ms after their slot);
+ * speech PCM, which arrives ahead of time, is paced out as 20 ms Opus packets when due.
+ * Both RTP clocks count from the session origin (video 90 kHz, audio 48 kHz) and packets
+ * leave at their presentation time, so the sender reports (RTCP SR) map both onto the same
+ * wall clock and the receiver keeps lips and voice together. Events go out as JSON text on
+ * the data channel; an interrupt (`speech.ended`, `interrupted`) also drops queued audio.
+ */
+export class WebRtcTransport implements RealtimeTransport {
+  readonly pictureFormat = 'i420';
+  private readonly encoder: RtpVideoEncoder;
+  private readonly audio: OpusAudioPacer;
+  private channel: RTCDataChannel | undefined;
+  private readonly early: string[] = [];
+  private videoSequence = 0;
+  private audioSequence = 0;
+  private mediaFlowing = false;
+  private origin: number | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly videoTrack: MediaStreamTrack,
+    private readonly audioTrack: MediaStreamTrack | undefined,
+    encoderOptions: RtpVideoEncoderOptions,
+    onFailure: (message: string) => void,
+  ) {
+    this.encoder = new RtpVideoEncoder(encoderOptions, (encoded) => {
+      const packet = encoded.packet;
+      packet.writeUInt16BE(this.videoSequence, 2);
+      this.videoSequence = (this.videoSequence + 1) & 0xffff;
+      packet.writeUInt32BE(Math.round(encoded.ptsMs * 90) >>> 0, 4);
+      this.videoTrack.writeRtp(packet);
+    }, onFailure);
+    this.audio = new OpusAudioPacer((payload, timestamp) => this.audioTrack?.writeRtp(rtpPacket(OPUS_PAYLOAD_TYPE, this.audioSequence++ & 0xffff, timestamp, false, payload)));
+  }
+
+  /** Video encoder and audio figures (frames in, skipped, keyframe restarts, bytes). */
+  get stats(): { video: RtpVideoEncoder['stats']; audio: OpusAudioPacer['stats'] } {
+    return { video: this.encoder.stats, audio: this.audio.stats };
+  }
+
+  /**
+   * What waits to go to the client: the control channel's backlog. Media are not counted:
+   * the encoder skips frames itself while it is behind, and RTP is sent as it is made.
+   */
+  get bufferedBytes(): number {
+    return this.channel?.bufferedAmount ?? 0;
+  }
+
+  /** The control channel opened: queued events go out, and go out directly from now on. */
+  attachChannel(channel: RTCDataChannel): void {
+    this.channel = channel;
+    const flush = () => {
+      for (const text of this.early.splice(0)) channel.send(text);
+    };
+    if (channel.readyState === 'open') flush();
+    else channel.stateChanged.subscribe((state) => state === 'open' && flush());
+  }
+
+  /** The peer is connected: media starts (the encoder's first frame is a keyframe the peer receives). */
+  mediaReady(): void {
+    if (this.closed || this.mediaFlowing) return;
+    this.mediaFlowing = true;
+    void this.encoder.start();
+    if (this.origin !== undefined) this.audio.start(this.origin);
+  }
+
+  /** The receiver lost pictures (PLI/FIR): a keyframe follows. */
+  requestKeyframe(): void {
+    this.encoder.requestKeyframe();
+  }
+
+  startClock(originMs: number): void {
+    this.origin = originMs;
+    if (this.mediaFlowing) this.audio.start(originMs);
+  }
+
+  sendEvent(event: ServerEvent): void {
+    if (this.closed) return;
+    if (event.type === 'speech.ended' && event.reason === 'interrupted') this.audio.dropFrom(event.ptsMs);
+    const text = JSON.stringify(event);
+    if (this.channel?.readyState === 'open') this.channel.send(text);
+    else if (this.early.length < MAX_EARLY_EVENTS) this.early.push(text);
+  }
+
+  sendAudio(pcm: Int16Array, sampleRate: number, ptsMs: number): void {
+    if (!this.closed) this.audio.push(pcm, sampleRate, ptsMs);
+  }
+
+  sendFrame(picture: RealtimePicture, _slot: number, ptsMs: number): void {
+    if (!('i420' in picture)) throw new Error('the WebRTC transport encodes raw I420 frames');
+    if (this.closed || !this.mediaFlowing) {
+      picture.i420.release?.();
+      return;
+    }
+    this.encoder.encode(picture.i420, ptsMs);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.encoder.stop();
+    this.audio.stop();
+  }
+}
+
+/** Dynamic payload type written into audio packets; the sender replaces it with the negotiated one. */
+const OPUS_PAYLOAD_TYPE = 111;
+
+/** A plain RTP packet (version 2, no CSRC, no extensions); the sender sets its SSRC. */
+function rtpPacket(payloadType: number, sequence: number, timestamp: number, marker: boolean, payload: Buffer): Buffer {
+  const header = Buffer.alloc(12);
+  header[0] = 0x80;
+  header[1] = (marker ? 0x80 : 0) | payloadType;
+  header.writeUInt16BE(sequence, 2);
+  header.writeUInt32BE(timestamp >>> 0, 4);
+  return Buffer.concat([header, payload]);
+}

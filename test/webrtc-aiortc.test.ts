@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { execFile, execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { call, startTestServer, type TestServer } from './helpers/server.js';
+
+/** Debian's python3 with python3-aiortc (scripts/test-all.sh installs it). */
+const PYTHON = process.env.AVATAR_PYTHON ?? '/usr/bin/python3';
+const PEER = fileURLToPath(new URL('../../test/helpers/aiortc_peer.py', import.meta.url));
+const KEY = 'webrtc-test-key-0123456789';
+const SECONDS = 6;
+
+interface PeerReport {
+  status: number;
+  location: string;
+  videoFrames: number;
+  width: number;
+  height: number;
+  audioFrames: number;
+  events: { type: string; at: number; reason?: string }[];
+  /** [seconds since start, spread of the mouth region's luminance] per decoded frame. */
+  mouth: [number, number][];
+  /** [seconds since start, RMS] per decoded 20 ms audio frame. */
+  audio: [number, number][];
+  deleteStatus: number;
+  deleteAgainStatus: number;
+}
+
+function runPeer(url: string, codec: string, key = KEY): Promise<PeerReport> {
+  return new Promise((resolve, reject) => {
+    execFile(PYTHON, [PEER, url, codec, String(SECONDS), 'Hello there! This is a test of the avatar over WebRTC.', key], { timeout: 60_000 }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`the aiortc peer failed: ${error.message}\n${stderr.slice(-2000)}`));
+      else resolve(JSON.parse(stdout) as PeerReport);
+    });
+  });
+}
+
+const range = (values: number[]) => (values.length ? Math.max(...values) - Math.min(...values) : 0);
+
+describe('WebRTC session with a peer of another implementation (aiortc)', () => {
+  let s: TestServer;
+  before(async () => {
+    const version = (() => {
+      try {
+        return execFileSync(PYTHON, ['-c', 'import aiortc; print(aiortc.__version__)'], { encoding: 'utf8' }).trim();
+      } catch {
+        return undefined;
+      }
+    })();
+    assert.ok(version, `${PYTHON} cannot import aiortc: install python3-aiortc (scripts/test-all.sh does) or set AVATAR_PYTHON`);
+    s = await startTestServer({ realtime: { size: 256 }, apiKeys: [{ key: KEY, tenant: 'acme' }] });
+    await s.server.warmUp();
+  });
+  after(async () => s?.close());
+
+  for (const codec of ['VP8', 'H264']) {
+    it(`negotiates ${codec} through the WHEP route and receives decodable video and Opus audio in sync with the speech`, async () => {
+      const report = await runPeer(`${s.url}/api/v1/realtime/webrtc?avatar=default&size=256`, codec);
+      assert.equal(report.status, 201);
+      assert.match(report.location, /^\/api\/v1\/realtime\/webrtc\/[\w-]+$/);
+      assert.equal(report.width, 256);
+      assert.equal(report.height, 256);
+      const first = report.mouth[0]![0];
+      const expected = (SECONDS - first) * 25;
+      assert.ok(report.videoFrames >= expected * 0.8, `${report.videoFrames} frames decoded, ${Math.round(expected)} expected at 25 fps`);
+      const started = report.events.find((e) => e.type === 'speech.started');
+      const ended = report.events.find((e) => e.type === 'speech.ended');
+      assert.ok(started && ended && ended.reason === 'done', `speech events: ${JSON.stringify(report.events)}`);
+      // The mouth moves while the avatar speaks and is still before and after.
+      const during = report.mouth.filter(([t]) => t > started.at + 0.2 && t < ended.at - 0.2).map(([, v]) => v);
+      const afterwards = report.mouth.filter(([t]) => t > ended.at + 0.5).map(([, v]) => v);
+      assert.ok(range(during) > 2, `mouth region varied by ${range(during).toFixed(2)} while speaking`);
+      assert.ok(range(afterwards) < 1, `mouth region varied by ${range(afterwards).toFixed(2)} after speaking`);
+      // The voice arrives while the mouth moves; silence around it.
+      const loud = report.audio.filter(([t]) => t > started.at && t < ended.at + 0.3).map(([, v]) => v);
+      const quiet = report.audio.filter(([t]) => t > ended.at + 0.6).map(([, v]) => v);
+      assert.ok(report.audioFrames >= (SECONDS - 1) * 50 * 0.8, `${report.audioFrames} audio frames decoded`);
+      assert.ok(Math.max(...loud) > 1000, `speech RMS peaked at ${Math.max(...loud)}`);
+      assert.ok(Math.max(...quiet) < 100, `RMS after the speech peaked at ${Math.max(...quiet)}`);
+      // DELETE ends the session once; the slot is given back.
+      assert.equal(report.deleteStatus, 204);
+      assert.equal(report.deleteAgainStatus, 404);
+      const health = await call(`${s.url}/health`);
+      assert.equal(health.body.activeSessions, 0);
+    });
+  }
+
+  it('refuses what it cannot answer with a JSON reason, and callers without a key', async () => {
+    const route = `${s.url}/api/v1/realtime/webrtc`;
+    const auth = { authorization: `Bearer ${KEY}` };
+    const noKey = await fetch(route, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: 'v=0\r\n' });
+    assert.equal(noKey.status, 401);
+    const notSdp = await fetch(route, { method: 'POST', headers: { ...auth, 'content-type': 'application/sdp' }, body: 'hello' });
+    assert.equal(notSdp.status, 400);
+    assert.match(((await notSdp.json()) as { message: string }).message, /SDP offer/);
+    const json = await fetch(route, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{"sdp":"v=0"}' });
+    assert.equal(json.status, 415);
+    const unknownAvatar = await fetch(`${route}?avatar=nobody`, { method: 'POST', headers: { ...auth, 'content-type': 'application/sdp' }, body: 'v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n' });
+    assert.equal(unknownAvatar.status, 404);
+    const gone = await fetch(`${route}/no-such-session`, { method: 'DELETE', headers: auth });
+    assert.equal(gone.status, 404);
+    const health = await call(`${s.url}/health`);
+    assert.equal(health.body.activeSessions, 0, 'refused requests hold no session slot');
+  });
+});
