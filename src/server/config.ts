@@ -53,6 +53,20 @@ export interface ServerConfig {
   readonly shutdownGraceMs: number;
   /** Origins (`https://app.example`, or `*`) whose pages may call the API from a browser; none by default. */
   readonly corsOrigins: readonly string[];
+  /** The shared queue and state; undefined = everything in this process (the embedded default). */
+  readonly redis: RedisConfig | undefined;
+}
+
+/** Where API processes and workers meet: a Redis server (BullMQ queue, shared limits and secret). */
+export interface RedisConfig {
+  /** redis://[user:password@]host:port[/db] or rediss:// */
+  readonly url: string;
+  /** Prefix of every key (several deployments may share one Redis). */
+  readonly prefix: string;
+  /** A worker that has not renewed a job's lock for this long is taken for dead, and the job runs elsewhere, ms. */
+  readonly lockMs: number;
+  /** Tries of a job whose failure may pass (the first one included). */
+  readonly attempts: number;
 }
 
 const MB = 1024 * 1024;
@@ -68,7 +82,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
     imageUploadBytes: 10 * MB, audioUploadBytes: 50 * MB, videoUploadBytes: 200 * MB, maxRealtimeSessions: 32,
     idleTimeoutMs: 30_000, requestTimeoutMs: 600_000,
   },
-  logLevel: 'info', logFormat: 'auto', shutdownGraceMs: 30_000, corsOrigins: [],
+  logLevel: 'info', logFormat: 'auto', shutdownGraceMs: 30_000, corsOrigins: [], redis: undefined,
 };
 
 type Raw = Record<string, unknown>;
@@ -113,12 +127,14 @@ export async function loadServerConfig(sources: ConfigSources = {}): Promise<Ser
       return at > 0 ? { key: pair.slice(0, at), tenant: pair.slice(at + 1) } : { key: pair, tenant: '' };
     });
   }
+  if (env.REDIS_URL || env.AVATAR_REDIS_PREFIX) fromEnv.redis = { ...(env.REDIS_URL ? { url: env.REDIS_URL } : {}), ...(env.AVATAR_REDIS_PREFIX ? { prefix: env.AVATAR_REDIS_PREFIX } : {}) };
   if (env.AVATAR_CORS_ORIGINS) fromEnv.corsOrigins = env.AVATAR_CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean);
   if (env.AVATAR_RATE_LIMIT) fromEnv.limits = { generationsPerMinute: env.AVATAR_RATE_LIMIT };
   const fromFlags: Raw = {};
   if (sources.flags?.host !== undefined) fromFlags.host = sources.flags.host;
   if (sources.flags?.port !== undefined) fromFlags.port = sources.flags.port;
-  return validateConfig({ ...fromFile, ...fromEnv, ...fromFlags, limits: { ...asRaw(fromFile.limits), ...asRaw(fromEnv.limits) } });
+  const redis = fromFile.redis !== undefined || fromEnv.redis !== undefined ? { redis: { ...asRaw(fromFile.redis), ...asRaw(fromEnv.redis) } } : {};
+  return validateConfig({ ...fromFile, ...fromEnv, ...fromFlags, limits: { ...asRaw(fromFile.limits), ...asRaw(fromEnv.limits) }, ...redis });
 }
 
 function asRaw(v: unknown): Raw {
@@ -127,7 +143,7 @@ function asRaw(v: unknown): Raw {
 
 const KNOWN_KEYS = new Set([
   'host', 'port', 'dataDir', 'tts', 'encoder', 'apiKeys', 'avatarTenants', 'signingSecret', 'jobConcurrency',
-  'retentionDays', 'urlExpiryHours', 'realtime', 'limits', 'logLevel', 'logFormat', 'shutdownGraceSeconds', 'corsOrigins',
+  'retentionDays', 'urlExpiryHours', 'realtime', 'limits', 'logLevel', 'logFormat', 'shutdownGraceSeconds', 'corsOrigins', 'redis',
 ]);
 
 /** Checks a merged raw configuration, collecting every problem into one message. */
@@ -187,6 +203,20 @@ export function validateConfig(raw: Raw): ServerConfig {
       else problems.push(`corsOrigins: ${JSON.stringify(origin)} is not an origin (scheme://host[:port], no path) or *`);
     }
   }
+  let redis: RedisConfig | undefined;
+  const redisRaw = asRaw(raw.redis);
+  for (const key of Object.keys(redisRaw)) if (!['url', 'prefix', 'lockSeconds', 'attempts'].includes(key)) problems.push(`unknown setting "redis.${key}"`);
+  if (redisRaw.url !== undefined) {
+    const url = str(redisRaw.url, 'redis.url', undefined);
+    if (url && !/^rediss?:\/\/[^\s]+$/.test(url)) problems.push(`redis.url must look like redis://host:6379 (or rediss:// for TLS), got ${JSON.stringify(url)}`);
+    const prefix = str(redisRaw.prefix, 'redis.prefix', 'avatar')!;
+    if (!/^[\w.-]{1,64}$/.test(prefix)) problems.push('redis.prefix must be letters, digits, _ . or -');
+    if (url) redis = {
+      url, prefix,
+      lockMs: num(redisRaw.lockSeconds, 'redis.lockSeconds', 30, 1, 3600, false) * 1000,
+      attempts: num(redisRaw.attempts, 'redis.attempts', 3, 1, 20),
+    };
+  } else if (Object.keys(redisRaw).length) problems.push('redis settings need redis.url (or REDIS_URL)');
   const config: ServerConfig = {
     host: str(raw.host, 'host', d.host)!,
     port: num(raw.port, 'port', d.port, 0, 65535),
@@ -221,6 +251,7 @@ export function validateConfig(raw: Raw): ServerConfig {
     logFormat: logFormat as LogFormat,
     corsOrigins,
     shutdownGraceMs: num(raw.shutdownGraceSeconds, 'shutdownGraceSeconds', d.shutdownGraceMs / 1000, 0, 3600, false) * 1000,
+    redis,
   };
   if (config.realtime.size % 2 !== 0) problems.push('realtime.size must be even');
   if (config.limits.minFps > config.limits.maxFps) problems.push('limits.minFps is above limits.maxFps');
