@@ -5,7 +5,9 @@
  * replicas share rate limits and the download-link secret, and a worker drains on SIGTERM.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { writeFile, mkdir } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createAvatarServer, type AvatarServer } from '../src/server/app.js';
@@ -13,6 +15,8 @@ import { validateConfig } from '../src/server/config.js';
 import { ffprobe, tempDir } from './helpers/media.js';
 import { dropPrefix, freePort, requireRedis, SHARED_REDIS_URL, startRedisServer, startWorker, uniquePrefix, type WatchedProcess } from './helpers/redis.js';
 import { call } from './helpers/server.js';
+
+const run = promisify(execFile);
 
 /** A worker not heard from for this long is taken for dead (short, so the takeover test is quick), s. */
 const LOCK_S = 2;
@@ -76,7 +80,7 @@ describe('queue on Redis: API replicas and worker processes', () => {
   let dir: string;
   let cleanup: () => Promise<void>;
   let configFile: string;
-  const redis = { url: SHARED_REDIS_URL, prefix, lockSeconds: LOCK_S };
+  const redis = { url: SHARED_REDIS_URL, prefix, lockSeconds: LOCK_S, segmentSeconds: 0 };
 
   before(async () => {
     await requireRedis();
@@ -140,8 +144,40 @@ describe('queue on Redis: API replicas and worker processes', () => {
     await checkOutput(apis[0]!.url, job, dir);
   });
 
+  it('a long script is split into segments that several workers render at once, joined into one MP4 without a jump', async () => {
+    const extra = startWorker(configFile, join(dir, 'avatars'));
+    workers.push(extra);
+    await extra.waitFor(/ready: pid/);
+    const segmenting = await startApi(join(dir, 'data'), { ...redis, segmentSeconds: 3 }, { apiKeys: API_KEYS });
+    apis.push(segmenting);
+    const text = 'The first sentence opens the script. A second one follows it closely. Here is the third sentence of the text. The fourth sentence is a little longer than the others. And the fifth one ends the script.';
+    const { body } = await call(`${segmenting.url}/api/v1/generate`, { headers: asB, body: { text, async: true, size: '96x96', fps: 25 } });
+    const job = await finished(apis[0]!.url, body.id, 90_000);
+    assert.equal(job.kind, 'generate');
+    const joins = (job.result.segmentFrames as number[]).slice(0, -1).map((_, i, all) => all.slice(0, i + 1).reduce((a, b) => a + b, 0));
+    assert.ok(joins.length >= 2, `split into ${joins.length + 1} segments`);
+    const live = workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null);
+    for (const w of live) assert.match(w.text, /started render-segment/, 'every worker rendered a segment');
+    await checkOutput(apis[1]!.url, job, dir);
+    // Consecutive frames differ by the idle motion (and the mouth); at a join they must not
+    // differ more than anywhere else in the video (a restarted idle loop would jump).
+    const { stdout } = await run('ffmpeg', ['-v', 'error', '-i', join(dir, `${job.id}.mp4`), '-f', 'rawvideo', '-pix_fmt', 'gray', '-'], { encoding: 'buffer', maxBuffer: 64 << 20 });
+    const size = 96 * 96;
+    const diffs: number[] = [];
+    for (let f = 1; f < stdout.length / size; f++) {
+      let sum = 0;
+      for (let i = 0; i < size; i++) sum += Math.abs(stdout[f * size + i]! - stdout[(f - 1) * size + i]!);
+      diffs.push(sum / size);
+    }
+    const inside = diffs.filter((_, i) => !joins.includes(i + 1));
+    const largest = Math.max(...inside);
+    for (const at of joins) assert.ok(diffs[at - 1]! <= largest, `frame change at the join ${at} (${diffs[at - 1]!.toFixed(2)}) is no larger than inside segments (max ${largest.toFixed(2)})`);
+  });
+
   it('a worker drains on SIGTERM: its running job finishes, then it exits', async () => {
-    const worker = workers.find((w) => w.child.exitCode === null && w.child.signalCode === null)!;
+    const live = workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null);
+    for (const other of live.slice(1)) await other.stop('SIGKILL'); // one worker left, so it is the one that takes the job
+    const worker = live[0]!;
     const { body } = await call(`${apis[0]!.url}/api/v1/generate`, { headers: asB, body: { text: 'One more sentence to finish before the worker stops.', async: true, size: '128x128', fps: 25 } });
     await worker.waitFor(new RegExp(`started generate ${body.id}`));
     assert.equal(await worker.stop('SIGTERM'), 0);

@@ -3,7 +3,10 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AvatarRegistry } from '../avatars/registry.js';
 import { AvatarError } from '../core/errors.js';
+import { openBlockingConnection } from '../queue/redis-connection.js';
+import { RedisSegmentScheduler } from '../queue/redis-flow.js';
 import { RedisJobWorker } from '../queue/redis-worker.js';
+import { segmentedJobHandlers } from '../server/segmented-jobs.js';
 import { createServerTts } from '../server/app.js';
 import { loadServerConfig } from '../server/config.js';
 import { renderJobHandlers } from '../server/render-jobs.js';
@@ -38,7 +41,10 @@ export async function runWorker(argv: readonly string[]): Promise<number> {
   const registry = await AvatarRegistry.open({ dirs: [dir] });
   const tts = createServerTts(config.tts);
   const log = (line: string) => process.stdout.write(`avatar worker: ${line}\n`);
-  const worker = new RedisJobWorker(config.redis, renderJobHandlers({ catalog: registry, tts, encoder: config.encoder, outputsDir, uploadsDir }), concurrency, {
+  const deps = { catalog: registry, tts, encoder: config.encoder, outputsDir, uploadsDir };
+  const scheduler = new RedisSegmentScheduler(openBlockingConnection(config.redis), config.redis, config.retentionMs);
+  const handlers = { ...renderJobHandlers(deps), ...segmentedJobHandlers(deps, scheduler) };
+  const worker = new RedisJobWorker(config.redis, handlers, concurrency, {
     started: (id, kind) => log(`started ${kind} ${id}`),
     finished: (id, kind, outcome, error) => log(`${outcome} ${kind} ${id}${error ? ` (${error})` : ''}`),
   });
@@ -50,6 +56,7 @@ export async function runWorker(argv: readonly string[]): Promise<number> {
     const drained = await worker.drain(config.shutdownGraceMs);
     log(drained ? 'drained' : 'grace period over: running jobs are left to other workers');
   } finally {
+    await scheduler.close().catch(() => undefined);
     registry.close();
     if (tts instanceof TtsPool) await tts.close();
   }

@@ -78,8 +78,12 @@ export class RedisJobQueue implements JobQueue {
   async get(tenant: string, id: string): Promise<JobView | undefined> {
     const job = await this.guard(Job.fromId<StoredJobData>(this.queue, id));
     if (!job || job.data.tenant !== tenant) return undefined;
-    const state = await this.guard(job.getState());
-    return viewOf(job, stateOf(state));
+    const view = viewOf(job, stateOf(await this.guard(job.getState())));
+    // A job that handed its work on (a segmented generation's plan) answers as the job that finishes it.
+    const next = view.state === 'succeeded' ? view.result?.continuedBy : undefined;
+    if (typeof next !== 'string') return view;
+    const continued = await this.get(tenant, next);
+    return continued ? { ...continued, id: view.id, kind: view.kind, createdAt: view.createdAt } : { ...view, state: 'running', progress: 0.5 };
   }
 
   /** The server's facts of a job (see SubmitOptions.meta); undefined for unknown ids and other tenants' jobs. */
@@ -140,7 +144,7 @@ function stateOf(state: string): JobState {
   switch (state) {
     case 'completed': return 'succeeded';
     case 'failed': return 'failed';
-    case 'active': return 'running';
+    case 'active': case 'waiting-children': return 'running';
     default: return 'queued';
   }
 }

@@ -67,6 +67,8 @@ export interface RedisConfig {
   readonly lockMs: number;
   /** Tries of a job whose failure may pass (the first one included). */
   readonly attempts: number;
+  /** Scripts with more speech than this are rendered as segments by several workers at once, ms; 0 = never. */
+  readonly segmentMs: number;
 }
 
 const MB = 1024 * 1024;
@@ -205,7 +207,7 @@ export function validateConfig(raw: Raw): ServerConfig {
   }
   let redis: RedisConfig | undefined;
   const redisRaw = asRaw(raw.redis);
-  for (const key of Object.keys(redisRaw)) if (!['url', 'prefix', 'lockSeconds', 'attempts'].includes(key)) problems.push(`unknown setting "redis.${key}"`);
+  for (const key of Object.keys(redisRaw)) if (!['url', 'prefix', 'lockSeconds', 'attempts', 'segmentSeconds'].includes(key)) problems.push(`unknown setting "redis.${key}"`);
   if (redisRaw.url !== undefined) {
     const url = str(redisRaw.url, 'redis.url', undefined);
     if (url && !/^rediss?:\/\/[^\s]+$/.test(url)) problems.push(`redis.url must look like redis://host:6379 (or rediss:// for TLS), got ${JSON.stringify(url)}`);
@@ -215,6 +217,7 @@ export function validateConfig(raw: Raw): ServerConfig {
       url, prefix,
       lockMs: num(redisRaw.lockSeconds, 'redis.lockSeconds', 30, 1, 3600, false) * 1000,
       attempts: num(redisRaw.attempts, 'redis.attempts', 3, 1, 20),
+      segmentMs: num(redisRaw.segmentSeconds, 'redis.segmentSeconds', 10, 0, 3600, false) * 1000,
     };
   } else if (Object.keys(redisRaw).length) problems.push('redis settings need redis.url (or REDIS_URL)');
   const config: ServerConfig = {

@@ -1,11 +1,12 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, stat, unlink } from 'node:fs/promises';
+import { mkdir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ServerContext } from '../context.js';
 import { HttpError } from '../http-errors.js';
 import { checkGenerateRequest } from '../request-checks.js';
 import { GENERATE_JOB, type GeneratePayload } from '../render-jobs.js';
+import { SEGMENTED_JOB } from '../segmented-jobs.js';
 import { receiveAudioUpload } from './audio-upload.js';
 import { routeSchemas } from '../route-schemas.js';
 
@@ -13,8 +14,10 @@ import { routeSchemas } from '../route-schemas.js';
 export function registerGenerateRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const schemas = routeSchemas(ctx.config.limits);
   app.post('/api/v1/generate', { schema: schemas.generate, config: { multipartForm: true } }, async (request, reply) => {
+    const requestedAt = performance.now();
     const { tenant } = request.caller;
     let payload: GeneratePayload;
+    let kind = GENERATE_JOB;
     let isAsync: boolean;
     let discardUpload = async () => undefined as void;
     if (request.isMultipart()) {
@@ -36,6 +39,12 @@ export function registerGenerateRoutes(app: FastifyInstance, ctx: ServerContext)
       await ctx.limiter.take(request.caller.rateKey);
       isAsync = wantsJob;
       payload = { speech };
+      // Long scripts with workers to share them: segments rendered in parallel (see segmented-jobs.ts).
+      const segmentMs = ctx.config.redis?.segmentMs ?? 0;
+      if (segmentMs > 0 && estimatedSpeechMs(speech.text) > segmentMs) {
+        kind = SEGMENTED_JOB;
+        payload = { speech, segmentMs } as unknown as GeneratePayload;
+      }
     }
     const folder = join(ctx.outputsDir, tenant);
     await mkdir(folder, { recursive: true });
@@ -44,7 +53,7 @@ export function registerGenerateRoutes(app: FastifyInstance, ctx: ServerContext)
       // Without `output`, the MP4 is named after the job.
       let id: string;
       try {
-        id = await ctx.jobs.submit({ tenant, kind: GENERATE_JOB, payload: { ...payload } }, { meta: payload.audio ? { upload: join(ctx.uploadsDir, tenant, payload.audio.upload) } : {} });
+        id = await ctx.jobs.submit({ tenant, kind, payload: { ...payload } }, { meta: payload.audio ? { upload: join(ctx.uploadsDir, tenant, payload.audio.upload) } : {} });
       } catch (e) {
         await discardUpload();
         throw e;
@@ -60,7 +69,7 @@ export function registerGenerateRoutes(app: FastifyInstance, ctx: ServerContext)
     const path = join(folder, output);
     let job;
     try {
-      job = await ctx.jobs.run({ tenant, kind: GENERATE_JOB, payload: { ...payload, output } }, gone.signal);
+      job = await ctx.jobs.run({ tenant, kind, payload: kind === GENERATE_JOB ? { ...payload, output } : { ...payload } }, gone.signal);
     } finally {
       await discardUpload();
     }
@@ -70,6 +79,8 @@ export function registerGenerateRoutes(app: FastifyInstance, ctx: ServerContext)
       throw new HttpError(status, job.error?.error ?? 'internal', job.error?.message ?? 'generation failed');
     }
     const result = job.result;
+    const file = typeof result.file === 'string' ? join(folder, basename(result.file)) : path;
+    if (file !== path) await rename(file, path);
     const size = (await stat(path)).size;
     reply.raw.setTimeout(ctx.config.limits.idleTimeoutMs);
     const stream = createReadStream(path);
@@ -78,8 +89,8 @@ export function registerGenerateRoutes(app: FastifyInstance, ctx: ServerContext)
       .type('video/mp4')
       .header('content-length', String(size))
       .header('x-content-duration', Number(result.durationS).toFixed(3))
-      .header('x-generation-ms', String(result.generationMs))
-      .header('x-encoder', String(result.encoder))
+      .header('x-generation-ms', String(result.generationMs ?? Math.round(performance.now() - requestedAt)))
+      .header('x-encoder', String(result.encoder ?? ctx.config.encoder ?? 'auto'))
       .send(stream);
   });
 
@@ -90,12 +101,12 @@ export function registerGenerateRoutes(app: FastifyInstance, ctx: ServerContext)
     const job = valid ? (await ctx.jobs.get(tenant, id)) ?? (ctx.localJobs !== ctx.jobs ? await ctx.localJobs.get(tenant, id) : undefined) : undefined;
     if (!job) throw new HttpError(404, 'not_found', `no job ${id}`);
     // Every look at a finished job signs its download afresh: an expired link is renewed here.
-    if (job.kind === GENERATE_JOB && job.state === 'succeeded' && typeof job.result?.file === 'string') {
+    if ((job.kind === GENERATE_JOB || job.kind === SEGMENTED_JOB) && job.state === 'succeeded' && typeof job.result?.file === 'string') {
       const { file, ...figures } = job.result;
       const expiresAt = Date.now() + ctx.config.urlExpiryMs;
-      return { ...job, result: { url: ctx.signer.sign(tenant, file, expiresAt), expiresAt: new Date(expiresAt).toISOString(), ...figures } };
+      return { ...job, kind: GENERATE_JOB, result: { url: ctx.signer.sign(tenant, file, expiresAt), expiresAt: new Date(expiresAt).toISOString(), ...figures } };
     }
-    return job;
+    return job.kind === SEGMENTED_JOB ? { ...job, kind: GENERATE_JOB } : job;
   });
 
   app.get('/api/v1/outputs/:tenant/:file', { schema: schemas.output }, async (request, reply) => {
@@ -110,6 +121,11 @@ export function registerGenerateRoutes(app: FastifyInstance, ctx: ServerContext)
     if (!info) throw new HttpError(404, 'not_found', 'the output is gone (outputs are kept for the retention period)');
     return reply.type('video/mp4').header('content-length', String(info.size)).send(createReadStream(path));
   });
+}
+
+/** Speech a script will take, judged from its length (about 14 characters a second): only chooses whether to split. */
+function estimatedSpeechMs(text: string): number {
+  return (text.length / 14) * 1000;
 }
 
 function statusOf(code: string | undefined): number {
