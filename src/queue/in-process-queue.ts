@@ -143,7 +143,7 @@ export class InProcessJobQueue implements JobQueue {
   private async runWork(tenant: string, kind: string, work: JobWork, signal?: AbortSignal): Promise<JobView> {
     const id = this.enqueue(tenant, kind, work, { persist: false });
     const job = this.jobs.get(id)!;
-    const cancel = () => this.cancel(id);
+    const cancel = () => this.cancelNow(id);
     signal?.addEventListener('abort', cancel, { once: true });
     try {
       await job.done;
@@ -160,7 +160,12 @@ export class InProcessJobQueue implements JobQueue {
   }
 
   /** Stops a queued or running job (a queued one never starts). */
-  cancel(id: string): void {
+  cancel(id: string): Promise<void> {
+    this.cancelNow(id);
+    return Promise.resolve();
+  }
+
+  private cancelNow(id: string): void {
     const job = this.jobs.get(id);
     if (!job || job.state === 'succeeded' || job.state === 'failed') return;
     job.controller.abort();
@@ -184,7 +189,7 @@ export class InProcessJobQueue implements JobQueue {
   /** Cancels everything (server shutdown) and waits for running jobs to stop. */
   async close(): Promise<void> {
     const all = [...this.jobs.values()];
-    for (const job of all) this.cancel(job.id);
+    for (const job of all) this.cancelNow(job.id);
     await Promise.all(all.map((j) => j.done));
     await this.writes;
   }

@@ -1,3 +1,5 @@
+import type { StreamEntry } from './redis-stream-channel.js';
+
 /** Where a job is in its life. */
 export type JobState = 'queued' | 'running' | 'succeeded' | 'failed';
 
@@ -36,6 +38,8 @@ export interface SubmitOptions {
   readonly meta?: Record<string, string>;
   /** Kept so the job survives a restart (default true; false for work tied to one request). */
   readonly persist?: boolean;
+  /** Whether a retryable failure is tried again (default true; false for work whose output already left, such as a stream). */
+  readonly retry?: boolean;
 }
 
 /** A job handed to its handler. */
@@ -77,6 +81,13 @@ export interface JobQueue {
   counts(): Promise<QueueCounts>;
   /** Whether the queue can take work now (its store is reachable). */
   isReady(): boolean;
+  /**
+   * The bytes of progressive-stream jobs that run elsewhere, entry by entry (head, data,
+   * then end or error); absent where streams are rendered by the process that holds the client.
+   */
+  readonly streams?: { read(jobId: string, signal: AbortSignal): AsyncGenerator<StreamEntry> };
+  /** Stops a job: a waiting one never starts, a running one is aborted. */
+  cancel(id: string): Promise<void>;
   /** Jobs this process runs or waits on now (what a drain waits for). */
   readonly inFlight: number;
   /** Stops what this process runs or waits on and lets go of the store. */

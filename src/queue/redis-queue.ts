@@ -5,6 +5,7 @@ import type { RedisConfig } from '../server/config.js';
 import { HttpError } from '../server/http-errors.js';
 import type { JobError, JobQueue, JobSpec, JobState, JobView, QueueCounts, SubmitOptions } from './job-queue.js';
 import { cancelChannel, openCommandConnection, REDIS_CALL_TIMEOUT_MS, RENDER_QUEUE } from './redis-connection.js';
+import { readStream, streamKey, type StreamEntry } from './redis-stream-channel.js';
 
 /** What a job carries in Redis. */
 export interface StoredJobData {
@@ -38,6 +39,24 @@ export class RedisJobQueue implements JobQueue {
     return new RedisJobQueue(queue, client, config, retentionMs);
   }
 
+  readonly streams = {
+    read: (jobId: string, signal: AbortSignal): AsyncGenerator<StreamEntry> => this.readStream(jobId, signal),
+  };
+
+  /** A stream job's entries, on a connection of its own (reads block it); a Redis out of reach ends the read with an error. */
+  private async *readStream(jobId: string, signal: AbortSignal): AsyncGenerator<StreamEntry> {
+    const reader = this.client.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: 1 });
+    reader.on('error', () => undefined);
+    const stop = () => reader.disconnect();
+    signal.addEventListener('abort', stop, { once: true });
+    try {
+      yield* readStream(reader, streamKey(this.config, jobId), signal);
+    } finally {
+      signal.removeEventListener('abort', stop);
+      reader.disconnect();
+    }
+  }
+
   /** The connection for other shared state (rate limits, the signing secret), with the same fail-fast behaviour. */
   get connection(): Redis {
     return this.client;
@@ -49,7 +68,7 @@ export class RedisJobQueue implements JobQueue {
     // A job tied to one request is not kept past a day (its caller has the answer).
     const keep = { age: options.persist === false ? Math.min(keepS, 86400) : keepS };
     await this.guard(this.queue.add(spec.kind, { tenant: spec.tenant, payload: spec.payload, meta: options.meta ?? {} }, {
-      jobId: id, attempts: this.config.attempts, backoff: { type: 'exponential', delay: RETRY_BACKOFF_MS },
+      jobId: id, attempts: options.retry === false ? 1 : this.config.attempts, backoff: { type: 'exponential', delay: RETRY_BACKOFF_MS },
       removeOnComplete: keep, removeOnFail: keep,
     }));
     return id;
