@@ -16,9 +16,11 @@ command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 # The WebRTC session is tested against a peer written with another implementation: aiortc,
 # run by Debian's python3 (a python3 earlier on PATH may not see Debian's modules).
 "${AVATAR_PYTHON:-/usr/bin/python3}" -c 'import aiortc, av' >/dev/null 2>&1 || need_apt+=(python3-aiortc)
+# The queue tests run against a real Redis and start redis-server processes of their own.
+command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1 || need_apt+=(redis-server)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if ! command -v apt-get >/dev/null 2>&1; then
-    echo "test-all: please install: ${need_apt[*]} (ffmpeg with ffprobe; chromium, or set AVATAR_CHROMIUM; python3-grpcio, python3-grpc-tools and python3-aiortc for /usr/bin/python3, or set AVATAR_PYTHON)" >&2
+    echo "test-all: please install: ${need_apt[*]} (ffmpeg with ffprobe; chromium, or set AVATAR_CHROMIUM; python3-grpcio, python3-grpc-tools and python3-aiortc for /usr/bin/python3, or set AVATAR_PYTHON; redis-server)" >&2
     exit 1
   fi
   sudo=""
@@ -26,6 +28,13 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   echo "test-all: installing ${need_apt[*]} from Debian packages"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+# The shared Redis of the queue tests (REDIS_URL, else 127.0.0.1:6379): started when none answers.
+if [ -z "${REDIS_URL:-}" ] && ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+  echo "test-all: starting redis-server on 127.0.0.1:6379"
+  redis-server --port 6379 --bind 127.0.0.1 --save '' --appendonly no --daemonize yes >/dev/null
+  for _ in $(seq 50); do redis-cli -p 6379 ping >/dev/null 2>&1 && break; sleep 0.1; done
 fi
 
 echo "test-all: npm ci"

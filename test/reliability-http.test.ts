@@ -219,7 +219,7 @@ describe('reliability: restart', () => {
     assert.equal((await finished(first.url, done.body.id)).state, 'succeeded');
     const stuck = await upload(first.url, '/api/v1/avatars', jpeg, 'me.jpg', { id: 'half_made' });
     assert.equal(stuck.status, 202);
-    await first.server.context.jobs.flush();
+    await first.server.context.localJobs.flush();
     // The process "dies": the listener goes, nothing is cancelled or cleaned up.
     await first.server.app.close();
     const old = Date.now() / 1000 - 400 * 24 * 3600;

@@ -7,13 +7,14 @@ import { decodeMediaMessage, encodeMediaHeader, MEDIA_KIND } from '../src/client
 import { i420ToRgb, SharpJpegEncoder } from '../src/compose/jpeg.js';
 import { hexColor, i420FrameBytes, rgbToYuv } from '../src/core/frame.js';
 import { loadServerConfig } from '../src/server/config.js';
-import { JobQueue, sweepFiles } from '../src/server/jobs.js';
+import { InProcessJobQueue } from '../src/queue/in-process-queue.js';
+import { sweepFiles } from '../src/server/retention.js';
 import { ServerMetrics } from '../src/server/metrics.js';
 import { FramePacer } from '../src/pipeline/realtime/pacer.js';
 import { AvatarStage } from '../src/pipeline/realtime/avatar-stage.js';
 import { trimLeadingSilence } from '../src/pipeline/realtime/utterance.js';
 import { ParametricRenderer } from '../src/render/parametric/parametric-renderer.js';
-import { RateLimiter } from '../src/server/rate-limit.js';
+import { MemoryRateLimiter } from '../src/server/rate-limit.js';
 import { UrlSigner } from '../src/server/signed-url.js';
 import { sniffMedia } from '../src/server/upload-check.js';
 import { ManualClock } from './helpers/manual-clock.js';
@@ -70,7 +71,7 @@ describe('live speech', () => {
 
 describe('metrics', () => {
   it('keeps its own prom-client registry: histograms fed in ms are exposed in seconds, gauges read at scrape time', async () => {
-    const m = new ServerMetrics(() => 3, () => 2);
+    const m = new ServerMetrics(() => 3, async () => ({ waiting: 2, active: 1, failed: 4 }));
     m.totalGeneration.observe(5, { encoder: 'libx264' });
     m.totalGeneration.observe(1500, { encoder: 'libx264' });
     m.countFrames(10, { kind: 'mp4' });
@@ -82,12 +83,15 @@ describe('metrics', () => {
     assert.match(all, /^avatar_generation_duration_seconds_sum\{encoder="libx264"\} 1\.505$/m);
     assert.match(all, /^avatar_active_sessions 3$/m);
     assert.match(all, /^avatar_queue_depth 2$/m);
+    assert.match(all, /^avatar_queue_waiting 2$/m);
+    assert.match(all, /^avatar_queue_active 1$/m);
+    assert.match(all, /^avatar_queue_failed 4$/m);
     assert.match(all, /^avatar_frames_generated_total\{kind="mp4"\} 10$/m);
     assert.match(all, /^nodejs_eventloop_lag_seconds /m);
     assert.equal(await m.errors.get({ kind: 'invalid_input' }), 1);
     assert.equal(await m.totalGeneration.count({ encoder: 'libx264' }), 2);
     // A second server's metrics do not collide with the first's.
-    const other = new ServerMetrics(() => 0, () => 0);
+    const other = new ServerMetrics(() => 0, async () => ({ waiting: 0, active: 0, failed: 0 }));
     assert.match(await other.render(), /^avatar_active_sessions 0$/m);
   });
 });
@@ -95,13 +99,13 @@ describe('metrics', () => {
 describe('limits and signatures', () => {
   it('rate limiter allows N per minute per key, then says when to retry', () => {
     let now = 1_000_000;
-    const limiter = new RateLimiter(2, () => now);
-    limiter.take('a');
-    limiter.take('a');
-    limiter.take('b');
-    assert.throws(() => limiter.take('a'), (e: Error & { status?: number }) => e.status === 429 && /retry in \d+ s/.test(e.message));
+    const limiter = new MemoryRateLimiter(2, () => now);
+    limiter.takeNow('a');
+    limiter.takeNow('a');
+    limiter.takeNow('b');
+    assert.throws(() => limiter.takeNow('a'), (e: Error & { status?: number }) => e.status === 429 && /retry in \d+ s/.test(e.message));
     now += 60_001;
-    limiter.take('a');
+    limiter.takeNow('a');
   });
 
   it('signed URLs verify, and fail when changed or expired', () => {
@@ -127,29 +131,33 @@ describe('limits and signatures', () => {
 
 describe('job queue and retention', () => {
   it('runs at most `concurrency` jobs at once, in order, each visible only to its tenant', async () => {
-    const queue = new JobQueue(2, 60_000);
     let running = 0;
     let peak = 0;
     const order: number[] = [];
-    const ids = [0, 1, 2, 3, 4].map((n) => queue.submit(n % 2 ? 'a' : 'b', 'test', async (progress) => {
-      running++;
-      peak = Math.max(peak, running);
-      order.push(n);
-      progress(0.5);
-      await new Promise((r) => setTimeout(r, 30));
-      running--;
-      if (n === 3) throw new Error('boom');
-      return { n };
-    }));
-    assert.equal(queue.depth, 3);
-    const done = await queue.run('a', 'test', async () => ({ last: true }));
+    const queue = new InProcessJobQueue({
+      test: async (job, progress) => {
+        const n = job.payload.n as number;
+        running++;
+        peak = Math.max(peak, running);
+        order.push(n);
+        progress(0.5);
+        await new Promise((r) => setTimeout(r, 30));
+        running--;
+        if (n === 3) throw new Error('boom');
+        return { n };
+      },
+    }, 2, 60_000);
+    const ids = await Promise.all([0, 1, 2, 3, 4].map((n) => queue.submit({ tenant: n % 2 ? 'a' : 'b', kind: 'test', payload: { n } })));
+    assert.deepEqual(await queue.counts(), { waiting: 3, active: 2, failed: 0 });
+    const done = await queue.run({ tenant: 'a', kind: 'test', payload: { n: 5 } });
     assert.equal(done.state, 'succeeded');
+    assert.deepEqual(done.result, { n: 5 });
     assert.equal(peak, 2);
-    assert.deepEqual(order, [0, 1, 2, 3, 4]);
-    assert.equal(queue.get('b', ids[0]!)!.state, 'succeeded');
-    assert.equal(queue.get('a', ids[0]!), undefined, 'another tenant\'s job does not exist');
-    assert.equal(queue.get('a', ids[3]!)!.state, 'failed');
-    assert.equal(queue.get('a', ids[3]!)!.error!.error, 'internal');
+    assert.deepEqual(order, [0, 1, 2, 3, 4, 5]);
+    assert.equal((await queue.get('b', ids[0]!))!.state, 'succeeded');
+    assert.equal(await queue.get('a', ids[0]!), undefined, 'another tenant\'s job does not exist');
+    assert.equal((await queue.get('a', ids[3]!))!.state, 'failed');
+    assert.equal((await queue.get('a', ids[3]!))!.error!.error, 'internal');
   });
 
   it('forgets finished jobs and deletes output files older than the retention', async () => {
@@ -162,13 +170,13 @@ describe('job queue and retention', () => {
       await utimes(join(dir, 'acme', 'old.mp4'), eightDaysAgo, eightDaysAgo);
       assert.equal(await sweepFiles(dir, 7 * 86400_000), 1);
       assert.deepEqual(await readdir(join(dir, 'acme')), ['new.mp4']);
-      const queue = new JobQueue(1, 1000);
-      const id = queue.submit('t', 'test', async () => ({}));
-      await queue.run('t', 'test', async () => ({}));
+      const queue = new InProcessJobQueue({ test: async () => ({}) }, 1, 1000);
+      const id = await queue.submit({ tenant: 't', kind: 'test', payload: {} });
+      await queue.run({ tenant: 't', kind: 'test', payload: {} });
       queue.forgetExpired(Date.now() + 500);
-      assert.ok(queue.get('t', id));
+      assert.ok(await queue.get('t', id));
       queue.forgetExpired(Date.now() + 2000);
-      assert.equal(queue.get('t', id), undefined);
+      assert.equal(await queue.get('t', id), undefined);
     } finally {
       await cleanup();
     }

@@ -22,6 +22,8 @@ Usage:
   avatar serve --role inference|compositing [--config FILE] [--port N] [--avatars-dir DIR]
                                      seed 002's gRPC inference (:50051) or compositing (:50052)
                                      service (proto/*.proto), configured by a YAML file
+  avatar worker [--config FILE] [--concurrency N] [--avatars-dir DIR]
+                                     render queued jobs from Redis (REDIS_URL or redis.url)
   avatar --help | --version
 
 say options:
@@ -57,7 +59,8 @@ prepare options:
 
 ${EVAL_HELP}
 serve options (also AVATAR_HOST, AVATAR_PORT, AVATAR_API_KEYS=key:tenant,..., AVATAR_DATA_DIR,
-AVATAR_SIGNING_SECRET, AVATAR_RATE_LIMIT, AVATAR_JOB_CONCURRENCY; flags win over env over file):
+AVATAR_SIGNING_SECRET, AVATAR_RATE_LIMIT, AVATAR_JOB_CONCURRENCY, REDIS_URL, AVATAR_REDIS_PREFIX;
+flags win over env over file):
   --host H              listen address (default 127.0.0.1; without API keys always loopback)
   -p, --port N          port (default 8000)
   -c, --config FILE     YAML configuration (see README: Serving)
@@ -103,6 +106,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await (await import('./eval-command.js')).runEval(rest);
       case 'serve':
         return await (await import('./serve-command.js')).runServeWithAvatars(rest);
+      case 'worker':
+        return await (await import('./worker-command.js')).runWorker(rest);
       default:
         throw new AvatarError('invalid_input', `unknown command "${command}" (see: avatar --help)`);
     }

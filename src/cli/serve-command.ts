@@ -65,7 +65,7 @@ export async function runServe(argv: readonly string[], deps: ServeDependencies 
     notes.push(`no API keys are configured, so the server listens on 127.0.0.1 only (not ${config.host}); add apiKeys to serve other machines`);
     config = { ...config, host: '127.0.0.1' };
   }
-  if (!config.signingSecret) notes.push('no signingSecret configured: download links stop working when the server restarts');
+  if (!config.signingSecret && !config.redis) notes.push('no signingSecret configured: download links stop working when the server restarts');
   const server = await createAvatarServer({ config, catalog: deps.catalog, ...(deps.preparer ? { preparer: deps.preparer } : {}) });
   const encoder = await server.context.encoder; // fails start-up with a clear message when no encoder works
   await server.warmUp();

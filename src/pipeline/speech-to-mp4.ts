@@ -24,6 +24,12 @@ export interface SpeechToMp4Options {
   readonly onFrame?: (frames: number) => void;
   /** Clock start for firstFrameMs (default: when this function is called). */
   readonly startedAt?: number;
+  /**
+   * Index of the first frame in a longer video this file is one segment of (default 0):
+   * frames are numbered and timed from there, so the avatar's idle motion continues
+   * across segments rendered apart.
+   */
+  readonly startFrame?: number;
 }
 
 /** Figures of one rendered video. Rendering and encoding overlap. */
@@ -73,9 +79,13 @@ export async function speechToMp4(options: SpeechToMp4Options): Promise<SpeechTo
     await steps.return(undefined);
     throw e;
   });
+  const offset = options.startFrame ?? 0;
+  const shift = (step: TrackedSpeech): TrackedSpeech => offset === 0 ? step : {
+    ...step, frames: step.frames.map((f) => ({ ...f, index: f.index + offset, ptsMs: ((f.index + offset) * 1000) / fps })),
+  };
   const all = (async function* (): AsyncGenerator<TrackedSpeech> {
-    yield firstStep.value;
-    yield* steps;
+    yield shift(firstStep.value);
+    for await (const step of steps) yield shift(step);
   })();
   const result = await renderTo(writer, all, renderer, {
     ...(options.signal ? { signal: options.signal } : {}),

@@ -20,14 +20,19 @@ import type { AvatarPreparer } from '../avatars/avatar-preparer.js';
 import type { ServerConfig } from './config.js';
 import type { ServerContext } from './context.js';
 import { HttpError, toHttpError } from './http-errors.js';
-import { JobQueue, sweepFiles } from './jobs.js';
+import { InProcessJobQueue } from '../queue/in-process-queue.js';
+import type { JobQueue } from '../queue/job-queue.js';
+import { RedisJobQueue } from '../queue/redis-queue.js';
+import { sweepFiles } from './retention.js';
+import { renderJobHandlers } from './render-jobs.js';
+import { avatarJobHandlers } from './avatar-jobs.js';
 import { LiveSessions } from './live-sessions.js';
 import { recoverAfterRestart } from './restart-recovery.js';
 import { loggerOptions, type LogSink } from './logging.js';
 import { registerOpenApi, type RegisteredRoute } from './openapi.js';
 import { friendlyValidationError, validatorCompiler } from './validation.js';
 import { ServerMetrics } from './metrics.js';
-import { RateLimiter } from './rate-limit.js';
+import { MemoryRateLimiter, RedisRateLimiter } from './rate-limit.js';
 import { DEFAULT_MAX_STAGES, RendererCache } from '../pipeline/realtime/avatar-stage.js';
 import { PainterThreads } from '../pipeline/realtime/painter-threads.js';
 import { registerAvatarRoutes } from './routes/avatars.js';
@@ -36,7 +41,7 @@ import { registerRealtimeRoute } from './routes/realtime.js';
 import { registerWebRtcRoutes } from './routes/realtime-webrtc.js';
 import { registerStreamRoutes } from './routes/stream.js';
 import { registerSystemRoutes } from './routes/system.js';
-import { UrlSigner } from './signed-url.js';
+import { sharedSigningSecret, UrlSigner } from './signed-url.js';
 import { TtsPool } from '../tts/tts-pool.js';
 
 declare module 'fastify' {
@@ -94,16 +99,27 @@ export async function createAvatarServer(options: AvatarServerOptions): Promise<
   const description = options.jpeg ? undefined : catalog.describe?.();
   const painters = description && config.realtime.paintThreads > 0 ? new PainterThreads(description, config.realtime.jpegQuality, config.realtime.paintThreads) : undefined;
   const live = new LiveSessions(config.limits.maxRealtimeSessions);
-  let metrics!: ServerMetrics;
-  const jobs = new JobQueue(config.jobConcurrency, config.retentionMs, (_kind, error) => metrics?.errors.inc({ kind: error }), join(config.dataDir, 'jobs'));
-  await recoverAfterRestart({ jobs, access, catalog, outputsDir, uploadsDir });
+  let jobs: JobQueue | undefined;
+  const metrics = new ServerMetrics(() => context.sessions, () => (jobs ?? local).counts());
+  const tts = options.tts ?? createServerTts(config.tts);
+  const renderers = new RendererCache(catalog, jpeg, DEFAULT_MAX_STAGES, painters);
+  const onFailure = (_kind: string, error: string) => metrics.errors.inc({ kind: error });
+  const renderHandlers = renderJobHandlers({ catalog, tts, encoder: config.encoder, outputsDir, uploadsDir, metrics });
+  const avatarHandlers = avatarJobHandlers({ preparer: options.preparer, access, renderers, uploadsDir });
+  // With Redis, workers render and this process only prepares uploaded avatars (the
+  // registry and tenancy map that preparation updates are this process's own).
+  const local = new InProcessJobQueue(config.redis ? avatarHandlers : { ...renderHandlers, ...avatarHandlers }, config.jobConcurrency, config.retentionMs, onFailure, join(config.dataDir, 'jobs'));
+  jobs = config.redis ? await RedisJobQueue.open(config.redis, config.retentionMs) : local;
+  await recoverAfterRestart({ jobs: local, access, catalog, outputsDir, uploadsDir, sharedFolders: !!config.redis });
+  const now = () => (options.clock ?? wallClock).now();
   const context: ServerContext = {
     config, catalog, access, preparer: options.preparer, auth: new ApiKeyAuth(config.apiKeys),
-    limiter: new RateLimiter(config.limits.generationsPerMinute, () => (options.clock ?? wallClock).now()), jobs,
-    metrics: (metrics = new ServerMetrics(() => context.sessions, () => jobs.depth)),
-    signer: new UrlSigner(config.signingSecret ?? randomBytes(32).toString('hex')),
-    tts: options.tts ?? createServerTts(config.tts),
-    encoder: chooseEncoder(config.encoder), jpeg, renderers: new RendererCache(catalog, jpeg, DEFAULT_MAX_STAGES, painters),
+    limiter: jobs instanceof RedisJobQueue && config.redis
+      ? new RedisRateLimiter(jobs.connection, config.redis.prefix, config.limits.generationsPerMinute, now)
+      : new MemoryRateLimiter(config.limits.generationsPerMinute, now),
+    jobs, localJobs: local, metrics,
+    signer: new UrlSigner(config.signingSecret ?? (jobs instanceof RedisJobQueue && config.redis ? await sharedSigningSecret(jobs.connection, config.redis.prefix) : randomBytes(32).toString('hex'))),
+    tts, encoder: chooseEncoder(config.encoder), jpeg, renderers,
     outputsDir, uploadsDir, live, get sessions() { return live.count; }, draining: false, startedAt: Date.now(), version: await packageVersion(),
   };
   context.encoder.catch(() => undefined);
@@ -169,7 +185,7 @@ export async function createAvatarServer(options: AvatarServerOptions): Promise<
   const sampler = setInterval(() => context.metrics.sampleFrames(), 1000);
   sampler.unref();
   const sweep = async () => {
-    jobs.forgetExpired();
+    local.forgetExpired();
     await sweepFiles(outputsDir, config.retentionMs).catch(() => 0);
     // Original photos, videos and recordings are personal data: kept no longer than outputs.
     await sweepFiles(uploadsDir, config.retentionMs).catch(() => 0);
@@ -206,11 +222,13 @@ export async function createAvatarServer(options: AvatarServerOptions): Promise<
     async drain(graceMs = config.shutdownGraceMs) {
       context.draining = true;
       const started = performance.now();
-      const busy = () => context.sessions > 0 || jobs.active > 0 || jobs.depth > 0;
-      app.log.info({ sessions: context.sessions, jobsRunning: jobs.active, jobsQueued: jobs.depth, graceMs }, 'draining: no new work taken');
+      const queues = [...new Set([context.jobs, local])];
+      const inFlight = () => queues.reduce((n, q) => n + q.inFlight, 0);
+      const busy = () => context.sessions > 0 || inFlight() > 0;
+      app.log.info({ sessions: context.sessions, jobs: inFlight(), graceMs }, 'draining: no new work taken');
       while (busy() && performance.now() - started < graceMs) await new Promise((r) => setTimeout(r, 100));
       const waitedMs = Math.round(performance.now() - started);
-      if (busy()) app.log.warn({ sessions: context.sessions, jobsRunning: jobs.active, jobsQueued: jobs.depth, waitedMs }, 'drain grace period over: ending what is left');
+      if (busy()) app.log.warn({ sessions: context.sessions, jobs: inFlight(), waitedMs }, 'drain grace period over: ending what is left');
       else app.log.info({ waitedMs }, 'drained');
       return { drained: !busy(), waitedMs };
     },
@@ -218,7 +236,8 @@ export async function createAvatarServer(options: AvatarServerOptions): Promise<
       context.draining = true;
       clearInterval(sampler);
       clearInterval(sweeper);
-      await jobs.close();
+      await local.close();
+      await context.jobs.close();
       await app.close();
       // A pool this server made is its own to stop; an injected provider belongs to the caller.
       if (!options.tts && context.tts instanceof TtsPool) await context.tts.close();
@@ -228,7 +247,7 @@ export async function createAvatarServer(options: AvatarServerOptions): Promise<
 }
 
 /** espeak gets one engine (worker thread) per core, so concurrent sessions synthesize in parallel. */
-function createServerTts(name: string): TtsProvider {
+export function createServerTts(name: string): TtsProvider {
   if (name !== 'espeak') return createTtsProvider(name);
   return new TtsPool(Array.from({ length: Math.max(1, Math.min(4, availableParallelism())) }, () => new EspeakTtsProvider()));
 }

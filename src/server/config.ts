@@ -71,6 +71,22 @@ export interface ServerConfig {
   /** Origins (`https://app.example`, or `*`) whose pages may call the API from a browser; none by default. */
   readonly corsOrigins: readonly string[];
   readonly webrtc: WebRtcConfig;
+  /** The shared queue and state; undefined = everything in this process (the embedded default). */
+  readonly redis: RedisConfig | undefined;
+}
+
+/** Where API processes and workers meet: a Redis server (BullMQ queue, shared limits and secret). */
+export interface RedisConfig {
+  /** redis://[user:password@]host:port[/db] or rediss:// */
+  readonly url: string;
+  /** Prefix of every key (several deployments may share one Redis). */
+  readonly prefix: string;
+  /** A worker that has not renewed a job's lock for this long is taken for dead, and the job runs elsewhere, ms. */
+  readonly lockMs: number;
+  /** Tries of a job whose failure may pass (the first one included). */
+  readonly attempts: number;
+  /** Scripts with more speech than this are rendered as segments by several workers at once, ms; 0 = never. */
+  readonly segmentMs: number;
 }
 
 const MB = 1024 * 1024;
@@ -98,7 +114,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
     imageUploadBytes: 10 * MB, audioUploadBytes: 50 * MB, videoUploadBytes: 200 * MB, maxRealtimeSessions: 32,
     idleTimeoutMs: 30_000, requestTimeoutMs: 600_000,
   },
-  logLevel: 'info', logFormat: 'auto', shutdownGraceMs: 30_000, corsOrigins: [],
+  logLevel: 'info', logFormat: 'auto', shutdownGraceMs: 30_000, corsOrigins: [], redis: undefined,
 };
 
 type Raw = Record<string, unknown>;
@@ -144,15 +160,17 @@ export async function loadServerConfig(sources: ConfigSources = {}): Promise<Ser
     });
   }
   if (env.AVATAR_ICE_SERVERS) fromEnv.webrtc = { ...asRaw(fromFile.webrtc), iceServers: env.AVATAR_ICE_SERVERS.split(',').map((o) => o.trim()).filter(Boolean) };
+  if (env.REDIS_URL || env.AVATAR_REDIS_PREFIX) fromEnv.redis = { ...(env.REDIS_URL ? { url: env.REDIS_URL } : {}), ...(env.AVATAR_REDIS_PREFIX ? { prefix: env.AVATAR_REDIS_PREFIX } : {}) };
   if (env.AVATAR_CORS_ORIGINS) fromEnv.corsOrigins = env.AVATAR_CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean);
   if (env.AVATAR_RATE_LIMIT) fromEnv.limits = { generationsPerMinute: env.AVATAR_RATE_LIMIT };
   if (env.AVATAR_PAINT_THREADS) fromEnv.realtime = { paintThreads: env.AVATAR_PAINT_THREADS };
   const fromFlags: Raw = {};
   if (sources.flags?.host !== undefined) fromFlags.host = sources.flags.host;
   if (sources.flags?.port !== undefined) fromFlags.port = sources.flags.port;
+  const redis = fromFile.redis !== undefined || fromEnv.redis !== undefined ? { redis: { ...asRaw(fromFile.redis), ...asRaw(fromEnv.redis) } } : {};
   return validateConfig({
     ...fromFile, ...fromEnv, ...fromFlags,
-    limits: { ...asRaw(fromFile.limits), ...asRaw(fromEnv.limits) }, realtime: { ...asRaw(fromFile.realtime), ...asRaw(fromEnv.realtime) },
+    limits: { ...asRaw(fromFile.limits), ...asRaw(fromEnv.limits) }, realtime: { ...asRaw(fromFile.realtime), ...asRaw(fromEnv.realtime) }, ...redis,
   });
 }
 
@@ -162,7 +180,7 @@ function asRaw(v: unknown): Raw {
 
 const KNOWN_KEYS = new Set([
   'host', 'port', 'dataDir', 'tts', 'encoder', 'apiKeys', 'avatarTenants', 'signingSecret', 'jobConcurrency',
-  'retentionDays', 'urlExpiryHours', 'realtime', 'limits', 'logLevel', 'logFormat', 'shutdownGraceSeconds', 'corsOrigins', 'webrtc',
+  'retentionDays', 'urlExpiryHours', 'realtime', 'limits', 'logLevel', 'logFormat', 'shutdownGraceSeconds', 'corsOrigins', 'webrtc', 'redis',
 ]);
 
 /** Checks a merged raw configuration, collecting every problem into one message. */
@@ -240,6 +258,21 @@ export function validateConfig(raw: Raw): ServerConfig {
     if (!names.length || names.some((c) => c !== 'VP8' && c !== 'H264')) problems.push('webrtc.videoCodecs must list VP8 and/or H264');
     else videoCodecs = names as WebRtcVideoCodec[];
   }
+  let redis: RedisConfig | undefined;
+  const redisRaw = asRaw(raw.redis);
+  for (const key of Object.keys(redisRaw)) if (!['url', 'prefix', 'lockSeconds', 'attempts', 'segmentSeconds'].includes(key)) problems.push(`unknown setting "redis.${key}"`);
+  if (redisRaw.url !== undefined) {
+    const url = str(redisRaw.url, 'redis.url', undefined);
+    if (url && !/^rediss?:\/\/[^\s]+$/.test(url)) problems.push(`redis.url must look like redis://host:6379 (or rediss:// for TLS), got ${JSON.stringify(url)}`);
+    const prefix = str(redisRaw.prefix, 'redis.prefix', 'avatar')!;
+    if (!/^[\w.-]{1,64}$/.test(prefix)) problems.push('redis.prefix must be letters, digits, _ . or -');
+    if (url) redis = {
+      url, prefix,
+      lockMs: num(redisRaw.lockSeconds, 'redis.lockSeconds', 30, 1, 3600, false) * 1000,
+      attempts: num(redisRaw.attempts, 'redis.attempts', 3, 1, 20),
+      segmentMs: num(redisRaw.segmentSeconds, 'redis.segmentSeconds', 10, 0, 3600, false) * 1000,
+    };
+  } else if (Object.keys(redisRaw).length) problems.push('redis settings need redis.url (or REDIS_URL)');
   const config: ServerConfig = {
     host: str(raw.host, 'host', d.host)!,
     port: num(raw.port, 'port', d.port, 0, 65535),
@@ -276,6 +309,7 @@ export function validateConfig(raw: Raw): ServerConfig {
     corsOrigins,
     webrtc: { iceServers, videoCodecs, videoKbps: num(webrtcRaw.videoKbps, 'webrtc.videoKbps', d.webrtc.videoKbps, 100, 20000) },
     shutdownGraceMs: num(raw.shutdownGraceSeconds, 'shutdownGraceSeconds', d.shutdownGraceMs / 1000, 0, 3600, false) * 1000,
+    redis,
   };
   if (config.realtime.size % 2 !== 0) problems.push('realtime.size must be even');
   if (config.limits.minFps > config.limits.maxFps) problems.push('limits.minFps is above limits.maxFps');

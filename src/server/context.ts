@@ -6,7 +6,8 @@ import type { ApiKeyAuth } from './auth.js';
 import type { AvatarAccess } from './avatar-access.js';
 import type { AvatarPreparer } from '../avatars/avatar-preparer.js';
 import type { ServerConfig } from './config.js';
-import type { JobQueue } from './jobs.js';
+import type { InProcessJobQueue } from '../queue/in-process-queue.js';
+import type { JobQueue } from '../queue/job-queue.js';
 import type { LiveSessions } from './live-sessions.js';
 import type { ServerMetrics } from './metrics.js';
 import type { RateLimiter } from './rate-limit.js';
@@ -21,7 +22,10 @@ export interface ServerContext {
   readonly preparer: AvatarPreparer | undefined;
   readonly auth: ApiKeyAuth;
   readonly limiter: RateLimiter;
+  /** Generations: in this process, or in Redis for workers. */
   readonly jobs: JobQueue;
+  /** Jobs this process runs itself (avatar preparations; everything without Redis, when it is `jobs`). */
+  readonly localJobs: InProcessJobQueue;
   readonly metrics: ServerMetrics;
   readonly signer: UrlSigner;
   readonly tts: TtsProvider;

@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { QueueCounts } from '../queue/job-queue.js';
 
 /** Prefix of the server's own metrics; prom-client's process and Node.js metrics keep their standard names. */
 export const METRIC_PREFIX = 'avatar_';
@@ -61,8 +62,8 @@ export class ServerMetrics {
   private frameWindow: { at: number; frames: number }[] = [];
   private framesSoFar = 0;
 
-  /** `sessions` and `queue` are read at scrape time. */
-  constructor(sessions: () => number, queue: () => number) {
+  /** `sessions` and `queue` are read at scrape time (the queue's counts cover every process that shares it). */
+  constructor(sessions: () => number, queue: () => Promise<QueueCounts>) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
     const histogram = (name: string, help: string, buckets: number[], labelNames: string[]) =>
@@ -78,7 +79,15 @@ export class ServerMetrics {
     const metrics = this;
     new Gauge({ name: `${METRIC_PREFIX}frames_per_second`, help: 'Frames generated per second over the last 5 s', registers, collect() { this.set(metrics.fps()); } });
     new Gauge({ name: `${METRIC_PREFIX}active_sessions`, help: 'Open realtime sessions and streams', registers, collect() { this.set(sessions()); } });
-    new Gauge({ name: `${METRIC_PREFIX}queue_depth`, help: 'Jobs waiting in the generation queue', registers, collect() { this.set(queue()); } });
+    // One read of the queue per scrape, shared by its gauges; a queue out of reach leaves them unset.
+    let counts: Promise<QueueCounts | undefined> | undefined;
+    const read = () => (counts ??= queue().catch(() => undefined).finally(() => setImmediate(() => (counts = undefined))));
+    const queueGauge = (name: string, help: string, pick: (c: QueueCounts) => number) =>
+      new Gauge({ name: METRIC_PREFIX + name, help, registers, async collect() { const c = await read(); if (c) this.set(pick(c)); } });
+    queueGauge('queue_depth', 'Jobs waiting in the generation queue (retries waiting for their backoff included)', (c) => c.waiting);
+    queueGauge('queue_waiting', 'Jobs waiting to start (the same as queue_depth; the name autoscalers look for)', (c) => c.waiting);
+    queueGauge('queue_active', 'Jobs running now, in every worker', (c) => c.active);
+    queueGauge('queue_failed', 'Jobs that failed for good and are still kept', (c) => c.failed);
   }
 
   /** Counts produced frames (all kinds of output). */

@@ -104,7 +104,7 @@ export function routeSchemas(limits: LimitsConfig) {
           status: Type.Union([Type.Literal('ok'), Type.Literal('degraded')]), version: Type.String(), uptimeS: Type.Integer(),
           avatars: Type.Object({ known: Type.Integer(), loaded: Type.Integer(), broken: Type.Integer() }),
           encoder: Type.String(), tts: Type.String(), auth: Type.Boolean(), activeSessions: Type.Integer(),
-          jobs: Type.Object({ running: Type.Integer(), queued: Type.Integer() }), draining: Type.Boolean(),
+          jobs: Type.Object({ running: Type.Integer(), queued: Type.Integer() }), queue: Type.Union([Type.Literal('in-process'), Type.Literal('redis')]), draining: Type.Boolean(),
         }),
       },
     },

@@ -1,4 +1,5 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Redis } from 'ioredis';
 
 /**
  * HMAC-SHA256 signatures for download URLs: a URL names one output of one tenant and an
@@ -24,4 +25,17 @@ export class UrlSigner {
   private signature(tenant: string, file: string, expiresAtMs: number): string {
     return createHmac('sha256', this.secret).update(`${tenant}\n${file}\n${expiresAtMs}`).digest('hex');
   }
+}
+
+/**
+ * The signing secret every API process sharing one Redis uses when none is configured: the
+ * first process to start stores a random one (set-if-absent), the others read it, so a link
+ * signed by one replica verifies on another and survives restarts.
+ */
+export async function sharedSigningSecret(client: Redis, prefix: string): Promise<string> {
+  const key = `${prefix}:signing-secret`;
+  await client.set(key, randomBytes(32).toString('hex'), 'NX');
+  const secret = await client.get(key);
+  if (!secret) throw new Error('the shared signing secret could not be read from Redis');
+  return secret;
 }

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readdir, rename, rm, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { PREPARE_AVATAR_JOB, type PrepareAvatarPayload } from '../avatar-jobs.js';
+import { basename, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance } from 'fastify';
 import { avatarIdFromName, checkAvatarId } from '../../core/avatar-id.js';
@@ -23,7 +24,7 @@ export function registerAvatarRoutes(app: FastifyInstance, ctx: ServerContext): 
     if (!preparer) throw noPreparer();
     if (!request.isMultipart()) throw new HttpError(415, 'unsupported_media_type', 'upload the photo or video as multipart/form-data with a "file" field');
     const { tenant } = request.caller;
-    ctx.limiter.take(request.caller.rateKey);
+    await ctx.limiter.take(request.caller.rateKey);
     const folder = join(ctx.uploadsDir, tenant);
     await mkdir(folder, { recursive: true });
     const temp = join(folder, `.upload-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`);
@@ -58,17 +59,8 @@ export function registerAvatarRoutes(app: FastifyInstance, ctx: ServerContext): 
       await rename(temp, stored);
       keep = true;
       await ctx.access.assign(id, tenant);
-      const jobId = ctx.jobs.submit(tenant, 'prepare-avatar', async () => {
-        try {
-          await preparer.prepare(stored, { id, name, tenant });
-        } catch (e) {
-          await ctx.access.release(id);
-          await unlink(stored).catch(() => undefined);
-          throw e instanceof AvatarError || e instanceof HttpError ? e : new AvatarError('invalid_input', `could not prepare avatar "${id}": ${(e as Error).message}`);
-        }
-        ctx.renderers.drop(id);
-        return { avatar: id, kind: sniffed.kind, format: sniffed.format, ...media };
-      }, { meta: { avatar: id, upload: stored } });
+      const payload: PrepareAvatarPayload = { avatar: id, name, upload: basename(stored), facts: { kind: sniffed.kind, format: sniffed.format, ...media } };
+      const jobId = await ctx.localJobs.submit({ tenant, kind: PREPARE_AVATAR_JOB, payload: { ...payload } }, { meta: { avatar: id, upload: stored } });
       return reply.code(202).header('location', `/api/v1/jobs/${jobId}`).send({ id: jobId, avatar: id, state: 'queued', status: `/api/v1/jobs/${jobId}` });
     } finally {
       if (!keep) await unlink(temp).catch(() => undefined);

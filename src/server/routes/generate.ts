@@ -1,12 +1,12 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, stat, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, rename, stat, unlink } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { say, type SayResult } from '../../say.js';
 import type { ServerContext } from '../context.js';
 import { HttpError } from '../http-errors.js';
-import { checkGenerateRequest, type GenerateRequest } from '../request-checks.js';
-import { renderAudioToMp4 } from '../audio-generation.js';
+import { checkGenerateRequest } from '../request-checks.js';
+import { GENERATE_JOB, type GeneratePayload } from '../render-jobs.js';
+import { SEGMENTED_JOB } from '../segmented-jobs.js';
 import { receiveAudioUpload } from './audio-upload.js';
 import { routeSchemas } from '../route-schemas.js';
 
@@ -14,55 +14,50 @@ import { routeSchemas } from '../route-schemas.js';
 export function registerGenerateRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const schemas = routeSchemas(ctx.config.limits);
   app.post('/api/v1/generate', { schema: schemas.generate, config: { multipartForm: true } }, async (request, reply) => {
+    const requestedAt = performance.now();
     const { tenant } = request.caller;
-    let render: Render;
-    let cleanup = async () => undefined as void;
+    let payload: GeneratePayload;
+    let kind = GENERATE_JOB;
     let isAsync: boolean;
-    let uploadPath: string | undefined;
+    let discardUpload = async () => undefined as void;
     if (request.isMultipart()) {
-      ctx.limiter.take(request.caller.rateKey);
+      await ctx.limiter.take(request.caller.rateKey);
       const upload = await receiveAudioUpload(request, ctx);
-      uploadPath = upload.path;
-      cleanup = upload.discard;
+      discardUpload = upload.discard;
       const options = upload.options;
       try {
         ctx.access.require(options.avatar, tenant);
       } catch (e) {
-        await cleanup();
+        await upload.discard();
         throw e;
       }
       isAsync = options.async;
-      render = (path, signal, progress) => renderAudioToMp4({
-        audioPath: upload.path, output: path, avatar: options.avatar, fps: options.fps,
-        ...(options.width ? { width: options.width, height: options.height } : {}),
-        ...(ctx.config.encoder ? { encoder: ctx.config.encoder } : {}),
-      }, ctx.catalog, signal, progress);
+      payload = { audio: { upload: basename(upload.path), avatar: options.avatar, fps: options.fps, ...(options.width ? { width: options.width, height: options.height } : {}) } };
     } else {
-      const req = checkGenerateRequest(request.body, ctx.config.limits);
-      ctx.access.require(req.avatar, tenant);
-      ctx.limiter.take(request.caller.rateKey);
-      isAsync = req.async;
-      render = (path, signal, progress) => renderText(ctx, req, path, signal, progress);
+      const { async: wantsJob, ...speech } = checkGenerateRequest(request.body, ctx.config.limits);
+      ctx.access.require(speech.avatar, tenant);
+      await ctx.limiter.take(request.caller.rateKey);
+      isAsync = wantsJob;
+      payload = { speech };
+      // Long scripts with workers to share them: segments rendered in parallel (see segmented-jobs.ts).
+      const segmentMs = ctx.config.redis?.segmentMs ?? 0;
+      if (segmentMs > 0 && estimatedSpeechMs(speech.text) > segmentMs) {
+        kind = SEGMENTED_JOB;
+        payload = { speech, segmentMs } as unknown as GeneratePayload;
+      }
     }
     const folder = join(ctx.outputsDir, tenant);
     await mkdir(folder, { recursive: true });
-    const measured: Render = async (path, signal, progress) => {
-      try {
-        const result = await render(path, signal, progress);
-        ctx.metrics.totalGeneration.observe(result.totalMs, { encoder: result.encoder });
-        ctx.metrics.countFrames(result.frames, { kind: 'mp4' });
-        return result;
-      } finally {
-        await cleanup();
-      }
-    };
 
     if (isAsync) {
-      const id = ctx.jobs.submit(tenant, 'generate', async (progress, signal, jobId) => {
-        const result = await measured(join(folder, `${jobId}.mp4`), signal, progress);
-        const expiresAt = Date.now() + ctx.config.urlExpiryMs;
-        return { url: ctx.signer.sign(tenant, `${jobId}.mp4`, expiresAt), expiresAt: new Date(expiresAt).toISOString(), ...figures(result) };
-      }, { meta: uploadPath ? { upload: uploadPath } : {} });
+      // Without `output`, the MP4 is named after the job.
+      let id: string;
+      try {
+        id = await ctx.jobs.submit({ tenant, kind, payload: { ...payload } }, { meta: payload.audio ? { upload: join(ctx.uploadsDir, tenant, payload.audio.upload) } : {} });
+      } catch (e) {
+        await discardUpload();
+        throw e;
+      }
       return reply.code(202).header('location', `/api/v1/jobs/${id}`).send({ id, state: 'queued', status: `/api/v1/jobs/${id}` });
     }
 
@@ -70,18 +65,22 @@ export function registerGenerateRoutes(app: FastifyInstance, ctx: ServerContext)
     // The connection is quiet while the video renders: the idle timeout resumes for the download.
     reply.raw.setTimeout(0);
     const gone = abortOnDisconnect(reply);
-    const path = join(folder, `sync-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.mp4`);
-    let result: Rendered | undefined;
-    const job = await ctx.jobs.run(tenant, 'generate', async (progress, signal) => {
-      result = await measured(path, signal, progress);
-      return figures(result);
-    }, gone.signal);
-    await cleanup();
-    if (job.state !== 'succeeded' || !result) {
+    const output = `sync-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.mp4`;
+    const path = join(folder, output);
+    let job;
+    try {
+      job = await ctx.jobs.run({ tenant, kind, payload: kind === GENERATE_JOB ? { ...payload, output } : { ...payload } }, gone.signal);
+    } finally {
+      await discardUpload();
+    }
+    if (job.state !== 'succeeded' || !job.result) {
       await unlink(path).catch(() => undefined);
       const status = job.error?.error === 'aborted' ? 499 : statusOf(job.error?.error);
       throw new HttpError(status, job.error?.error ?? 'internal', job.error?.message ?? 'generation failed');
     }
+    const result = job.result;
+    const file = typeof result.file === 'string' ? join(folder, basename(result.file)) : path;
+    if (file !== path) await rename(file, path);
     const size = (await stat(path)).size;
     reply.raw.setTimeout(ctx.config.limits.idleTimeoutMs);
     const stream = createReadStream(path);
@@ -89,22 +88,25 @@ export function registerGenerateRoutes(app: FastifyInstance, ctx: ServerContext)
     return reply
       .type('video/mp4')
       .header('content-length', String(size))
-      .header('x-content-duration', result.audioS.toFixed(3))
-      .header('x-generation-ms', String(Math.round(result.totalMs)))
-      .header('x-encoder', result.encoder)
+      .header('x-content-duration', Number(result.durationS).toFixed(3))
+      .header('x-generation-ms', String(result.generationMs ?? Math.round(performance.now() - requestedAt)))
+      .header('x-encoder', String(result.encoder ?? ctx.config.encoder ?? 'auto'))
       .send(stream);
   });
 
   app.get('/api/v1/jobs/:id', { schema: schemas.job }, async (request) => {
     const { id } = request.params as { id: string };
-    const job = /^[0-9a-f-]{36}$/.test(id) ? ctx.jobs.get(request.caller.tenant, id) : undefined;
+    const { tenant } = request.caller;
+    const valid = /^[0-9a-f-]{36}$/.test(id);
+    const job = valid ? (await ctx.jobs.get(tenant, id)) ?? (ctx.localJobs !== ctx.jobs ? await ctx.localJobs.get(tenant, id) : undefined) : undefined;
     if (!job) throw new HttpError(404, 'not_found', `no job ${id}`);
     // Every look at a finished job signs its download afresh: an expired link is renewed here.
-    if (job.kind === 'generate' && job.state === 'succeeded' && typeof job.result?.url === 'string') {
+    if ((job.kind === GENERATE_JOB || job.kind === SEGMENTED_JOB) && job.state === 'succeeded' && typeof job.result?.file === 'string') {
+      const { file, ...figures } = job.result;
       const expiresAt = Date.now() + ctx.config.urlExpiryMs;
-      return { ...job, result: { ...job.result, url: ctx.signer.sign(request.caller.tenant, `${id}.mp4`, expiresAt), expiresAt: new Date(expiresAt).toISOString() } };
+      return { ...job, kind: GENERATE_JOB, result: { url: ctx.signer.sign(tenant, file, expiresAt), expiresAt: new Date(expiresAt).toISOString(), ...figures } };
     }
-    return job;
+    return job.kind === SEGMENTED_JOB ? { ...job, kind: GENERATE_JOB } : job;
   });
 
   app.get('/api/v1/outputs/:tenant/:file', { schema: schemas.output }, async (request, reply) => {
@@ -121,25 +123,9 @@ export function registerGenerateRoutes(app: FastifyInstance, ctx: ServerContext)
   });
 }
 
-/** What every generation reports. */
-type Rendered = Pick<SayResult, 'encoder' | 'width' | 'height' | 'fps' | 'frames' | 'audioS' | 'totalMs'> & { language?: string };
-type Render = (path: string, signal: AbortSignal, progress: (f: number) => void) => Promise<Rendered>;
-
-async function renderText(ctx: ServerContext, req: GenerateRequest, path: string, signal: AbortSignal, progress: (f: number) => void): Promise<SayResult> {
-  const result = await say({
-    text: req.text, output: path, language: req.language, avatar: req.avatar, catalog: ctx.catalog, fps: req.fps,
-    ...(req.width ? { size: `${req.width}x${req.height}` } : {}),
-    ...(req.voice ? { voice: req.voice } : {}),
-    ...(ctx.config.encoder ? { encoder: ctx.config.encoder } : {}),
-    tts: ctx.tts, signal,
-    onProgress: (p) => progress(p.sentences ? (0.95 * p.sentencesDone) / p.sentences : 0),
-  });
-  ctx.metrics.ttsLatency.observe(result.ttsMs, { encoder: result.encoder });
-  return result;
-}
-
-function figures(r: Rendered): Record<string, unknown> {
-  return { durationS: r.audioS, frames: r.frames, fps: r.fps, width: r.width, height: r.height, encoder: r.encoder, ...(r.language ? { language: r.language } : {}), generationMs: Math.round(r.totalMs) };
+/** Speech a script will take, judged from its length (about 14 characters a second): only chooses whether to split. */
+function estimatedSpeechMs(text: string): number {
+  return (text.length / 14) * 1000;
 }
 
 function statusOf(code: string | undefined): number {

@@ -46,7 +46,7 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext): 
     const requestedAt = performance.now();
     const req = checkGenerateRequest(input, ctx.config.limits, textFields);
     ctx.access.require(req.avatar, request.caller.tenant);
-    ctx.limiter.take(request.caller.rateKey);
+    await ctx.limiter.take(request.caller.rateKey);
     const release = ctx.live.reserve();
     if (!release) throw new HttpError(503, 'busy', `the server is at its limit of ${ctx.config.limits.maxRealtimeSessions} realtime sessions and streams; try again later`);
     const gone = abortOnDisconnect(reply);

@@ -18,8 +18,9 @@ export function registerSystemRoutes(untyped: FastifyInstance, ctx: ServerContex
   app.get('/health', { schema: schemas.health }, async () => {
     const avatars = ctx.catalog.list();
     const encoder = await ctx.encoder.then((e) => e.name, () => 'unavailable');
+    const counts = await ctx.jobs.counts().catch(() => undefined);
     return {
-      status: encoder === 'unavailable' ? 'degraded' as const : 'ok' as const,
+      status: encoder === 'unavailable' || !counts ? 'degraded' as const : 'ok' as const,
       version: ctx.version,
       uptimeS: Math.round((Date.now() - ctx.startedAt) / 1000),
       avatars: { known: avatars.length, loaded: avatars.filter((a) => a.loaded).length, broken: avatars.filter((a) => a.status === 'broken').length },
@@ -27,7 +28,8 @@ export function registerSystemRoutes(untyped: FastifyInstance, ctx: ServerContex
       tts: ctx.tts.name,
       auth: ctx.auth.enabled,
       activeSessions: ctx.sessions,
-      jobs: { running: ctx.jobs.active, queued: ctx.jobs.depth },
+      jobs: { running: counts?.active ?? 0, queued: counts?.waiting ?? 0 },
+      queue: ctx.jobs.backend,
       draining: ctx.draining,
     };
   });
@@ -37,9 +39,12 @@ export function registerSystemRoutes(untyped: FastifyInstance, ctx: ServerContex
     const encoder = await ctx.encoder.then(() => true, () => false);
     const reason = ctx.draining ? 'draining: the server is shutting down'
       : !encoder ? 'no working H.264 encoder'
+      : !ctx.jobs.isReady() ? 'the job queue cannot be reached'
       : ctx.sessions >= ctx.config.limits.maxRealtimeSessions ? `at the limit of ${ctx.config.limits.maxRealtimeSessions} realtime sessions` : undefined;
     if (reason) return reply.code(503).send({ error: 'not_ready', message: reason });
-    return { ready: true as const, activeSessions: ctx.sessions, queueDepth: ctx.jobs.depth };
+    const counts = await ctx.jobs.counts().catch(() => undefined);
+    if (!counts) return reply.code(503).send({ error: 'not_ready', message: 'the job queue cannot be reached' });
+    return { ready: true as const, activeSessions: ctx.sessions, queueDepth: counts.waiting };
   });
 
   app.get('/metrics', { schema: schemas.metrics }, async (_request, reply) => reply.type(ctx.metrics.contentType).send(await ctx.metrics.render()));

@@ -1,26 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { toHttpError } from './http-errors.js';
-
-/** Where a job is in its life. */
-export type JobState = 'queued' | 'running' | 'succeeded' | 'failed';
-
-/** What a client sees of a job. */
-export interface JobView {
-  readonly id: string;
-  readonly kind: string;
-  readonly state: JobState;
-  /** 0..1 */
-  readonly progress: number;
-  readonly createdAt: string;
-  readonly finishedAt?: string;
-  readonly error?: { error: string; message: string };
-  readonly result?: Record<string, unknown>;
-}
+import { HttpError, toHttpError } from '../server/http-errors.js';
+import type { JobError, JobHandlers, JobQueue, JobSpec, JobState, JobView, QueueCounts, SubmitOptions } from './job-queue.js';
 
 /** Work a job does; reports progress through the callback and returns its result. */
-export type JobWork = (progress: (fraction: number) => void, signal: AbortSignal, jobId: string) => Promise<Record<string, unknown>>;
+type JobWork = (progress: (fraction: number) => void, signal: AbortSignal, jobId: string) => Promise<Record<string, unknown>>;
 
 interface Job {
   id: string;
@@ -30,7 +15,7 @@ interface Job {
   progress: number;
   createdAt: number;
   finishedAt?: number;
-  error?: { error: string; message: string };
+  error?: JobError;
   result?: Record<string, unknown>;
   /** Facts kept with a job for the server (never shown): what to clean up or re-sign. */
   meta: Record<string, string>;
@@ -49,13 +34,6 @@ export interface InterruptedJob {
   readonly meta: Readonly<Record<string, string>>;
 }
 
-/** What a job is submitted with. */
-export interface SubmitOptions {
-  readonly meta?: Record<string, string>;
-  /** Kept on disk so the job survives a restart (default true; false for work tied to one request). */
-  readonly persist?: boolean;
-}
-
 /**
  * An in-process job queue: at most `concurrency` jobs run at once, the rest wait in order.
  * Jobs belong to a tenant and are only visible to it. Finished jobs are forgotten after
@@ -63,12 +41,43 @@ export interface SubmitOptions {
  * job's state is written there at every change (atomically), so after a restart finished
  * jobs still answer and unfinished ones answer as failed, never 404.
  */
-export class JobQueue {
+export class InProcessJobQueue implements JobQueue {
+  readonly backend = 'in-process' as const;
   private readonly jobs = new Map<string, Job>();
   private readonly waiting: Job[] = [];
   private running = 0;
 
-  constructor(private readonly concurrency: number, private readonly retentionMs: number, private readonly onFailure?: (kind: string, error: string) => void, private readonly stateDir?: string) {}
+  constructor(private readonly handlers: JobHandlers, private readonly concurrency: number, private readonly retentionMs: number, private readonly onFailure?: (kind: string, error: string) => void, private readonly stateDir?: string) {}
+
+  submit(spec: JobSpec, options: SubmitOptions = {}): Promise<string> {
+    return Promise.resolve(this.enqueue(spec.tenant, spec.kind, this.workOf(spec), options));
+  }
+
+  run(spec: JobSpec, signal?: AbortSignal): Promise<JobView> {
+    return this.runWork(spec.tenant, spec.kind, this.workOf(spec), signal);
+  }
+
+  get(tenant: string, id: string): Promise<JobView | undefined> {
+    return Promise.resolve(this.view(tenant, id));
+  }
+
+  counts(): Promise<QueueCounts> {
+    return Promise.resolve({ waiting: this.depth, active: this.active, failed: [...this.jobs.values()].filter((j) => j.state === 'failed').length });
+  }
+
+  isReady(): boolean {
+    return true;
+  }
+
+  get inFlight(): number {
+    return this.depth + this.active;
+  }
+
+  private workOf(spec: JobSpec): JobWork {
+    const handler = this.handlers[spec.kind];
+    if (!handler) throw new HttpError(500, 'internal', `no handler for jobs of kind "${spec.kind}"`);
+    return (progress, signal, id) => handler({ id, tenant: spec.tenant, payload: spec.payload }, progress, signal);
+  }
 
   /**
    * Reads the jobs of earlier runs: finished ones come back as they were; queued or running
@@ -119,7 +128,7 @@ export class JobQueue {
   }
 
   /** Queues work and returns the job's id at once. */
-  submit(tenant: string, kind: string, work: JobWork, options: SubmitOptions = {}): string {
+  private enqueue(tenant: string, kind: string, work: JobWork, options: SubmitOptions = {}): string {
     let settle!: () => void;
     const done = new Promise<void>((resolve) => (settle = resolve));
     const job: Job = { id: randomUUID(), tenant, kind, state: 'queued', progress: 0, createdAt: Date.now(), meta: options.meta ?? {}, persist: options.persist ?? true, work, controller: new AbortController(), done, settle };
@@ -131,10 +140,10 @@ export class JobQueue {
   }
 
   /** Queues work and waits for it to finish; returns the job's view (state succeeded or failed). */
-  async run(tenant: string, kind: string, work: JobWork, signal?: AbortSignal): Promise<JobView> {
-    const id = this.submit(tenant, kind, work, { persist: false });
+  private async runWork(tenant: string, kind: string, work: JobWork, signal?: AbortSignal): Promise<JobView> {
+    const id = this.enqueue(tenant, kind, work, { persist: false });
     const job = this.jobs.get(id)!;
-    const cancel = () => this.cancel(id);
+    const cancel = () => this.cancelNow(id);
     signal?.addEventListener('abort', cancel, { once: true });
     try {
       await job.done;
@@ -144,14 +153,19 @@ export class JobQueue {
     return view(job);
   }
 
-  /** The job as its tenant sees it; undefined for unknown ids and other tenants' jobs. */
-  get(tenant: string, id: string): JobView | undefined {
+  /** The job as its tenant sees it, at once; undefined for unknown ids and other tenants' jobs. */
+  view(tenant: string, id: string): JobView | undefined {
     const job = this.jobs.get(id);
     return job && job.tenant === tenant ? view(job) : undefined;
   }
 
   /** Stops a queued or running job (a queued one never starts). */
-  cancel(id: string): void {
+  cancel(id: string): Promise<void> {
+    this.cancelNow(id);
+    return Promise.resolve();
+  }
+
+  private cancelNow(id: string): void {
     const job = this.jobs.get(id);
     if (!job || job.state === 'succeeded' || job.state === 'failed') return;
     job.controller.abort();
@@ -175,7 +189,7 @@ export class JobQueue {
   /** Cancels everything (server shutdown) and waits for running jobs to stop. */
   async close(): Promise<void> {
     const all = [...this.jobs.values()];
-    for (const job of all) this.cancel(job.id);
+    for (const job of all) this.cancelNow(job.id);
     await Promise.all(all.map((j) => j.done));
     await this.writes;
   }
@@ -195,7 +209,7 @@ export class JobQueue {
     }
   }
 
-  private finish(job: Job, outcome: { result?: Record<string, unknown>; error?: { error: string; message: string }; status?: number }): void {
+  private finish(job: Job, outcome: { result?: Record<string, unknown>; error?: JobError; status?: number }): void {
     job.finishedAt = Date.now();
     if (outcome.error) {
       job.state = 'failed';
@@ -247,23 +261,4 @@ function view(job: Job): JobView {
     ...(job.error ? { error: job.error } : {}),
     ...(job.result ? { result: job.result } : {}),
   };
-}
-
-/** Deletes files under `dir` (one level of tenant folders) older than `maxAgeMs`; returns how many. */
-export async function sweepFiles(dir: string, maxAgeMs: number, now = Date.now()): Promise<number> {
-  let removed = 0;
-  const tenants = await readdir(dir, { withFileTypes: true }).catch(() => []);
-  for (const t of tenants) {
-    if (!t.isDirectory()) continue;
-    const folder = join(dir, t.name);
-    for (const name of await readdir(folder).catch(() => [] as string[])) {
-      const path = join(folder, name);
-      const info = await stat(path).catch(() => undefined);
-      if (info && now - info.mtimeMs > maxAgeMs) {
-        await rm(path, { recursive: true, force: true });
-        removed++;
-      }
-    }
-  }
-  return removed;
 }

@@ -1,0 +1,76 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { AvatarRegistry } from '../avatars/registry.js';
+import { AvatarError } from '../core/errors.js';
+import { openBlockingConnection } from '../queue/redis-connection.js';
+import { RedisSegmentScheduler } from '../queue/redis-flow.js';
+import { RedisJobWorker } from '../queue/redis-worker.js';
+import { segmentedJobHandlers } from '../server/segmented-jobs.js';
+import { createServerTts } from '../server/app.js';
+import { loadServerConfig } from '../server/config.js';
+import { renderJobHandlers } from '../server/render-jobs.js';
+import { TtsPool } from '../tts/tts-pool.js';
+import { avatarsDir } from './avatar-dirs.js';
+
+/**
+ * `avatar worker [--config FILE] [--avatars-dir DIR] [--concurrency N]`: renders the jobs of
+ * the Redis queue (`redis.url` / REDIS_URL) into `dataDir/outputs`, with the avatars of the
+ * avatars folder (both shared with the API processes). On SIGINT/SIGTERM it takes no new
+ * jobs, lets running ones finish for up to `shutdownGraceSeconds`, then exits; jobs still
+ * running then are taken over by other workers once their locks lapse.
+ */
+export async function runWorker(argv: readonly string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      config: { type: 'string', short: 'c' },
+      'avatars-dir': { type: 'string' },
+      concurrency: { type: 'string' },
+    },
+  });
+  const config = await loadServerConfig({ ...(values.config ? { file: values.config } : {}), env: process.env });
+  if (!config.redis) throw new AvatarError('invalid_input', 'avatar worker needs a queue: set redis.url in the config file or REDIS_URL (e.g. redis://127.0.0.1:6379)');
+  const concurrency = values.concurrency === undefined ? config.jobConcurrency : Number(values.concurrency);
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) throw new AvatarError('invalid_input', `--concurrency must be a whole number from 1 to 64, got ${JSON.stringify(values.concurrency)}`);
+  const dir = avatarsDir(values['avatars-dir']);
+  await mkdir(dir, { recursive: true });
+  const outputsDir = join(config.dataDir, 'outputs');
+  const uploadsDir = join(config.dataDir, 'uploads');
+  await mkdir(outputsDir, { recursive: true });
+  const registry = await AvatarRegistry.open({ dirs: [dir] });
+  const tts = createServerTts(config.tts);
+  const log = (line: string) => process.stdout.write(`avatar worker: ${line}\n`);
+  const deps = { catalog: registry, tts, encoder: config.encoder, outputsDir, uploadsDir };
+  const scheduler = new RedisSegmentScheduler(openBlockingConnection(config.redis), config.redis, config.retentionMs);
+  const handlers = { ...renderJobHandlers(deps), ...segmentedJobHandlers(deps, scheduler) };
+  const worker = new RedisJobWorker(config.redis, handlers, concurrency, {
+    started: (id, kind) => log(`started ${kind} ${id}`),
+    finished: (id, kind, outcome, error) => log(`${outcome} ${kind} ${id}${error ? ` (${error})` : ''}`),
+  });
+  try {
+    await worker.waitUntilReady();
+    log(`ready: pid ${process.pid}, concurrency ${concurrency}, queue ${config.redis.prefix}:render, outputs in ${outputsDir}`);
+    const signal = await nextSignal();
+    log(`${signal}: taking no new jobs; waiting up to ${(config.shutdownGraceMs / 1000).toFixed(0)} s for ${worker.running} running`);
+    const drained = await worker.drain(config.shutdownGraceMs);
+    log(drained ? 'drained' : 'grace period over: running jobs are left to other workers');
+  } finally {
+    await scheduler.close().catch(() => undefined);
+    registry.close();
+    if (tts instanceof TtsPool) await tts.close();
+  }
+  return 0;
+}
+
+function nextSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (name: NodeJS.Signals) => {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+      resolve(name);
+    };
+    process.on('SIGINT', on);
+    process.on('SIGTERM', on);
+  });
+}
