@@ -93,7 +93,7 @@ export function bundledFfmpegNote(ffmpeg: FfmpegInfo): string | undefined {
 }
 
 /** Resolves on the next SIGINT or SIGTERM, with its name. */
-function nextSignal(): Promise<NodeJS.Signals> {
+export function nextSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
     const on = (name: NodeJS.Signals) => {
       process.off('SIGINT', on);

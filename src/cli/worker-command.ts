@@ -12,6 +12,7 @@ import { loadServerConfig } from '../server/config.js';
 import { renderJobHandlers } from '../server/render-jobs.js';
 import { TtsPool } from '../tts/tts-pool.js';
 import { avatarsDir } from './avatar-dirs.js';
+import { nextSignal } from './serve-command.js';
 
 /**
  * `avatar worker [--config FILE] [--avatars-dir DIR] [--concurrency N]`: renders the jobs of
@@ -61,16 +62,4 @@ export async function runWorker(argv: readonly string[]): Promise<number> {
     if (tts instanceof TtsPool) await tts.close();
   }
   return 0;
-}
-
-function nextSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const on = (name: NodeJS.Signals) => {
-      process.off('SIGINT', on);
-      process.off('SIGTERM', on);
-      resolve(name);
-    };
-    process.on('SIGINT', on);
-    process.on('SIGTERM', on);
-  });
 }
