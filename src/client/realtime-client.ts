@@ -70,16 +70,23 @@ export class RealtimeClient {
 
   /** Starts streamed speech: PCM (mono s16) follows with sendAudio, then endAudio. `echo` sends it back in sync with the frames. */
   startAudio(options: { sampleRate?: number; echo?: boolean; id?: string } = {}): void {
+    this.audioOpen = true;
     this.send({ type: 'audio.start', ...options });
   }
 
+  /** Sends PCM of the streamed speech; dropped outside audio.start..audio.end (a capture may deliver a last buffer after it stopped). */
   sendAudio(pcm: Int16Array): void {
+    if (!this.audioOpen) return;
     this.socket.send(new Uint8Array(pcm.buffer, pcm.byteOffset, pcm.byteLength));
   }
 
   endAudio(): void {
+    this.audioOpen = false;
     this.send({ type: 'audio.end' });
   }
+
+  /** True between startAudio and endAudio. */
+  private audioOpen = false;
 
   switchAvatar(avatar: string): void {
     this.send({ type: 'avatar', avatar });
