@@ -16,7 +16,7 @@ export interface MuxInputOptions {
   readonly sampleRate: number;
   readonly encoder: H264Encoder;
   readonly audioBitrateKbps?: number;
-  /** Scheduling niceness of the ffmpeg process (0 = as the caller; higher yields the CPU to others). */
+  /** Scheduling niceness of the ffmpeg process above the caller's (0 = as the caller; higher yields the CPU to others). */
   readonly niceness?: number;
 }
 

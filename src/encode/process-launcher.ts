@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { setPriority } from 'node:os';
+import { getPriority, setPriority } from 'node:os';
 import type { Duplex } from 'node:stream';
 
 /**
@@ -18,7 +18,7 @@ export interface ProcessExit {
 export interface LaunchOptions {
   /** One entry per descriptor from 0 (stdin); at least three. */
   readonly stdio: readonly PipeDirection[];
-  /** Scheduling niceness (0 = as the caller; higher yields the CPU to others). */
+  /** Scheduling niceness above the caller's (0 = as the caller; higher yields the CPU to others; capped at 19). */
   readonly niceness?: number;
 }
 
@@ -58,7 +58,7 @@ export class DirectProcessLauncher implements ProcessLauncher {
         // An error after the start (a failed kill) must not become an unhandled 'error'.
         child.on('error', () => undefined);
         const pid = child.pid!;
-        applyNiceness(pid, options.niceness);
+        if (options.niceness) applyNiceness(pid, niceAbove(options.niceness));
         const stdio = options.stdio.map((d, fd) => (d === 'ignore' ? null : (child.stdio[fd] as Duplex)));
         for (const [fd, direction] of options.stdio.entries()) if (direction === 'in') stdio[fd]?.on('error', () => undefined);
         resolve({
@@ -76,9 +76,13 @@ export class DirectProcessLauncher implements ProcessLauncher {
   close(): void {}
 }
 
-/** Lowers a process's priority; where that is not permitted, it runs at normal priority. */
-export function applyNiceness(pid: number, niceness: number | undefined): void {
-  if (!niceness) return;
+/** The niceness `relative` steps below this process's priority (19 at most). */
+export function niceAbove(relative: number): number {
+  return Math.min(19, getPriority() + relative);
+}
+
+/** Sets a process's niceness; where that is not permitted, it keeps the one it has. */
+export function applyNiceness(pid: number, niceness: number): void {
   try {
     setPriority(pid, niceness);
   } catch {

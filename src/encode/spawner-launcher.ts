@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { LaunchedProcess, LaunchOptions, ProcessExit, ProcessLauncher } from './process-launcher.js';
+import { niceAbove, type LaunchedProcess, type LaunchOptions, type ProcessExit, type ProcessLauncher } from './process-launcher.js';
 import type { SpawnerReply, SpawnerRequest } from './spawner-protocol.js';
 
 interface Launch {
@@ -30,7 +30,7 @@ export class SpawnerProcessLauncher implements ProcessLauncher {
     return new Promise((resolve, reject) => {
       this.launches.set(id, { options, pipes: options.stdio.map(() => null), resolve, reject });
       this.updateRef();
-      const request: SpawnerRequest = { type: 'launch', id, command, args, stdio: options.stdio, ...(options.niceness ? { niceness: options.niceness } : {}) };
+      const request: SpawnerRequest = { type: 'launch', id, command, args, stdio: options.stdio, ...(options.niceness ? { niceness: niceAbove(options.niceness) } : {}) };
       spawner.send(request, (e) => {
         if (e) this.fail(id, e);
       });

@@ -37,7 +37,7 @@ function launch(request: Extract<SpawnerRequest, { type: 'launch' }>): void {
   child.once('spawn', () => {
     child.removeAllListeners('error');
     child.on('error', () => undefined);
-    applyNiceness(child.pid!, request.niceness);
+    if (request.niceness !== undefined) applyNiceness(child.pid!, request.niceness);
     for (const [fd, pipe] of pipes.entries()) if (pipe) reply({ type: 'pipe', id: request.id, fd }, pipe);
     reply({ type: 'launched', id: request.id, pid: child.pid! });
     child.once('exit', (code, signal) => reply({ type: 'exit', id: request.id, code, signal }));

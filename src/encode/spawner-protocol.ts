@@ -7,6 +7,7 @@ export type SpawnerRequest = {
   readonly command: string;
   readonly args: readonly string[];
   readonly stdio: readonly PipeDirection[];
+  /** Absolute niceness to give the child. */
   readonly niceness?: number;
 };
 

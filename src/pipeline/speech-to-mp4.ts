@@ -30,6 +30,8 @@ export interface SpeechToMp4Options {
    * across segments rendered apart.
    */
   readonly startFrame?: number;
+  /** Niceness of the encoder above this process's (batch work beside live sessions yields to them). */
+  readonly encoderNiceness?: number;
 }
 
 /** Figures of one rendered video. Rendering and encoding overlap. */
@@ -75,6 +77,7 @@ export async function speechToMp4(options: SpeechToMp4Options): Promise<SpeechTo
   const encodeStarted = performance.now();
   const writer = await Mp4FileWriter.open({
     path: resolve(options.output), width: renderer.width, height: renderer.height, fps, sampleRate: parts[0]!.sampleRate, encoder: options.encoder,
+    ...(options.encoderNiceness ? { niceness: options.encoderNiceness } : {}),
   }).catch(async (e: unknown) => {
     await steps.return(undefined);
     throw e;
