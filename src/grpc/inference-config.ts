@@ -26,7 +26,13 @@ export interface InferenceConfig {
   readonly queueSize: number;
   readonly gpus: { readonly enabled: boolean; readonly count: number; readonly memoryGbPerGpu: number; readonly assignment: AssignmentStrategy };
   readonly onnx: { readonly useCuda: boolean; readonly cudaDeviceId: number; readonly libraryPath?: string };
-  readonly capacity: { readonly maxModelsPerDevice: number; readonly eviction: 'lru' | 'lfu'; readonly idleTimeoutMs: number };
+  readonly capacity: {
+    readonly maxModelsPerDevice: number;
+    readonly eviction: 'lru' | 'lfu';
+    readonly idleTimeoutMs: number;
+    /** Byte budget of visual tensors kept by visual_keys (0: none kept). */
+    readonly visualCacheBytes: number;
+  };
   readonly models: ReadonlyMap<string, InferenceModelConfig>;
   /** Folders of avatar folders whose models are registered by folder name (`models_dir`). */
   readonly modelsDirs: readonly string[];
@@ -64,7 +70,7 @@ export function readInferenceConfig(r: ConfigReader): InferenceConfig {
   r.known('server', ['port', 'max_message_size_mb', 'worker_count_per_gpu', 'queue_size']);
   r.known('gpus', ['enabled', 'count', 'memory_gb_per_gpu', 'assignment_strategy']);
   r.known('onnx', ['library_path', 'use_cuda', 'cuda_device_id']);
-  r.known('capacity', ['max_models_per_gpu', 'eviction_policy', 'idle_timeout_minutes']);
+  r.known('capacity', ['max_models_per_gpu', 'eviction_policy', 'idle_timeout_minutes', 'visual_cache_mb']);
   r.known('logging', ['level', 'log_inference_times']);
   const { host, port } = parseListenAddress(r, 'server.port', 50051);
   const models = new Map<string, InferenceModelConfig>();
@@ -94,6 +100,7 @@ export function readInferenceConfig(r: ConfigReader): InferenceConfig {
       maxModelsPerDevice: r.number('capacity.max_models_per_gpu', 1000, 1, 100_000),
       eviction: r.oneOf('capacity.eviction_policy', 'lfu', ['lru', 'lfu'] as const),
       idleTimeoutMs: r.number('capacity.idle_timeout_minutes', 60, 0, 525_600, false) * 60_000,
+      visualCacheBytes: r.number('capacity.visual_cache_mb', 1024, 0, 10_000_000) * MB,
     },
     models, modelsDirs,
     logging: { level: r.oneOf('logging.level', 'info', ['debug', 'info', 'warn', 'error'] as const) },
