@@ -20,6 +20,8 @@ export interface InferenceService {
   readonly port: number;
   readonly registry: ModelRegistry;
   readonly queue: AdmissionQueue;
+  /** Visual tensors kept by visual_keys. */
+  readonly visualCache: VisualCache;
   readonly devices: readonly Device[];
   /** Start-up banner lines (what was loaded). */
   readonly banner: string;
@@ -77,7 +79,7 @@ export async function startInferenceService(config: InferenceConfig): Promise<In
     '='.repeat(80),
   ];
   return {
-    port, registry, queue, devices, banner: `${lines.join('\n')}\n`,
+    port, registry, queue, visualCache, devices, banner: `${lines.join('\n')}\n`,
     close: async () => {
       await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
       server.forceShutdown();
