@@ -6,8 +6,12 @@
  * same run), gRPC transport (everything that is neither: both hops, serialisation, copies)
  * against a memcpy floor of the same bytes measured in the same run; then end-to-end FPS
  * for 1 and 8 concurrent clients. Each figure is the median of short runs; never fails on time.
+ * Two paths side by side: seed 002's (the client sends float32 visual tensors, forwarded to
+ * the inference service) and the fast one (the client sends audio only; the compositing
+ * service names the visual tensors by background frame and the inference service keeps
+ * them; UINT8 model output).
  * Options: --batch N (24), --size N (512), --model tiny|real (tiny), --repeats N (5),
- * --seconds S (per FPS run, 5).
+ * --seconds S (per FPS run, 5), --cpu-prof DIR (profile both services into DIR).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,13 +23,15 @@ import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import type { CompositeBatchResponse, InferBatchResponse } from '../src/grpc/proto-loading.js';
 import { generateModel } from '../src/render/onnx/model-init.js';
+import { BackgroundStore } from '../src/grpc/background-store.js';
+import { backgroundKey } from '../src/grpc/compositing-service.js';
 import { seedRequest, TestClient } from '../test/helpers/grpc.js';
 import { AVATAR_BIN } from '../test/helpers/media.js';
 import { writeSeedLayoutAvatar } from '../test/helpers/onnx-avatar.js';
 
 const { values } = parseArgs({ options: {
   batch: { type: 'string', default: '24' }, size: { type: 'string', default: '512' }, model: { type: 'string', default: 'tiny' },
-  repeats: { type: 'string', default: '5' }, seconds: { type: 'string', default: '5' },
+  repeats: { type: 'string', default: '5' }, seconds: { type: 'string', default: '5' }, 'cpu-prof': { type: 'string' },
 } });
 const BATCH = Number(values.batch);
 const SIZE = Number(values.size);
@@ -45,7 +51,8 @@ function freePort(): Promise<number> {
 }
 
 function startRole(role: string, config: string): Promise<void> {
-  const child = spawn(process.execPath, [AVATAR_BIN, 'serve', '--role', role, '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const profile = values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', values['cpu-prof'], '--cpu-prof-name', `${role}.cpuprofile`] : [];
+  const child = spawn(process.execPath, [...profile, AVATAR_BIN, 'serve', '--role', role, '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let output = '';
   return new Promise((resolve, reject) => {
@@ -118,42 +125,56 @@ async function main(): Promise<void> {
   const requestBytes = request.visual_frames.length + request.audio_features.length;
   await compositing.call('InferBatchComposite', request, 300_000); // warm-up: model, backgrounds, connections
 
-  const rows: { rt: number; inf: number; comp: number; total: number; jpegBytes: number; directRt: number; directInf: number }[] = [];
-  const bare: number[] = [];
-  const copies: number[] = [];
+  const fast = { model_id: 'bench', batch_size: BATCH, start_frame_idx: 0, audio_features: request.audio_features };
+  await compositing.call('InferBatchComposite', fast, 300_000); // warm-up: the inference service keeps the visual tensors
   const backgrounds = await Promise.all(Array.from({ length: BATCH }, (_, i) => sharp(join(work, 'bench', 'frames', `frame_${String(i).padStart(4, '0')}.jpg`)).raw().toBuffer()));
-  for (let r = 0; r < REPEATS; r++) {
-    const c = await timed(() => compositing.call<CompositeBatchResponse>('InferBatchComposite', { ...request, start_frame_idx: 0 }, 300_000));
-    const d = await timed(() => inference.call<InferBatchResponse>('InferBatch', request, 300_000));
-    const jpegBytes = c.value.composited_frames.reduce((n, f) => n + f.length, 0);
-    rows.push({ rt: c.ms, inf: c.value.inference_time_ms, comp: c.value.composite_time_ms, total: c.value.total_time_ms, jpegBytes, directRt: d.ms, directInf: d.value.inference_time_ms + d.value.queue_time_ms });
-    // Bare JPEG encode of the same frames, all at once (as the service encodes them), same quality.
-    bare.push((await timed(() => Promise.all(backgrounds.map((rgb) => sharp(rgb, { raw: { width: SIZE, height: SIZE, channels: 3 } }).jpeg({ quality: 75, chromaSubsampling: '4:2:0', optimiseCoding: false }).toBuffer())))).ms);
-    // memcpy floor: every byte the path moves, copied once: the request on both hops, the model output back, the JPEGs back.
-    const outputBytes = BATCH * 3 * 320 * 320 * 4;
-    const moved = [requestBytes, requestBytes, outputBytes, jpegBytes];
-    const sources = moved.map((n) => Buffer.alloc(n, 1));
-    const targets = moved.map((n) => Buffer.allocUnsafe(n));
-    const t0 = performance.now();
-    sources.forEach((s, i) => s.copy(targets[i]!));
-    copies.push(performance.now() - t0);
+  const outputFloats = BATCH * 3 * 320 * 320;
+  const paths = {
+    seed: { label: 'seed 002 path (float32 visual from the client)', request, direct: request, upBytes: requestBytes, downBytes: outputFloats * 4 },
+    fast: {
+      label: 'fast path (audio only; visual tensors kept by key; UINT8 output)', request: fast,
+      direct: { ...fast, visual_frames: Buffer.alloc(0), visual_keys: [] as string[], output_type: 'UINT8' },
+      upBytes: request.audio_features.length, downBytes: outputFloats,
+    },
+  };
+  // The direct InferBatch of the fast path names the keys the compositing service uses.
+  paths.fast.direct.visual_keys = await keysOf(work, BATCH);
+  const measured = new Map<keyof typeof paths, Figures>();
+  for (const name of ['seed', 'fast'] as const) {
+    const path = paths[name];
+    const rows: { rt: number; inf: number; comp: number; jpegBytes: number; directRt: number; directInf: number; convert: number }[] = [];
+    const bare: number[] = [];
+    const copies: number[] = [];
+    for (let r = 0; r < REPEATS; r++) {
+      const c = await timed(() => compositing.call<CompositeBatchResponse>('InferBatchComposite', { ...path.request, start_frame_idx: 0 }, 300_000));
+      const d = await timed(() => inference.call<InferBatchResponse>('InferBatch', path.direct, 300_000));
+      const jpegBytes = c.value.composited_frames.reduce((n, f) => n + f.length, 0);
+      rows.push({ rt: c.ms, inf: c.value.inference_time_ms, comp: c.value.composite_time_ms, jpegBytes, directRt: d.ms, directInf: d.value.inference_time_ms + d.value.queue_time_ms, convert: d.value.convert_time_ms });
+      // Bare JPEG encode of the same frames, all at once (as the service encodes them), same quality.
+      bare.push((await timed(() => Promise.all(backgrounds.map((rgb) => sharp(rgb, { raw: { width: SIZE, height: SIZE, channels: 3 } }).jpeg({ quality: 75, chromaSubsampling: '4:2:0', optimiseCoding: false }).toBuffer())))).ms);
+      // memcpy floor: every byte the path moves, copied once: the request on both hops, the model output back, the JPEGs back.
+      const moved = [path.upBytes, path.upBytes, path.downBytes, jpegBytes];
+      const sources = moved.map((n) => Buffer.alloc(n, 1));
+      const targets = moved.map((n) => Buffer.allocUnsafe(n));
+      const t0 = performance.now();
+      sources.forEach((src, i) => src.copy(targets[i]!));
+      copies.push(performance.now() - t0);
+    }
+    measured.set(name, {
+      inferMs: median(rows.map((x) => x.inf)), compMs: median(rows.map((x) => x.comp)), transportMs: median(rows.map((x) => x.rt - x.inf - x.comp)),
+      hopMs: median(rows.map((x) => x.directRt - x.directInf)), convertMs: median(rows.map((x) => x.convert)), bareMs: median(bare), floorMs: median(copies),
+      h2Ms: await http2Floor(path.upBytes, path.downBytes, REPEATS), jpegBytes: median(rows.map((x) => x.jpegBytes)),
+    });
   }
-  const per = (v: number) => v / BATCH;
-  const inferMs = median(rows.map((x) => x.inf));
-  const compMs = median(rows.map((x) => x.comp));
-  const transportMs = median(rows.map((x) => x.rt - x.inf - x.comp));
-  const hopMs = median(rows.map((x) => x.directRt - x.directInf));
-  const bareMs = median(bare);
-  const floorMs = median(copies);
 
-  async function fps(clients: number): Promise<{ total: number; perClient: number }> {
+  async function fps(clients: number, body: object): Promise<{ total: number; perClient: number }> {
     const list = Array.from({ length: clients }, () => new TestClient('compositing', `127.0.0.1:${cp}`, 300 * 1024 * 1024));
     const end = performance.now() + SECONDS * 1000;
     const t0 = performance.now();
-    const counts = await Promise.all(list.map(async (client, k) => {
+    const counts = await Promise.all(list.map(async (client) => {
       let frames = 0;
       while (performance.now() < end) {
-        const r = await client.call<CompositeBatchResponse>('InferBatchComposite', { ...request, start_frame_idx: k * BATCH }, 300_000);
+        const r = await client.call<CompositeBatchResponse>('InferBatchComposite', body, 300_000);
         frames += r.composited_frames.length;
       }
       return frames;
@@ -163,26 +184,52 @@ async function main(): Promise<void> {
     const total = counts.reduce((a, b) => a + b, 0) / seconds;
     return { total, perClient: total / clients };
   }
-  const h2Ms = await http2Floor(requestBytes, BATCH * 3 * 320 * 320 * 4, REPEATS);
-  const one = await fps(1);
-  const eight = await fps(8);
+  const rates = new Map<keyof typeof paths, { one: { total: number }; eight: { total: number; perClient: number } }>();
+  for (const name of ['seed', 'fast'] as const) rates.set(name, { one: await fps(1, paths[name].request), eight: await fps(8, paths[name].request) });
   compositing.close();
   inference.close();
 
-  const mb = (requestBytes / 1048576).toFixed(1);
+  const per = (v: number) => v / BATCH;
   console.log(`\ngRPC services (seed 002): seed320 model (${MODEL}, random weights) on the CPU, batch ${BATCH}, ${SIZE}x${SIZE} frames, JPEG q75; two processes + this client; median of ${REPEATS}`);
-  console.log(`request ${mb} MB per batch (${fmt(requestBytes / BATCH / 1048576)} MB per frame), model output ${fmt(BATCH * 3 * 320 * 320 * 4 / 1048576, 1)} MB, JPEGs ${fmt(median(rows.map((x) => x.jpegBytes)) / 1024, 0)} KB`);
-  console.log('| figure | per batch, ms | per frame, ms | seed 002 (RTX 4090), per frame |');
-  console.log('|---|---|---|---|');
-  console.log(`| inference (model run) | ${fmt(inferMs, 1)} | ${fmt(per(inferMs))} | ~16.7 |`);
-  console.log(`| compositing (paste + JPEG, all frames at once) | ${fmt(compMs, 1)} | ${fmt(per(compMs))} | ~2.3 |`);
-  console.log(`| bare JPEG encode of the same frames, same run | ${fmt(bareMs, 1)} | ${fmt(per(bareMs))} | |`);
-  console.log(`| gRPC transport, both hops (round trip - inference - compositing) | ${fmt(transportMs, 1)} | ${fmt(per(transportMs))} | ~5.8 |`);
-  console.log(`| of which compositing -> inference hop (direct InferBatch round trip - model run) | ${fmt(hopMs, 1)} | ${fmt(per(hopMs))} | |`);
-  console.log(`| bare HTTP/2 (node:http2) carrying one hop's bytes, same run | ${fmt(h2Ms, 1)} | ${fmt(per(h2Ms))} | |`);
-  console.log(`| memcpy floor of the same bytes (one copy each), same run | ${fmt(floorMs, 1)} | ${fmt(per(floorMs), 3)} | |`);
-  console.log(`compositing / bare JPEG: ${fmt(compMs / bareMs)}x (goal <= 1.3x); transport ${fmt(per(transportMs))} ms/frame (goal <= 1 ms), ${fmt(transportMs / floorMs, 0)}x the memcpy floor`);
-  console.log(`end-to-end: 1 client ${fmt(one.total, 1)} FPS; 8 clients ${fmt(eight.total, 1)} FPS in all, ${fmt(eight.perClient, 1)} FPS per client (seed 002: 40 FPS per client, 8 clients, 320 FPS per GPU)`);
+  for (const name of ['seed', 'fast'] as const) {
+    const path = paths[name];
+    const f = measured.get(name)!;
+    const rate = rates.get(name)!;
+    console.log(`\n${path.label}: request ${fmt(path.upBytes / 1048576, 2)} MB per batch, model output ${fmt(path.downBytes / 1048576, 1)} MB, JPEGs ${fmt(f.jpegBytes / 1024, 0)} KB`);
+    console.log('| figure | per batch, ms | per frame, ms | seed 002 (RTX 4090), per frame |');
+    console.log('|---|---|---|---|');
+    console.log(`| inference (model run) | ${fmt(f.inferMs, 1)} | ${fmt(per(f.inferMs))} | ~16.7 |`);
+    console.log(`| compositing (paste + JPEG, all frames at once) | ${fmt(f.compMs, 1)} | ${fmt(per(f.compMs))} | ~2.3 |`);
+    console.log(`| bare JPEG encode of the same frames, same run | ${fmt(f.bareMs, 1)} | ${fmt(per(f.bareMs))} | |`);
+    console.log(`| gRPC transport, both hops (round trip - inference - compositing) | ${fmt(f.transportMs, 1)} | ${fmt(per(f.transportMs))} | ~5.8 |`);
+    console.log(`| of which compositing -> inference hop (direct InferBatch round trip - model run) | ${fmt(f.hopMs, 1)} | ${fmt(per(f.hopMs))} | |`);
+    console.log(`| of which tensor conversion on the inference service (types, kept frames) | ${fmt(f.convertMs, 1)} | ${fmt(per(f.convertMs))} | |`);
+    console.log(`| bare HTTP/2 (node:http2) carrying one hop's bytes, same run | ${fmt(f.h2Ms, 1)} | ${fmt(per(f.h2Ms))} | |`);
+    console.log(`| memcpy floor of the same bytes (one copy each), same run | ${fmt(f.floorMs, 1)} | ${fmt(per(f.floorMs), 3)} | |`);
+    console.log(`compositing / bare JPEG: ${fmt(f.compMs / f.bareMs)}x (goal <= 1.3x); transport ${fmt(per(f.transportMs))} ms/frame (goal <= 1 ms), ${fmt(f.transportMs / f.floorMs, 0)}x the memcpy floor`);
+    console.log(`end-to-end: 1 client ${fmt(rate.one.total, 1)} FPS; 8 clients ${fmt(rate.eight.total, 1)} FPS in all, ${fmt(rate.eight.perClient, 1)} FPS per client (seed 002: 40 FPS per client, 8 clients, 320 FPS per GPU)`);
+  }
+}
+
+/** Figures of one path, per batch. */
+interface Figures {
+  readonly inferMs: number;
+  readonly compMs: number;
+  readonly transportMs: number;
+  readonly hopMs: number;
+  readonly convertMs: number;
+  readonly bareMs: number;
+  readonly floorMs: number;
+  readonly h2Ms: number;
+  readonly jpegBytes: number;
+}
+
+/** The visual keys the compositing service gives background frames 0..n-1 of the bench avatar. */
+async function keysOf(dir: string, n: number): Promise<string[]> {
+  const store = new BackgroundStore(new Map([['bench', { backgroundDir: join(dir, 'bench', 'frames'), cropRectsPath: join(dir, 'bench', 'crop_rects.json'), preloadBackgrounds: false }]]), { budgetBytes: 1, eviction: 'lru', preloadFrames: 0, idleTimeoutMs: 0 });
+  const bg = await store.open('bench');
+  store.close();
+  return Array.from({ length: n }, (_, i) => backgroundKey(bg, i, 320));
 }
 
 try {

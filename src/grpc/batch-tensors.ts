@@ -69,7 +69,7 @@ export function batchTensors(request: InferBatchRequest, contract: ModelContract
       visual = new Float32Array(n * frameValues);
       decodeInto(bytes, visualType, visual, 0);
     }
-    cache.keep(id, keys, bytes, visualType, frameValues);
+    cache.keep(id, keys, visual, frameValues);
   }
   let audio = float32View(request.audio_features);
   if (audio.length !== n * audioFloats) {

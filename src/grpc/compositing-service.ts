@@ -44,7 +44,7 @@ const EMPTY = Buffer.alloc(0);
  * The visual key of a background frame: its index, the frame size and its face crop, so a
  * key names one tensor as long as the model's frames stay what they are.
  */
-function backgroundKey(bg: OpenBackgrounds, index: number, size: number): string {
+export function backgroundKey(bg: OpenBackgrounds, index: number, size: number): string {
   const c = bg.crops[index]!;
   return `bg/${index}/${bg.width}x${bg.height}/${c.x.toFixed(1)},${c.y.toFixed(1)},${c.side.toFixed(1)}/${size}`;
 }

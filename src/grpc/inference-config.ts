@@ -100,7 +100,7 @@ export function readInferenceConfig(r: ConfigReader): InferenceConfig {
       maxModelsPerDevice: r.number('capacity.max_models_per_gpu', 1000, 1, 100_000),
       eviction: r.oneOf('capacity.eviction_policy', 'lfu', ['lru', 'lfu'] as const),
       idleTimeoutMs: r.number('capacity.idle_timeout_minutes', 60, 0, 525_600, false) * 60_000,
-      visualCacheBytes: r.number('capacity.visual_cache_mb', 1024, 0, 10_000_000) * MB,
+      visualCacheBytes: r.number('capacity.visual_cache_mb', 2048, 0, 10_000_000) * MB,
     },
     models, modelsDirs,
     logging: { level: r.oneOf('logging.level', 'info', ['debug', 'info', 'warn', 'error'] as const) },

