@@ -11,13 +11,14 @@
  * service names the visual tensors by background frame and the inference service keeps
  * them; UINT8 model output).
  * Options: --batch N (24), --size N (512), --model tiny|real (tiny), --repeats N (5),
- * --seconds S (per FPS run, 5), --cpu-prof DIR (profile both services into DIR).
+ * --seconds S (per FPS run, 5), --workers N (inference worker_count_per_gpu, 8),
+ * --cpu-prof DIR (profile both services into DIR).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
@@ -31,7 +32,7 @@ import { writeSeedLayoutAvatar } from '../test/helpers/onnx-avatar.js';
 
 const { values } = parseArgs({ options: {
   batch: { type: 'string', default: '24' }, size: { type: 'string', default: '512' }, model: { type: 'string', default: 'tiny' },
-  repeats: { type: 'string', default: '5' }, seconds: { type: 'string', default: '5' }, 'cpu-prof': { type: 'string' },
+  repeats: { type: 'string', default: '5' }, seconds: { type: 'string', default: '5' }, 'cpu-prof': { type: 'string' }, workers: { type: 'string', default: '8' },
 } });
 const BATCH = Number(values.batch);
 const SIZE = Number(values.size);
@@ -115,7 +116,7 @@ async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }>
 async function main(): Promise<void> {
   const [ip, cp] = [await freePort(), await freePort()];
   await writeSeedLayoutAvatar(join(work, 'bench'), { size: SIZE, frames: BATCH, model: generateModel('seed320', MODEL).bytes });
-  writeFileSync(join(work, 'inference.yaml'), `server: { port: "127.0.0.1:${ip}", worker_count_per_gpu: 8, queue_size: 50, max_message_size_mb: 200 }\nmodels:\n  bench: { model_path: "bench/checkpoint/model_best.onnx", preload: true }\n`);
+  writeFileSync(join(work, 'inference.yaml'), `server: { port: "127.0.0.1:${ip}", worker_count_per_gpu: ${Number(values.workers)}, queue_size: 50, max_message_size_mb: 200 }\nmodels:\n  bench: { model_path: "bench/checkpoint/model_best.onnx", preload: true }\n`);
   writeFileSync(join(work, 'compositing.yaml'), `server: { port: "127.0.0.1:${cp}", max_message_size_mb: 200 }\ninference_server: { url: "127.0.0.1:${ip}", timeout_seconds: 120 }\noutput: { format: jpeg, jpeg_quality: 75 }\nmodels:\n  bench: { background_dir: "bench/frames", crop_rects_path: "bench/crop_rects.json", preload_backgrounds: true }\n`);
   await startRole('inference', join(work, 'inference.yaml'));
   await startRole('compositing', join(work, 'compositing.yaml'));
@@ -167,9 +168,10 @@ async function main(): Promise<void> {
     });
   }
 
-  async function fps(clients: number, body: object): Promise<{ total: number; perClient: number }> {
+  async function fps(clients: number, body: object): Promise<Rate> {
     const list = Array.from({ length: clients }, () => new TestClient('compositing', `127.0.0.1:${cp}`, 300 * 1024 * 1024));
     const end = performance.now() + SECONDS * 1000;
+    const cpu0 = [...children.map((c) => cpuMs(c.pid!)), process.cpuUsage()] as const;
     const t0 = performance.now();
     const counts = await Promise.all(list.map(async (client) => {
       let frames = 0;
@@ -181,10 +183,12 @@ async function main(): Promise<void> {
     }));
     const seconds = (performance.now() - t0) / 1000;
     for (const c of list) c.close();
-    const total = counts.reduce((a, b) => a + b, 0) / seconds;
-    return { total, perClient: total / clients };
+    const frames = counts.reduce((a, b) => a + b, 0);
+    const own = process.cpuUsage(cpu0[2] as NodeJS.CpuUsage);
+    const [inferenceCpu, compositingCpu] = children.map((c, i) => (cpuMs(c.pid!) - (cpu0[i] as number)) / frames);
+    return { total: frames / seconds, perClient: frames / seconds / clients, inferenceCpu: inferenceCpu!, compositingCpu: compositingCpu!, clientCpu: (own.user + own.system) / 1000 / frames };
   }
-  const rates = new Map<keyof typeof paths, { one: { total: number }; eight: { total: number; perClient: number } }>();
+  const rates = new Map<keyof typeof paths, { one: Rate; eight: Rate }>();
   for (const name of ['seed', 'fast'] as const) rates.set(name, { one: await fps(1, paths[name].request), eight: await fps(8, paths[name].request) });
   compositing.close();
   inference.close();
@@ -206,8 +210,30 @@ async function main(): Promise<void> {
     console.log(`| of which tensor conversion on the inference service (types, kept frames) | ${fmt(f.convertMs, 1)} | ${fmt(per(f.convertMs))} | |`);
     console.log(`| bare HTTP/2 (node:http2) carrying one hop's bytes, same run | ${fmt(f.h2Ms, 1)} | ${fmt(per(f.h2Ms))} | |`);
     console.log(`| memcpy floor of the same bytes (one copy each), same run | ${fmt(f.floorMs, 1)} | ${fmt(per(f.floorMs), 3)} | |`);
-    console.log(`compositing / bare JPEG: ${fmt(f.compMs / f.bareMs)}x (goal <= 1.3x); transport ${fmt(per(f.transportMs))} ms/frame (goal <= 1 ms), ${fmt(f.transportMs / f.floorMs, 0)}x the memcpy floor`);
+    console.log(`compositing / bare JPEG: ${fmt(f.compMs / f.bareMs)}x (goal <= 1.3x); transport ${fmt(per(f.transportMs))} ms/frame (goal <= 1 ms), ${fmt(f.transportMs / f.floorMs, 0)}x the memcpy floor; without the tensor conversion ${fmt(per(f.transportMs - f.convertMs))} ms/frame`);
     console.log(`end-to-end: 1 client ${fmt(rate.one.total, 1)} FPS; 8 clients ${fmt(rate.eight.total, 1)} FPS in all, ${fmt(rate.eight.perClient, 1)} FPS per client (seed 002: 40 FPS per client, 8 clients, 320 FPS per GPU)`);
+    const e = rate.eight;
+    const cpuPerFrame = e.inferenceCpu + e.compositingCpu + e.clientCpu;
+    console.log(`CPU per frame with 8 clients: inference service ${fmt(e.inferenceCpu)} ms, compositing service ${fmt(e.compositingCpu)} ms, clients ${fmt(e.clientCpu)} ms: ceiling on this machine's ${cpus().length} cores ${fmt((cpus().length * 1000) / cpuPerFrame, 0)} FPS (load average ${loadavg()[0]!.toFixed(1)})`);
+  }
+}
+
+/** End-to-end rate of one FPS run, with the CPU time each process spent per frame. */
+interface Rate {
+  readonly total: number;
+  readonly perClient: number;
+  readonly inferenceCpu: number;
+  readonly compositingCpu: number;
+  readonly clientCpu: number;
+}
+
+/** CPU time (user + system) a process has used so far, from /proc (0 where there is none). */
+function cpuMs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in USER_HZ (100)
+  } catch {
+    return 0;
   }
 }
 
