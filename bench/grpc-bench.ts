@@ -26,6 +26,8 @@ import type { CompositeBatchResponse, InferBatchResponse } from '../src/grpc/pro
 import { generateModel } from '../src/render/onnx/model-init.js';
 import { BackgroundStore } from '../src/grpc/background-store.js';
 import { backgroundKey } from '../src/grpc/compositing-service.js';
+import { planPaste } from '../src/compose/rgb-paste.js';
+import { firstRowOf } from '../src/compose/rgb-paste-bytes.js';
 import { seedRequest, TestClient } from '../test/helpers/grpc.js';
 import { AVATAR_BIN } from '../test/helpers/media.js';
 import { writeSeedLayoutAvatar } from '../test/helpers/onnx-avatar.js';
@@ -133,13 +135,15 @@ async function main(): Promise<void> {
   const paths = {
     seed: { label: 'seed 002 path (float32 visual from the client)', request, direct: request, upBytes: requestBytes, downBytes: outputFloats * 4 },
     fast: {
-      label: 'fast path (audio only; visual tensors kept by key; UINT8 output)', request: fast,
+      label: 'fast path (audio only; visual tensors kept by key; UINT8 output, rows the paste uses)', request: fast,
       direct: { ...fast, visual_frames: Buffer.alloc(0), visual_keys: [] as string[], output_type: 'UINT8' },
       upBytes: request.audio_features.length, downBytes: outputFloats,
     },
   };
-  // The direct InferBatch of the fast path names the keys the compositing service uses.
-  paths.fast.direct.visual_keys = await keysOf(work, BATCH);
+  // The direct InferBatch of the fast path names the keys and rows the compositing service asks for.
+  const asked = await fastAsk(work, BATCH);
+  Object.assign(paths.fast.direct, { visual_keys: asked.keys, output_first_row: asked.firstRow });
+  paths.fast.downBytes = BATCH * 3 * (320 - asked.firstRow) * 320;
   const measured = new Map<keyof typeof paths, Figures>();
   for (const name of ['seed', 'fast'] as const) {
     const path = paths[name];
@@ -250,12 +254,16 @@ interface Figures {
   readonly jpegBytes: number;
 }
 
-/** The visual keys the compositing service gives background frames 0..n-1 of the bench avatar. */
-async function keysOf(dir: string, n: number): Promise<string[]> {
+/** The visual keys and first output row the compositing service asks for, for background frames 0..n-1 of the bench avatar. */
+async function fastAsk(dir: string, n: number): Promise<{ keys: string[]; firstRow: number }> {
   const store = new BackgroundStore(new Map([['bench', { backgroundDir: join(dir, 'bench', 'frames'), cropRectsPath: join(dir, 'bench', 'crop_rects.json'), preloadBackgrounds: false }]]), { budgetBytes: 1, eviction: 'lru', preloadFrames: 0, idleTimeoutMs: 0 });
   const bg = await store.open('bench');
   store.close();
-  return Array.from({ length: n }, (_, i) => backgroundKey(bg, i, 320));
+  const frames = Array.from({ length: n }, (_, i) => i);
+  return {
+    keys: frames.map((i) => backgroundKey(bg, i, 320)),
+    firstRow: Math.min(...frames.map((i) => firstRowOf(planPaste(bg.crops[i]!, 320, bg.width, bg.height)!))),
+  };
 }
 
 try {

@@ -169,6 +169,10 @@ describe('gRPC inference and compositing services', () => {
     let worst = 0;
     for (let i = 0; i < expected.length; i++) worst = Math.max(worst, Math.abs(u8.outputs[i]! - Math.round(Math.min(1, Math.max(0, expected[i]!)) * 255)));
     assert.equal(worst, 0, 'UINT8 in and out: the float32 output, rounded to bytes');
+    const lower = await direct.call<InferBatchResponse>('InferBatch', { ...base, visual_frames: Buffer.from(bytes), visual_type: 'UINT8', output_type: 'UINT8', output_first_row: 200 });
+    assert.equal(lower.output_first_row, 200);
+    assert.equal(lower.outputs.length, n * 3 * 120 * 320, 'rows 200..319 of each plane');
+    for (let k = 0; k < n * 3; k++) assert.deepEqual(lower.outputs.subarray(k * 120 * 320, (k + 1) * 120 * 320), u8.outputs.subarray(k * 102400 + 200 * 320, (k + 1) * 102400), `plane ${k}`);
     const f16 = await direct.call<InferBatchResponse>('InferBatch', { ...base, visual_frames: Buffer.from(toFloat16(floats).buffer), visual_type: 'FLOAT16' });
     const half = float32View(f16.outputs);
     let drift = 0;
@@ -220,6 +224,7 @@ describe('gRPC inference and compositing services', () => {
       [direct, 'InferBatch', { ...request, visual_keys: ['a'] }, /visual_keys has 1 keys; batch_size 2 needs one per frame or none/],
       [client, 'InferBatchComposite', { ...request, visual_keys: ['', 'b'] }, /visual_keys: a key is 1 to 256 characters, got 0/],
       [direct, 'InferBatch', { ...request, output_type: 'FLOAT16' }, /output_type FLOAT16 is not offered/],
+      [direct, 'InferBatch', { ...request, output_first_row: 320 }, /output_first_row must be 0 to 319 \(contract seed320\), got 320/],
     ];
     for (const [who, method, body, reason] of cases) {
       const e = await who.error(method, body);

@@ -74,15 +74,14 @@ export function planPaste(crop: SquareCrop, size: number, width: number, height:
 }
 
 /**
- * Pastes a model output (3 planes of size x size at `offset`, floats in 0..1 or bytes in
- * 0..255, `order` giving which plane is red, green, blue) into a packed RGB frame `width` pixels wide by a
+ * Pastes a model output (3 planes of size x size floats in 0..1 at `offset`, `order`
+ * giving which plane is red, green, blue) into a packed RGB frame `width` pixels wide by a
  * paste plan, with the output's mean colour in the feather ring matched to the frame's per
  * channel. Only the ellipse's pixels are touched: the cost is that of the mouth region.
  */
-export function pasteIntoRgb(output: Float32Array | Uint8Array, offset: number, order: 'bgr' | 'rgb', plan: PastePlan, frame: Uint8Array, width: number): void {
+export function pasteIntoRgb(output: Float32Array, offset: number, order: 'bgr' | 'rgb', plan: PastePlan, frame: Uint8Array, width: number): void {
   const { x0, y0, w, h, size, xs, ys, weight } = plan;
   const plane = size * size;
-  const scale = output instanceof Uint8Array ? 1 : 255;
   const y1 = y0 + h;
   const [pr, pg, pb] = (order === 'bgr' ? [2, 1, 0] : [0, 1, 2]).map((k) => offset + k * plane) as [number, number, number];
   // Colour match: mean frame-minus-output difference per channel over every other pixel of the feather ring.
@@ -103,7 +102,7 @@ export function pasteIntoRgb(output: Float32Array | Uint8Array, offset: number, 
       const fx = xs.f[i]!;
       for (let c = 0; c < 3; c++) {
         const base = c === 0 ? pr : c === 1 ? pg : pb;
-        const diff = frame[p + c]! - bilinear(output, base, a, b, cc, d, fx, fy, scale);
+        const diff = frame[p + c]! - 255 * bilinear(output, base, a, b, cc, d, fx, fy);
         if (diff > MAX_LIGHTING_STEP || diff < -MAX_LIGHTING_STEP) continue;
         sum[c]! += diff;
         count[c]!++;
@@ -126,9 +125,9 @@ export function pasteIntoRgb(output: Float32Array | Uint8Array, offset: number, 
       const cc = r1 + xs.lo[i]!;
       const d = r1 + xs.hi[i]!;
       const fx = xs.f[i]!;
-      frame[p] = blend(frame[p]!, bilinear(output, pr, a, b, cc, d, fx, fy, scale) + sr, t);
-      frame[p + 1] = blend(frame[p + 1]!, bilinear(output, pg, a, b, cc, d, fx, fy, scale) + sg, t);
-      frame[p + 2] = blend(frame[p + 2]!, bilinear(output, pb, a, b, cc, d, fx, fy, scale) + sb, t);
+      frame[p] = blend(frame[p]!, 255 * bilinear(output, pr, a, b, cc, d, fx, fy) + sr, t);
+      frame[p + 1] = blend(frame[p + 1]!, 255 * bilinear(output, pg, a, b, cc, d, fx, fy) + sg, t);
+      frame[p + 2] = blend(frame[p + 2]!, 255 * bilinear(output, pb, a, b, cc, d, fx, fy) + sb, t);
     }
   }
 }
@@ -138,14 +137,14 @@ function blend(bg: number, v: number, t: number): number {
   return out < 0 ? 0 : out > 255 ? 255 : out + 0.5;
 }
 
-/** Bilinear sample of the plane at `base` from its four neighbours a b (top) c d (bottom), times `scale`, clamped to 0..255. */
-function bilinear(data: Float32Array | Uint8Array, base: number, a: number, b: number, c: number, d: number, fx: number, fy: number, scale: number): number {
+/** Bilinear sample of the plane at `base` from its four neighbours a b (top) c d (bottom), clamped to 0..1. */
+function bilinear(data: Float32Array, base: number, a: number, b: number, c: number, d: number, fx: number, fy: number): number {
   const va = data[base + a]!;
   const vc = data[base + c]!;
   const top = va + (data[base + b]! - va) * fx;
   const bottom = vc + (data[base + d]! - vc) * fx;
-  const v = (top + (bottom - top) * fy) * scale;
-  return v < 0 ? 0 : v > 255 ? 255 : v;
+  const v = top + (bottom - top) * fy;
+  return v < 0 ? 0 : v > 1 ? 1 : v;
 }
 
 function smooth(t: number): number {

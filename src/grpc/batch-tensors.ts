@@ -8,7 +8,9 @@ import { MAX_VISUAL_KEY_LENGTH, type VisualCache } from './visual-cache.js';
 export interface BatchTensors {
   readonly visual: Float32Array;
   readonly audio: Float32Array;
-  readonly outputType: TensorType;
+  readonly outputType: 'FLOAT32' | 'UINT8';
+  /** First row of each output plane to send back. */
+  readonly outputFirstRow: number;
   /** Time spent converting types and assembling cached frames. */
   readonly convertMs: number;
 }
@@ -43,6 +45,8 @@ export function batchTensors(request: InferBatchRequest, contract: ModelContract
   const visualType = tensorType('visual_type', request.visual_type);
   const outputType = tensorType('output_type', request.output_type);
   if (outputType === 'FLOAT16') throw new ServiceError(grpc.status.INVALID_ARGUMENT, 'output_type FLOAT16 is not offered: ask for FLOAT32 or UINT8');
+  const outputFirstRow = request.output_first_row ?? 0;
+  if (!Number.isInteger(outputFirstRow) || outputFirstRow < 0 || outputFirstRow >= s) throw new ServiceError(grpc.status.INVALID_ARGUMENT, `output_first_row must be 0 to ${s - 1} (contract ${contract.name}), got ${outputFirstRow}`);
   const keys = visualKeys(request.visual_keys, n);
   const audioFloats = contract.audioShape.reduce((a, b) => a * b, 1);
   const audioBytes = request.audio_features.length;
@@ -77,5 +81,5 @@ export function batchTensors(request: InferBatchRequest, contract: ModelContract
     audio = new Float32Array(n * audioFloats);
     for (let i = 0; i < n; i++) audio.set(one, i * audioFloats);
   }
-  return { visual, audio, outputType, convertMs: performance.now() - t0 };
+  return { visual, audio, outputType, outputFirstRow, convertMs: performance.now() - t0 };
 }

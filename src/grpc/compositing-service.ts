@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import sharp from 'sharp';
-import { pasteIntoRgb, planPaste } from '../compose/rgb-paste.js';
+import { pasteIntoRgb, planPaste, type PastePlan } from '../compose/rgb-paste.js';
+import { firstRowOf, pasteBytesIntoRgb, type OutputRows } from '../compose/rgb-paste-bytes.js';
 import { BackgroundStore, discoverFolderBackgrounds, type OpenBackgrounds } from './background-store.js';
 import type { CompositingConfig } from './compositing-config.js';
 import { grpcHandler, toStatus } from './handler.js';
@@ -39,6 +40,18 @@ const OUTPUT_ORDER = 'bgr';
 const OUTPUT_UINT8_FIELD = Buffer.from([(8 << 3) | 0, 1]);
 
 const EMPTY = Buffer.alloc(0);
+
+/** A non-negative int32 field as protobuf bytes (tag, then the value as a varint). */
+function varintField(field: number, value: number): Buffer {
+  const bytes = [field << 3];
+  let v = value;
+  while (v >= 0x80) {
+    bytes.push((v & 0x7f) | 0x80);
+    v >>>= 7;
+  }
+  bytes.push(v);
+  return Buffer.from(bytes);
+}
 
 /**
  * The visual key of a background frame: its index, the frame size and its face crop, so a
@@ -150,11 +163,15 @@ class BatchCompositor {
     const result = await this.infer(request, backgrounds, indices, pictures);
     inferred?.(result.gpu_id, result.inference_time_ms);
     const size = result.output_size;
+    const firstRow = result.output_first_row ?? 0;
     const output = result.output_type === 'UINT8' ? result.outputs : float32View(result.outputs);
-    if (output.length !== n * 3 * size * size) throw new ServiceError(grpc.status.INTERNAL, `inference server ${result.url} returned ${result.outputs.length} bytes for ${n} frames of 3x${size}x${size} ${result.output_type}`);
+    const planeStride = (size - firstRow) * size;
+    if (output.length !== n * 3 * planeStride || (firstRow > 0 && (output instanceof Float32Array || size !== this.contract.size))) {
+      throw new ServiceError(grpc.status.INTERNAL, `inference server ${result.url} returned ${result.outputs.length} bytes for ${n} frames of 3x${size}x${size} ${result.output_type} from row ${firstRow}`);
+    }
     const t0 = performance.now();
     await Promise.all(pictures.map(async (picture, i) => {
-      const data = await this.compositeOne(backgrounds, indices[i]!, await picture, output, i * 3 * size * size, size);
+      const data = await this.compositeOne(backgrounds, indices[i]!, await picture, output, i * 3 * planeStride, { firstRow, planeStride }, size);
       emit({ index: request.start_frame_idx + i, data });
     }));
     return { gpuId: result.gpu_id, inferenceMs: result.inference_time_ms, compositeMs: performance.now() - t0 };
@@ -168,14 +185,19 @@ class BatchCompositor {
    */
   private async infer(request: CompositeBatchRequest, bg: OpenBackgrounds, indices: readonly number[], pictures: readonly Promise<Uint8Array>[]): Promise<PooledInference> {
     const n = request.batch_size;
-    const base = { model_id: request.model_id, audio_features: request.audio_features, batch_size: n, output_type: 'UINT8' as const };
+    // Only the rows the pastes sample come back (a server that does not know the field sends them all).
+    const firstRow = Math.min(...indices.map((index) => {
+      const plan = planFor(bg, index, this.contract.size);
+      return plan ? firstRowOf(plan) : this.contract.size - 1;
+    }));
+    const base = { model_id: request.model_id, audio_features: request.audio_features, batch_size: n, output_type: 'UINT8' as const, output_first_row: firstRow };
     const clientKeys = visualKeys(request.visual_keys, n);
     if (request.visual_frames.length > 0 || clientKeys.length > 0) {
       const forward = { ...base, visual_frames: request.visual_frames, visual_type: tensorType('visual_type', request.visual_type), visual_keys: [...clientKeys] };
       // The request as received is a valid InferBatchRequest: sent on without encoding it
-      // again, with output_type appended (a later field value wins in protobuf).
+      // again, with output_type and output_first_row appended (a later field value wins in protobuf).
       const raw = (request as { [RAW_MESSAGE]?: Buffer })[RAW_MESSAGE];
-      if (raw) Object.defineProperty(forward, RAW_MESSAGE, { value: Buffer.concat([raw, OUTPUT_UINT8_FIELD]) });
+      if (raw) Object.defineProperty(forward, RAW_MESSAGE, { value: Buffer.concat([raw, OUTPUT_UINT8_FIELD, varintField(9, firstRow)]) });
       return this.pool.infer(forward);
     }
     const keys = indices.map((index) => backgroundKey(bg, index, this.contract.size));
@@ -191,16 +213,22 @@ class BatchCompositor {
     return this.pool.infer({ ...base, visual_frames: visual, visual_type: 'UINT8', visual_keys: keys });
   }
 
-  private async compositeOne(bg: OpenBackgrounds, index: number, picture: Uint8Array, output: Float32Array | Uint8Array, offset: number, size: number): Promise<Buffer> {
+  private async compositeOne(bg: OpenBackgrounds, index: number, picture: Uint8Array, output: Float32Array | Uint8Array, offset: number, rows: OutputRows, size: number): Promise<Buffer> {
     const frame = Buffer.allocUnsafe(picture.length);
     frame.set(picture);
-    const key = `${index}/${size}`;
-    if (!bg.plans.has(key)) bg.plans.set(key, planPaste(bg.crops[index]!, size, bg.width, bg.height));
-    const plan = bg.plans.get(key);
-    if (plan) pasteIntoRgb(output, offset, OUTPUT_ORDER, plan, frame, bg.width);
+    const plan = planFor(bg, index, size);
+    if (plan && output instanceof Uint8Array) pasteBytesIntoRgb(output, offset, rows, OUTPUT_ORDER, plan, frame, bg.width);
+    else if (plan) pasteIntoRgb(output as Float32Array, offset, OUTPUT_ORDER, plan, frame, bg.width);
     if (this.config.output.format === 'raw') return frame;
     return sharp(frame, { raw: { width: bg.width, height: bg.height, channels: 3 } })
       .jpeg({ quality: this.config.output.jpegQuality, chromaSubsampling: '4:2:0', optimiseCoding: false })
       .toBuffer();
   }
+}
+
+/** The paste plan of a background frame for outputs of `size`, made once. */
+function planFor(bg: OpenBackgrounds, index: number, size: number): PastePlan | undefined {
+  const key = `${index}/${size}`;
+  if (!bg.plans.has(key)) bg.plans.set(key, planPaste(bg.crops[index]!, size, bg.width, bg.height));
+  return bg.plans.get(key);
 }

@@ -6,7 +6,7 @@ import { ModelRegistry, type Device } from './model-registry.js';
 import { SERVICE_VERSION, ServiceError, serviceDefinitions, type InferBatchRequest, type InferBatchResponse, type InferenceHealth } from './proto-loading.js';
 import { grpcHandler } from './handler.js';
 import { serverCredentials } from './tls.js';
-import { float32Bytes, unitToBytes } from './tensor-bytes.js';
+import { outputBytes } from './tensor-bytes.js';
 import { batchTensors } from './batch-tensors.js';
 import { VisualCache } from './visual-cache.js';
 import { contractByName } from '../render/onnx/contracts.js';
@@ -101,7 +101,7 @@ async function inferBatch(request: InferBatchRequest, registry: ModelRegistry, q
   if (!Number.isInteger(n) || n < 1 || n > MAX_BATCH) throw new ServiceError(grpc.status.INVALID_ARGUMENT, `batch_size must be 1 to ${MAX_BATCH}, got ${n}`);
   const contract = contractByName(registry.config(id).contract);
   // Checked and converted before a model is loaded or a queue place taken: bad input costs neither.
-  const { visual, audio, outputType, convertMs } = batchTensors(request, contract, cache);
+  const { visual, audio, outputType, outputFirstRow, convertMs } = batchTensors(request, contract, cache);
   const place = queue.reserve();
   const queuedAt = performance.now();
   let lease;
@@ -132,10 +132,10 @@ async function inferBatch(request: InferBatchRequest, registry: ModelRegistry, q
         const raw = out[model.output]!.data as Float32Array | Uint16Array;
         const data = raw instanceof Uint16Array ? fromFloat16(raw) : raw;
         const t1 = performance.now();
-        const outputs = outputType === 'UINT8' ? unitToBytes(data) : float32Bytes(data);
+        const outputs = outputBytes(data, n, s, outputFirstRow, outputType);
         return {
           success: true, error: '', outputs, gpu_id: device.id, inference_time_ms: inferMs, output_size: s, queue_time_ms: queueMs,
-          output_type: outputType, convert_time_ms: convertMs + performance.now() - t1,
+          output_type: outputType, output_first_row: outputFirstRow, convert_time_ms: convertMs + performance.now() - t1,
         };
       });
     } finally {

@@ -111,6 +111,7 @@ export interface InferBatchRequest {
   visual_type?: TensorType;
   visual_keys?: string[];
   output_type?: TensorType;
+  output_first_row?: number;
 }
 
 /** InferenceService.InferBatch response. */
@@ -124,6 +125,7 @@ export interface InferBatchResponse {
   queue_time_ms: number;
   output_type: TensorType;
   convert_time_ms: number;
+  output_first_row: number;
 }
 
 /** InferenceService.Health response. */

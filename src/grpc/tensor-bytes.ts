@@ -53,13 +53,27 @@ export function decodeInto(bytes: Uint8Array, type: TensorType, out: Float32Arra
   }
 }
 
-/** Model output in 0..1 as UINT8 bytes: round(clamp(v, 0, 1) * 255). */
-export function unitToBytes(values: Float32Array): Buffer {
-  const out = Buffer.allocUnsafe(values.length);
-  const n = values.length;
-  for (let i = 0; i < n; i++) {
-    const v = values[i]! * 255 + 0.5;
-    out[i] = v <= 0 ? 0 : v >= 255 ? 255 : v; // a typed-array store truncates: v + 0.5 rounds (NaN stores 0)
+/**
+ * A model output [n, 3, size, size] (0..1) as the bytes a caller asked for: FLOAT32 or
+ * UINT8 (round(clamp(v, 0, 1) * 255)), rows firstRow..size-1 of each plane only.
+ */
+export function outputBytes(values: Float32Array, n: number, size: number, firstRow: number, type: 'FLOAT32' | 'UINT8'): Buffer {
+  if (type === 'FLOAT32' && firstRow === 0) return float32Bytes(values);
+  const plane = size * size;
+  const kept = (size - firstRow) * size;
+  if (type === 'FLOAT32') {
+    const out = new Float32Array(n * 3 * kept);
+    for (let k = 0; k < n * 3; k++) out.set(values.subarray(k * plane + firstRow * size, (k + 1) * plane), k * kept);
+    return float32Bytes(out);
+  }
+  const out = Buffer.allocUnsafe(n * 3 * kept);
+  for (let k = 0; k < n * 3; k++) {
+    const from = k * plane + firstRow * size;
+    const at = k * kept - from;
+    for (let i = from; i < from + kept; i++) {
+      const v = values[i]! * 255 + 0.5;
+      out[at + i] = v <= 0 ? 0 : v >= 255 ? 255 : v; // a typed-array store truncates: v + 0.5 rounds (NaN stores 0)
+    }
   }
   return out;
 }
