@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { isFile } from './file-kind.js';
+import { avatarFolders, isFile } from './file-kind.js';
 import { join } from 'node:path';
 import { CONTRACT_NAMES, type ContractName } from '../render/onnx/contracts.js';
 import { parseListenAddress, readYamlConfig, type ConfigReader } from './config-reader.js';
@@ -115,30 +115,22 @@ export function readInferenceConfig(r: ConfigReader): InferenceConfig {
  */
 export function discoverFolderModels(dirs: readonly string[]): Map<string, InferenceModelConfig> {
   const found = new Map<string, InferenceModelConfig>();
-  for (const dir of dirs) {
-    let names: string[] = [];
-    try {
-      names = readdirSync(dir);
-    } catch {
+  for (const { id, path: folder } of avatarFolders(dirs)) {
+    if (!MODEL_ID.test(id)) continue;
+    const declared = manifestModel(folder);
+    if (declared) {
+      found.set(id, declared);
       continue;
     }
-    for (const id of names) {
-      if (!MODEL_ID.test(id)) continue;
-      const declared = manifestModel(join(dir, id));
-      if (declared) {
-        found.set(id, declared);
-        continue;
-      }
-      const candidates = [join(dir, id, 'model.onnx'), join(dir, id, 'checkpoint', 'model_best.onnx')];
-      try {
-        const checkpoint = join(dir, id, 'checkpoint');
-        for (const f of readdirSync(checkpoint)) if (f.endsWith('.onnx') && !/audio/i.test(f)) candidates.push(join(checkpoint, f));
-      } catch {
-        // no checkpoint folder
-      }
-      const path = candidates.find((p) => isFile(p));
-      if (path && !found.has(id)) found.set(id, { path, contract: 'seed320', preload: false });
+    const checkpoint = join(folder, 'checkpoint');
+    const candidates = [join(folder, 'model.onnx'), join(checkpoint, 'model_best.onnx')];
+    try {
+      for (const f of readdirSync(checkpoint)) if (f.endsWith('.onnx') && !/audio/i.test(f)) candidates.push(join(checkpoint, f));
+    } catch {
+      // no checkpoint folder
     }
+    const path = candidates.find((p) => isFile(p));
+    if (path && !found.has(id)) found.set(id, { path, contract: 'seed320', preload: false });
   }
   return found;
 }

@@ -1,5 +1,27 @@
 import type { ModelContract } from '../render/onnx/contracts.js';
-import { maskBox, type SquareCrop } from '../render/onnx/face-crop.js';
+import { visualLayout, type SquareCrop } from '../render/onnx/face-crop.js';
+
+/** Bilinear taps along one axis: for each model pixel, the two frame pixels and the weight of the second. */
+interface Taps {
+  readonly lo: Int32Array;
+  readonly hi: Int32Array;
+  readonly f: Float32Array;
+}
+
+/** Taps of `count` model pixels from `origin`, `step` frame pixels apart, clamped to 0..limit-1. */
+function taps(origin: number, step: number, count: number, limit: number): Taps {
+  const lo = new Int32Array(count);
+  const hi = new Int32Array(count);
+  const f = new Float32Array(count);
+  for (let i = 0; i < count; i++) {
+    let p = origin + (i + 0.5) * step - 0.5;
+    p = p < 0 ? 0 : p > limit - 1 ? limit - 1 : p;
+    lo[i] = Math.floor(p);
+    hi[i] = lo[i]! + 1 < limit ? lo[i]! + 1 : lo[i]!;
+    f[i] = p - lo[i]!;
+  }
+  return { lo, hi, f };
+}
 
 /**
  * Writes one frame's visual input (6 x size x size) as UINT8 into `out` at `offset`, from
@@ -9,41 +31,30 @@ import { maskBox, type SquareCrop } from '../render/onnx/face-crop.js';
  */
 export function writeVisualBytes(rgb: Uint8Array, width: number, height: number, crop: SquareCrop, contract: ModelContract, out: Uint8Array, offset: number): void {
   const s = contract.size;
-  const plane = s * s;
-  const maskedFirst = contract.halves === 'masked-first';
-  const masked = offset + (maskedFirst ? 0 : 3 * plane);
-  const reference = offset + (maskedFirst ? 3 * plane : 0);
-  const [r, g, b] = (contract.channelOrder === 'bgr' ? [2, 1, 0] : [0, 1, 2]) as [number, number, number];
-  const [mx1, my1, mx2, my2] = maskBox(contract).map((f) => f * s) as [number, number, number, number];
+  const { plane, masked, reference, rgb: order, mask: [mx1, my1, mx2, my2] } = visualLayout(contract, offset);
   const step = crop.side / s;
+  const xs = taps(crop.x, step, s, width);
+  const ys = taps(crop.y, step, s, height);
   const stride = width * 3;
   for (let y = 0; y < s; y++) {
-    let sy = crop.y + (y + 0.5) * step - 0.5;
-    sy = sy < 0 ? 0 : sy > height - 1 ? height - 1 : sy;
-    const y0 = Math.floor(sy);
-    const y1 = y0 + 1 < height ? y0 + 1 : y0;
-    const fy = sy - y0;
+    const top = ys.lo[y]! * stride;
+    const bottom = ys.hi[y]! * stride;
+    const fy = ys.f[y]!;
     const rowHidden = y >= my1 && y < my2;
     for (let x = 0; x < s; x++) {
-      let sx = crop.x + (x + 0.5) * step - 0.5;
-      sx = sx < 0 ? 0 : sx > width - 1 ? width - 1 : sx;
-      const x0 = Math.floor(sx);
-      const x1 = x0 + 1 < width ? x0 + 1 : x0;
-      const fx = sx - x0;
-      const a = y0 * stride + x0 * 3;
-      const bb = y0 * stride + x1 * 3;
-      const c = y1 * stride + x0 * 3;
-      const d = y1 * stride + x1 * 3;
+      const left = xs.lo[x]! * 3;
+      const right = xs.hi[x]! * 3;
+      const fx = xs.f[x]!;
       const p = y * s + x;
       const hidden = rowHidden && x >= mx1 && x < mx2;
       for (let k = 0; k < 3; k++) {
-        const va = rgb[a + k]!;
-        const vc = rgb[c + k]!;
-        const top = va + (rgb[bb + k]! - va) * fx;
-        const v = top + (vc + (rgb[d + k]! - vc) * fx - top) * fy + 0.5;
-        const at = k === 0 ? r : k === 1 ? g : b;
-        out[reference + at * plane + p] = v;
-        out[masked + at * plane + p] = hidden ? 0 : v;
+        const a = rgb[top + left + k]!;
+        const c = rgb[bottom + left + k]!;
+        const upper = a + (rgb[top + right + k]! - a) * fx;
+        const v = upper + (c + (rgb[bottom + right + k]! - c) * fx - upper) * fy + 0.5;
+        const at = order[k]! * plane + p;
+        out[reference + at] = v;
+        out[masked + at] = hidden ? 0 : v;
       }
     }
   }
