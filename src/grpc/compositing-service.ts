@@ -157,9 +157,10 @@ class BatchCompositor {
     const backgrounds = await this.store.open(request.model_id);
     const first = request.start_frame_idx % backgrounds.files.length;
     const indices = Array.from({ length: n }, (_, i) => (first + i) % backgrounds.files.length);
-    // Background frames decode while the inference server works.
+    // Background frames decode, and are copied to be pasted on, while the inference server works.
     const pictures = indices.map((index) => this.store.frame(backgrounds, index));
-    for (const p of pictures) p.catch(() => undefined);
+    const canvases = pictures.map((p) => p.then((picture) => Buffer.from(picture)));
+    for (const p of canvases) p.catch(() => undefined);
     const result = await this.infer(request, backgrounds, indices, pictures);
     inferred?.(result.gpu_id, result.inference_time_ms);
     const size = result.output_size;
@@ -170,8 +171,8 @@ class BatchCompositor {
       throw new ServiceError(grpc.status.INTERNAL, `inference server ${result.url} returned ${result.outputs.length} bytes for ${n} frames of 3x${size}x${size} ${result.output_type} from row ${firstRow}`);
     }
     const t0 = performance.now();
-    await Promise.all(pictures.map(async (picture, i) => {
-      const data = await this.compositeOne(backgrounds, indices[i]!, await picture, output, i * 3 * planeStride, { firstRow, planeStride }, size);
+    await Promise.all(canvases.map(async (canvas, i) => {
+      const data = await this.compositeOne(backgrounds, indices[i]!, await canvas, output, i * 3 * planeStride, { firstRow, planeStride }, size);
       emit({ index: request.start_frame_idx + i, data });
     }));
     return { gpuId: result.gpu_id, inferenceMs: result.inference_time_ms, compositeMs: performance.now() - t0 };
@@ -213,9 +214,8 @@ class BatchCompositor {
     return this.pool.infer({ ...base, visual_frames: visual, visual_type: 'UINT8', visual_keys: keys });
   }
 
-  private async compositeOne(bg: OpenBackgrounds, index: number, picture: Uint8Array, output: Float32Array | Uint8Array, offset: number, rows: OutputRows, size: number): Promise<Buffer> {
-    const frame = Buffer.allocUnsafe(picture.length);
-    frame.set(picture);
+  /** Pastes one frame's output onto `frame` (a copy of its background) and encodes it. */
+  private async compositeOne(bg: OpenBackgrounds, index: number, frame: Buffer, output: Float32Array | Uint8Array, offset: number, rows: OutputRows, size: number): Promise<Buffer> {
     const plan = planFor(bg, index, size);
     if (plan && output instanceof Uint8Array) pasteBytesIntoRgb(output, offset, rows, OUTPUT_ORDER, plan, frame, bg.width);
     else if (plan) pasteIntoRgb(output as Float32Array, offset, OUTPUT_ORDER, plan, frame, bg.width);
