@@ -191,27 +191,29 @@ describe('gRPC inference and compositing services', () => {
     assert.equal(viaCompositing.code, grpc.status.FAILED_PRECONDITION, 'the compositing service passes the miss on');
     assert.equal(viaCompositing.trailers['visual-cache-miss'], '2');
     const full = await direct.call<InferBatchResponse>('InferBatch', { ...request, visual_keys: keys });
-    const hits = inference.visualCache.stats!.hits;
+    const { hits, whole } = inference.visualCache.stats;
     const byKey = await direct.call<InferBatchResponse>('InferBatch', { ...request, visual_frames: Buffer.alloc(0), visual_keys: keys });
-    assert.equal(inference.visualCache.stats!.hits, hits + 2);
+    assert.equal(inference.visualCache.stats.hits, hits + 2);
+    assert.equal(inference.visualCache.stats.whole, whole + 1, 'the same keys in the same order: the kept batch itself');
     assert.deepEqual(byKey.outputs, full.outputs, 'the kept tensors are the ones sent');
     const swapped = await direct.call<InferBatchResponse>('InferBatch', { ...request, visual_frames: Buffer.alloc(0), visual_keys: [...keys].reverse() });
     const frame = full.outputs.length / 2;
     assert.deepEqual(swapped.outputs.subarray(0, frame), full.outputs.subarray(frame), 'each key names its own frame');
+    assert.equal(inference.visualCache.stats.whole, whole + 1, 'another order: assembled from the frames');
     const composited = await client.call<CompositeBatchResponse>('InferBatchComposite', { ...request, visual_frames: Buffer.alloc(0), visual_keys: keys });
     assert.equal(composited.composited_frames.length, 2);
   });
 
   it('without visual_frames the compositing service builds the visual tensor from its backgrounds, sent once per frame', async () => {
     const request = { model_id: 'anna', batch_size: 3, start_frame_idx: 4, audio_features: seedRequest('anna', 1).audio_features };
-    const before = inference.visualCache.stats!;
+    const before = inference.visualCache.stats;
     const first = await client.call<CompositeBatchResponse>('InferBatchComposite', request);
     assert.equal(first.composited_frames.length, 3);
     assert.ok(await mouthChange(dir, first.composited_frames[0]!, 4) > 8, 'the mouth region of frame 4 changed');
-    const kept = inference.visualCache.stats!;
+    const kept = inference.visualCache.stats;
     assert.equal(kept.entries, before.entries + 3, 'frames 4, 5 and 0 kept by key');
     const second = await client.call<CompositeBatchResponse>('InferBatchComposite', request);
-    assert.equal(inference.visualCache.stats!.hits, kept.hits + 3, 'the second batch went by key alone');
+    assert.equal(inference.visualCache.stats.hits, kept.hits + 3, 'the second batch went by key alone');
     assert.deepEqual(second.composited_frames, first.composited_frames);
   });
 

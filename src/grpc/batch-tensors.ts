@@ -57,18 +57,21 @@ export function batchTensors(request: InferBatchRequest, contract: ModelContract
   const t0 = performance.now();
   let visual: Float32Array;
   if (bytes.length === 0 && keys.length > 0) {
-    visual = new Float32Array(n * frameValues);
-    const missing = cache.assemble(id, keys, frameValues, visual);
-    if (missing.length > 0) {
+    const missing: string[] = [];
+    const held = cache.assemble(id, keys, frameValues, missing);
+    if (!held) {
       throw new ServiceError(grpc.status.FAILED_PRECONDITION, `visual_keys not held by this inference server: ${missing.length} of ${n} (first "${missing[0]}"); send the batch again with visual_frames`, { [VISUAL_CACHE_MISS]: String(missing.length) });
     }
+    visual = held;
   } else {
     const expected = n * frameValues * bytesPerValue(visualType);
     if (bytes.length !== expected) {
       throw new ServiceError(grpc.status.INVALID_ARGUMENT, `visual_frames has ${bytes.length} bytes; batch_size ${n} of [6, ${s}, ${s}] ${visualType.toLowerCase()} (contract ${contract.name}) needs ${expected}`);
     }
     if (visualType === 'FLOAT32') {
-      visual = float32View(bytes);
+      // Kept tensors must not share the received message's memory (it would stay alive whole).
+      const view = float32View(bytes);
+      visual = keys.length > 0 && view.buffer === bytes.buffer ? view.slice() : view;
     } else {
       visual = new Float32Array(n * frameValues);
       decodeInto(bytes, visualType, visual, 0);
