@@ -108,6 +108,9 @@ async function http2Floor(upBytes: number, downBytes: number, repeats: number): 
   return pick(times);
 }
 
+// As in the compositing service: no libvips operation cache, so the bare encode is the same call.
+sharp.cache(false);
+
 /** JPEG as the compositing service encodes (output.jpeg_quality 75). */
 const encode = (rgb: Uint8Array) => sharp(rgb, { raw: { width: SIZE, height: SIZE, channels: 3 } }).jpeg({ quality: 75, chromaSubsampling: '4:2:0', optimiseCoding: false }).toBuffer();
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

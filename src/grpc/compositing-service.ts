@@ -33,6 +33,10 @@ interface Composited {
   readonly data: Buffer;
 }
 
+// libvips' operation cache keeps recent results for reuse; composited frames are new pixels
+// every time, so it only costs memory and part of each encode call on the event loop.
+sharp.cache(false);
+
 /** Channel order of seed 002's model output (the seed320 contract): BGR planes. */
 const OUTPUT_ORDER = 'bgr';
 
