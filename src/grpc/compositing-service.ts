@@ -161,11 +161,16 @@ class BatchCompositor {
     const backgrounds = await this.store.open(request.model_id);
     const first = request.start_frame_idx % backgrounds.files.length;
     const indices = Array.from({ length: n }, (_, i) => (first + i) % backgrounds.files.length);
-    // Background frames decode, and are copied to be pasted on, while the inference server works.
+    // Background frames decode, and are copied to be pasted on, while the inference server
+    // works: the copies start once the call is on its way.
     const pictures = indices.map((index) => this.store.frame(backgrounds, index));
+    for (const p of pictures) p.catch(() => undefined);
+    const inferring = this.infer(request, backgrounds, indices, pictures);
+    inferring.catch(() => undefined); // awaited below; a failure meanwhile is not unhandled
+    await new Promise((resolve) => setImmediate(resolve));
     const canvases = pictures.map((p) => p.then((picture) => Buffer.from(picture)));
     for (const p of canvases) p.catch(() => undefined);
-    const result = await this.infer(request, backgrounds, indices, pictures);
+    const result = await inferring;
     inferred?.(result.gpu_id, result.inference_time_ms);
     const size = result.output_size;
     const firstRow = result.output_first_row ?? 0;
