@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
@@ -205,7 +205,9 @@ describe('reliability: tenants', () => {
     try {
       // What a write cut short by a full disk leaves.
       await writeFile(join(other, 'avatar-tenants.json'), '{\n  "private_face": "ac');
-      await assert.rejects(startOn(other, keys, { catalog, preparer }), /avatar ownership file .* is damaged/);
+      // A server that starts anyway is closed, so the failure does not keep the file running.
+      const started = startOn(other, keys, { catalog, preparer }).then(async (s) => void (await s.server.close()));
+      await assert.rejects(started, /avatar ownership file .* is damaged/);
     } finally {
       await rm(other, { recursive: true, force: true });
     }
@@ -278,6 +280,24 @@ describe('reliability: streams', () => {
     s = await startTestServer({ limits: { generationsPerMinute: 1000 } });
   });
   after(() => s.close());
+
+  it('a stream\'s encoder runs below the server in priority, so realtime sessions come first', async () => {
+    const response = await fetch(`${s.url}/api/v1/generate/stream?text=${encodeURIComponent('A sentence to stream for a while. '.repeat(10))}&size=128x128`);
+    assert.equal(response.status, 200);
+    const reader = response.body!.getReader();
+    try {
+      assert.ok((await reader.read()).value);
+      const pids = await ffmpegChildren();
+      assert.ok(pids.length > 0, 'the stream runs an ffmpeg');
+      for (const pid of pids) {
+        // Field 19 of /proc/PID/stat, counted after the parenthesised command name.
+        const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).replace(/^.*\) /s, '').split(' ');
+        assert.ok(Number(fields[16]) >= getPriority() + 5, `the encoder runs at nice ${fields[16]}, the server at ${getPriority()}`);
+      }
+    } finally {
+      await reader.cancel();
+    }
+  });
 
   it('a stream whose encoder dies ends as a broken transfer, not a short video that looks complete', async () => {
     const response = await fetch(`${s.url}/api/v1/generate/stream`, {

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { setPriority } from 'node:os';
+import { getPriority, setPriority } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { AvatarError } from '../core/errors.js';
 import { i420FrameBytes, type VideoFrame } from '../core/frame.js';
@@ -17,7 +17,7 @@ export interface MuxInputOptions {
   readonly sampleRate: number;
   readonly encoder: H264Encoder;
   readonly audioBitrateKbps?: number;
-  /** Scheduling niceness of the ffmpeg process (0 = as the caller; higher yields the CPU to others). */
+  /** Scheduling niceness of the ffmpeg process above the caller's own (0 = as the caller; higher yields the CPU to others). */
   readonly niceness?: number;
 }
 
@@ -62,7 +62,8 @@ export class FfmpegMuxProcess {
     this.child = spawn(ffmpegPath, args, { stdio: ['pipe', toPipe ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
     if (options.niceness && this.child.pid !== undefined) {
       try {
-        setPriority(this.child.pid, options.niceness);
+        // Relative to this process: a server started under `nice` keeps its encoders below itself.
+        setPriority(this.child.pid, Math.min(19, getPriority() + options.niceness));
       } catch {
         // Not permitted here: it runs at normal priority.
       }
