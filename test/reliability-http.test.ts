@@ -5,7 +5,7 @@
  * checks.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { getPriority, tmpdir } from 'node:os';
@@ -210,6 +210,35 @@ describe('reliability: tenants', () => {
       await assert.rejects(started, /avatar ownership file .* is damaged/);
     } finally {
       await rm(other, { recursive: true, force: true });
+    }
+  });
+
+  it('a write of the ownership file cut short by a full disk leaves the old file: after a restart the private avatar stays private', async (t) => {
+    const folder = await mkdtemp(join(tmpdir(), 'reliability-full-disk-'));
+    t.after(() => rm(folder, { recursive: true, force: true }));
+    // An ownership file larger than the room left (16 KB below), with one private avatar.
+    const owned: Record<string, string> = { private_face: 'acme' };
+    for (let i = 0; i < 1500; i++) owned[`earlier_upload_${i}`] = 'acme';
+    await writeFile(join(folder, 'avatar-tenants.json'), JSON.stringify(owned, null, 2));
+    catalog.extra.set('private_face', { r: 9, g: 9, b: 9 });
+    const first = await startOn(folder, keys, { catalog, preparer });
+    // The disk fills: this process may write no file past 16 KB (the upload itself is 7 KB).
+    const soft = execFileSync('prlimit', ['--pid', String(process.pid), '--fsize', '--raw', '--noheadings', '--output=SOFT']).toString().trim();
+    execFileSync('prlimit', ['--pid', String(process.pid), '--fsize=16384:']);
+    try {
+      const r = await upload(first.url, '/api/v1/avatars', jpeg, 'me.jpg', { id: 'one_more' }, { authorization: `Bearer ${ACME}` });
+      assert.ok(r.status >= 500, `the upload whose ownership could not be saved answered ${r.status}`);
+    } finally {
+      execFileSync('prlimit', ['--pid', String(process.pid), `--fsize=${soft}:`]);
+    }
+    await first.server.close();
+    const second = await startOn(folder, keys, { catalog, preparer });
+    try {
+      const beta = await call(`${second.url}/api/v1/generate`, { body: { text: 'Hi.', avatar: 'private_face', size: '64x64' }, headers: { authorization: `Bearer ${BETA}` } });
+      assert.equal(beta.status, 404);
+      assert.equal((await call(`${second.url}/api/v1/avatars/private_face`, { method: 'DELETE', headers: { authorization: `Bearer ${ACME}` } })).status, 204);
+    } finally {
+      await second.server.close();
     }
   });
 
