@@ -311,7 +311,8 @@ describe('reliability: streams', () => {
   after(() => s.close());
 
   it('a stream\'s encoder runs below the server in priority, so realtime sessions come first', async () => {
-    const response = await fetch(`${s.url}/api/v1/generate/stream?text=${encodeURIComponent('A sentence to stream for a while. '.repeat(10))}&size=128x128`);
+    const client = new AbortController();
+    const response = await fetch(`${s.url}/api/v1/generate/stream?text=${encodeURIComponent('A sentence to stream for a while. '.repeat(10))}&size=128x128`, { signal: client.signal });
     assert.equal(response.status, 200);
     const reader = response.body!.getReader();
     try {
@@ -324,8 +325,12 @@ describe('reliability: streams', () => {
         assert.ok(Number(fields[16]) >= getPriority() + 5, `the encoder runs at nice ${fields[16]}, the server at ${getPriority()}`);
       }
     } finally {
-      await reader.cancel();
+      client.abort();
     }
+    const deadline = performance.now() + 5000;
+    while ((s.server.context.sessions > 0 || (await ffmpegChildren()).length > 0) && performance.now() < deadline) await sleep(50);
+    assert.equal(s.server.context.sessions, 0, 'the aborted stream gave its slot back');
+    assert.deepEqual(await ffmpegChildren(), [], 'the aborted stream\'s encoder ended');
   });
 
   it('a stream whose encoder dies ends as a broken transfer, not a short video that looks complete', async () => {
