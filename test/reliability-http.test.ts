@@ -333,6 +333,27 @@ describe('reliability: streams', () => {
     assert.deepEqual(await ffmpegChildren(), [], 'the aborted stream\'s encoder ended');
   });
 
+  it('a generate job\'s encoder runs further below the server than a stream\'s', async () => {
+    const accepted = await fetch(`${s.url}/api/v1/generate`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ text: 'A job that renders for a while. '.repeat(12), async: true, size: 128 }),
+    });
+    assert.equal(accepted.status, 202);
+    const deadline = performance.now() + 20_000;
+    let pids: number[] = [];
+    while (!pids.length && performance.now() < deadline) {
+      pids = await ffmpegChildren();
+      if (!pids.length) await sleep(20);
+    }
+    assert.ok(pids.length > 0, 'the job runs an ffmpeg');
+    for (const pid of pids) {
+      const fields = (await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')).replace(/^.*\) /s, '').split(' ');
+      if (fields.length < 17) continue; // ended meanwhile
+      assert.ok(Number(fields[16]) >= Math.min(19, getPriority() + 10), `the job's encoder runs at nice ${fields[16]}, the server at ${getPriority()}`);
+    }
+    while ((await ffmpegChildren()).length > 0 && performance.now() < deadline) await sleep(50);
+  });
+
   it('a stream whose encoder dies ends as a broken transfer, not a short video that looks complete', async () => {
     const response = await fetch(`${s.url}/api/v1/generate/stream`, {
       method: 'POST', headers: { 'content-type': 'application/json' },
