@@ -6,6 +6,8 @@ import { AvatarError } from '../core/errors.js';
 import { openBlockingConnection } from '../queue/redis-connection.js';
 import { RedisSegmentScheduler } from '../queue/redis-flow.js';
 import { RedisJobWorker } from '../queue/redis-worker.js';
+import { RedisStreamWriter, streamKey } from '../queue/redis-stream-channel.js';
+import { streamJobHandlers } from '../server/stream-jobs.js';
 import { segmentedJobHandlers } from '../server/segmented-jobs.js';
 import { createServerTts } from '../server/app.js';
 import { loadServerConfig } from '../server/config.js';
@@ -44,7 +46,9 @@ export async function runWorker(argv: readonly string[]): Promise<number> {
   const log = (line: string) => process.stdout.write(`avatar worker: ${line}\n`);
   const deps = { catalog: registry, tts, encoder: config.encoder, outputsDir, uploadsDir };
   const scheduler = new RedisSegmentScheduler(openBlockingConnection(config.redis), config.redis, config.retentionMs);
-  const handlers = { ...renderJobHandlers(deps), ...segmentedJobHandlers(deps, scheduler) };
+  const streamOutput = openBlockingConnection(config.redis);
+  const redis = config.redis;
+  const handlers = { ...renderJobHandlers(deps), ...segmentedJobHandlers(deps, scheduler), ...streamJobHandlers(deps, (id) => new RedisStreamWriter(streamOutput, streamKey(redis, id))) };
   const worker = new RedisJobWorker(config.redis, handlers, concurrency, {
     started: (id, kind) => log(`started ${kind} ${id}`),
     finished: (id, kind, outcome, error) => log(`${outcome} ${kind} ${id}${error ? ` (${error})` : ''}`),
@@ -58,6 +62,7 @@ export async function runWorker(argv: readonly string[]): Promise<number> {
     log(drained ? 'drained' : 'grace period over: running jobs are left to other workers');
   } finally {
     await scheduler.close().catch(() => undefined);
+    streamOutput.disconnect();
     registry.close();
     if (tts instanceof TtsPool) await tts.close();
   }

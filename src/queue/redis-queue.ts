@@ -50,7 +50,8 @@ export class RedisJobQueue implements JobQueue {
     const stop = () => reader.disconnect();
     signal.addEventListener('abort', stop, { once: true });
     try {
-      yield* readStream(reader, streamKey(this.config, jobId), signal);
+      const waiting = async () => ['waiting', 'delayed', 'prioritized', 'paused'].includes(await this.queue.getJobState(jobId).catch(() => 'unknown'));
+      yield* readStream(reader, streamKey(this.config, jobId), signal, waiting);
     } finally {
       signal.removeEventListener('abort', stop);
       reader.disconnect();

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.js';
 import { checkGenerateRequest } from '../request-checks.js';
 import { startSpeechStream } from '../../pipeline/speech-to-stream.js';
+import { startQueuedStream } from '../queued-stream.js';
 import { abortOnDisconnect } from './generate.js';
 import { HttpError } from '../http-errors.js';
 import { PassThrough, type Readable } from 'node:stream';
@@ -40,7 +41,10 @@ import { routeSchemas } from '../route-schemas.js';
 const STREAM_SPEED_ALONE = 4;
 const STREAM_SPEED_BESIDE_SESSIONS = 1.5;
 
-/** POST and GET /api/v1/generate/stream: fragmented MP4 streamed while it renders. */
+/**
+ * POST and GET /api/v1/generate/stream: fragmented MP4 streamed while it renders, in this
+ * process, or with a queue by workers, segment by segment (see queued-stream.ts).
+ */
 export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const handler = async (request: FastifyRequest, reply: FastifyReply, input: unknown, textFields: boolean) => {
     const requestedAt = performance.now();
@@ -52,7 +56,9 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext): 
     const gone = abortOnDisconnect(reply);
     let started;
     try {
-      started = await startSpeechStream(req, {
+      started = ctx.jobs.streams
+        ? await startQueuedStream(req, request.caller.tenant, { jobs: ctx.jobs, tts: ctx.tts, outputsDir: ctx.outputsDir, segmentMs: ctx.config.redis?.segmentMs ?? 0 }, gone.signal)
+        : await startSpeechStream(req, {
         renderers: ctx.renderers, tts: ctx.tts, encoder: ctx.encoder, signal: gone.signal,
         onFrames: (n) => ctx.metrics.countFrames(n, { kind: 'stream' }),
         maxSpeed: () => (ctx.live.tracked > 0 ? STREAM_SPEED_BESIDE_SESSIONS : STREAM_SPEED_ALONE),

@@ -1,0 +1,109 @@
+/**
+ * `/generate/stream` with a queue, on a real Redis with real `avatar serve` and `avatar
+ * worker` processes: a long script is rendered as segments by the workers and arrives as
+ * one progressive fragmented MP4, whole, in order and without a jump at the joins; an API
+ * process killed mid-stream leaves its client with a broken transfer (never a short video
+ * that looks complete), and the same request to another API process succeeds.
+ */
+import assert from 'node:assert/strict';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Queue } from 'bullmq';
+import { changesAtJoins, frameChanges, joinFrames } from './helpers/frame-joins.js';
+import { ffprobe, tempDir } from './helpers/media.js';
+import { dropPrefix, requireRedis, SHARED_REDIS_URL, startApiProcess, startWorker, uniquePrefix, type WatchedProcess } from './helpers/redis.js';
+
+const SCRIPT = 'The first sentence opens the stream. A second one follows it closely. Here is the third sentence of the text. The fourth sentence is a little longer than the others. And the fifth one ends the script.';
+const SIZE = 96;
+
+/** Reads a response body to the end; rejects when the transfer breaks. `onFirst` runs at the first bytes. */
+async function readBody(response: Response, onFirst?: () => void): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  const reader = response.body!.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return Buffer.concat(chunks);
+    if (chunks.length === 0) onFirst?.();
+    chunks.push(Buffer.from(value));
+  }
+}
+
+function stream(url: string, text = SCRIPT): Promise<Response> {
+  return fetch(`${url}/api/v1/generate/stream`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text, size: `${SIZE}x${SIZE}`, fps: 25 }) });
+}
+
+describe('progressive streams rendered by workers', () => {
+  const prefix = uniquePrefix('stream');
+  const workers: WatchedProcess[] = [];
+  const apis: { process: WatchedProcess; url: string }[] = [];
+  let dir: string;
+  let cleanup: () => Promise<void>;
+
+  before(async () => {
+    await requireRedis();
+    ({ dir, cleanup } = await tempDir('avatar-queue-stream-'));
+    await mkdir(join(dir, 'avatars'));
+    const configFile = join(dir, 'config.yaml');
+    await writeFile(configFile, `dataDir: ${join(dir, 'data')}\nlogLevel: warn\nredis:\n  url: ${SHARED_REDIS_URL}\n  prefix: ${prefix}\n  lockSeconds: 2\n  segmentSeconds: 3\n`);
+    for (let i = 0; i < 2; i++) workers.push(startWorker(configFile, join(dir, 'avatars')));
+    apis.push(...await Promise.all([0, 1].map(() => startApiProcess(configFile, join(dir, 'avatars')))));
+    await Promise.all(workers.map((w) => w.waitFor(/ready: pid/)));
+  });
+
+  after(async () => {
+    await Promise.all([...workers, ...apis.map((a) => a.process)].map((p) => p.stop('SIGKILL')));
+    await dropPrefix(SHARED_REDIS_URL, prefix);
+    await cleanup();
+  });
+
+  it('a long script arrives as one stream: every segment from a worker, in order, as long as the speech, no jump at the joins', async () => {
+    const response = await stream(apis[0]!.url);
+    assert.equal(response.status, 200, await response.clone().text().catch(() => ''));
+    assert.equal(response.headers.get('content-type'), 'video/mp4');
+    const body = await readBody(response);
+    const file = join(dir, 'stream.mp4');
+    await writeFile(file, body);
+
+    // The segments as the workers rendered them (their jobs in Redis): where each starts.
+    const queue = new Queue('render', { connection: { url: SHARED_REDIS_URL }, prefix });
+    const jobs = (await queue.getJobs(['completed'])).filter((j) => j.name === 'stream-segment').sort((a, b) => a.data.payload.index - b.data.payload.index);
+    await queue.close();
+    assert.ok(jobs.length >= 3, `split into ${jobs.length} segments`);
+    const segmentFrames = jobs.map((j) => j.returnvalue.frames as number);
+    assert.deepEqual(jobs.map((j) => j.data.payload.startFrame), joinFrames([0, ...segmentFrames]).slice(0, jobs.length), 'each segment starts where the one before ends');
+    for (const w of workers) assert.match(w.text, /started stream-segment/, 'both workers rendered segments');
+    assert.doesNotMatch(apis.map((a) => a.process.text).join(''), /started stream-segment/);
+
+    const probe = await ffprobe(file);
+    const audio = probe.streams.find((s) => s.codec_type === 'audio');
+    assert.ok(audio && probe.streams.some((s) => s.codec_type === 'video'), 'video and audio streams');
+    const speechS = Number(response.headers.get('x-content-duration'));
+    assert.equal(response.headers.get('x-content-duration-estimated'), 'false');
+    const diffs = await frameChanges(file, SIZE);
+    const frames = diffs.length + 1;
+    assert.equal(frames, segmentFrames.reduce((a, b) => a + b, 0), 'every frame of every segment is in the stream');
+    assert.ok(Math.abs(frames / 25 - speechS) <= 0.04 * segmentFrames.length + 0.04, `${frames} frames for ${speechS} s of speech`);
+    assert.ok(Math.abs(Number(audio!.duration) - speechS) < 0.1, `audio ${audio!.duration} s for ${speechS} s of speech`);
+    // A segment out of order or one whose idle motion restarted would jump at its join.
+    const joins = joinFrames(segmentFrames);
+    const { atJoins, largestInside } = changesAtJoins(diffs, joins);
+    for (const [i, change] of atJoins.entries()) assert.ok(change <= largestInside, `frame change at the join ${joins[i]} (${change.toFixed(2)}) is no larger than inside segments (max ${largestInside.toFixed(2)})`);
+  });
+
+  it('an API process killed mid-stream: the client sees a broken transfer, and the same request to another API process succeeds', async () => {
+    const [survivor, victim] = apis;
+    const response = await stream(victim!.url);
+    assert.equal(response.status, 200);
+    const broken = await readBody(response, () => void victim!.process.stop('SIGKILL')).then(() => undefined, (e: unknown) => e);
+    assert.ok(broken instanceof Error, 'reading the stream fails: no well-formed short video');
+
+    const retry = await stream(survivor!.url);
+    assert.equal(retry.status, 200);
+    const file = join(dir, 'retry.mp4');
+    await writeFile(file, await readBody(retry));
+    const probe = await ffprobe(file);
+    const audio = probe.streams.find((s) => s.codec_type === 'audio');
+    assert.ok(audio && Math.abs(Number(audio.duration) - Number(retry.headers.get('x-content-duration'))) < 0.1, `audio ${audio?.duration} s for ${retry.headers.get('x-content-duration')} s of speech`);
+  });
+});
