@@ -78,13 +78,13 @@ describe('progressive streams rendered by workers', () => {
     const probe = await ffprobe(file);
     const audio = probe.streams.find((s) => s.codec_type === 'audio');
     assert.ok(audio && probe.streams.some((s) => s.codec_type === 'video'), 'video and audio streams');
-    const speechS = Number(response.headers.get('x-content-duration'));
-    assert.equal(response.headers.get('x-content-duration-estimated'), 'false');
     const diffs = await frameChanges(file, SIZE);
     const frames = diffs.length + 1;
     assert.equal(frames, segmentFrames.reduce((a, b) => a + b, 0), 'every frame of every segment is in the stream');
-    assert.ok(Math.abs(frames / 25 - speechS) <= 0.04 * segmentFrames.length + 0.04, `${frames} frames for ${speechS} s of speech`);
-    assert.ok(Math.abs(Number(audio!.duration) - speechS) < 0.1, `audio ${audio!.duration} s for ${speechS} s of speech`);
+    // Each segment's speech is padded to its last frame: the sound lasts as long as the frames.
+    assert.ok(Math.abs(Number(audio!.duration) - frames / 25) < 0.1, `audio ${audio!.duration} s for ${frames} frames`);
+    const statedS = Number(response.headers.get('x-content-duration'));
+    if (response.headers.get('x-content-duration-estimated') === 'false') assert.ok(Math.abs(statedS - frames / 25) < 0.1, `stated ${statedS} s`);
     // A segment out of order or one whose idle motion restarted would jump at its join.
     const joins = joinFrames(segmentFrames);
     const { atJoins, largestInside } = changesAtJoins(diffs, joins);
@@ -104,6 +104,8 @@ describe('progressive streams rendered by workers', () => {
     await writeFile(file, await readBody(retry));
     const probe = await ffprobe(file);
     const audio = probe.streams.find((s) => s.codec_type === 'audio');
-    assert.ok(audio && Math.abs(Number(audio.duration) - Number(retry.headers.get('x-content-duration'))) < 0.1, `audio ${audio?.duration} s for ${retry.headers.get('x-content-duration')} s of speech`);
+    const frames = (await frameChanges(file, SIZE)).length + 1;
+    assert.ok(frames > 200, `${frames} frames`);
+    assert.ok(audio && Math.abs(Number(audio.duration) - frames / 25) < 0.1, `audio ${audio?.duration} s for ${frames} frames`);
   });
 });

@@ -18,7 +18,9 @@ export class H264StreamWriter extends MuxedWriter {
   /** Starts ffmpeg; read `output` until it ends, then await finish(). */
   static async open(options: Omit<MuxInputOptions, 'sampleRate' | 'videoOnly' | 'audioBitrateKbps'>): Promise<H264StreamWriter> {
     const { path } = await locateFfmpeg();
-    const containerArgs = ['-bf', '0', '-g', String(Math.max(1, Math.round(options.fps))), '-flush_packets', '1', '-f', 'h264'];
+    // x264 holds frames back for look-ahead; a stream's first frame should leave at once.
+    const latency = options.encoder.name === 'libx264' ? ['-tune', 'zerolatency'] : [];
+    const containerArgs = [...latency, '-bf', '0', '-g', String(Math.max(1, Math.round(options.fps))), '-flush_packets', '1', '-f', 'h264'];
     return new H264StreamWriter(new FfmpegMuxProcess(path, { ...options, sampleRate: 8000, videoOnly: true }, containerArgs, 'pipe:1'));
   }
 

@@ -15,6 +15,9 @@ import { STREAM_SEGMENT_JOB } from './stream-jobs.js';
 /** Audio rate of streamed MP4s (espeak's own rate, as for streams rendered in the API process). */
 const STREAM_SAMPLE_RATE = 22050;
 
+/** Longest the headers wait for the rest of the script to be synthesized, to state an exact duration, ms. */
+const HEADER_WAIT_MS = 100;
+
 /** What a stream rendered by workers needs from the API process. */
 export interface QueuedStreamDeps {
   /** A queue whose stream jobs run elsewhere (it has `streams`). */
@@ -35,8 +38,9 @@ interface Planned {
 
 /**
  * `/generate/stream` with a queue: the script is synthesized here sentence by sentence and
- * cut into segments (as POST /generate does, see segmented-jobs.ts); each segment is queued
- * as soon as its speech is known, so workers render segments in parallel while the first
+ * cut into segments (as POST /generate does, see segmented-jobs.ts, but the first sentence
+ * alone: the first pictures wait for no more speech); each segment is queued as soon as
+ * its speech is known, so workers render segments in parallel while the first
  * already streams. This process joins them in order (Fmp4Joiner: video copied, the whole
  * script's sound encoded once) into one fragmented MP4 and renders no frame itself.
  * Continuity at the joins: each segment's audio is padded to a whole number of frames and
@@ -78,7 +82,7 @@ export async function startQueuedStream(request: SpeechStreamRequest, tenant: st
       }
     })();
     try {
-      for await (const segment of segmentsAsTheyCome(speech, deps.segmentMs, request.fps)) {
+      for await (const segment of segmentsAsTheyCome(speech, deps.segmentMs, request.fps, deps.segmentMs > 0)) {
         const index = planned.length;
         await writeFile(join(folder, `${index}.json`), JSON.stringify(segment.map(toStored)));
         const payload: SegmentPayload = { dir, index, startFrame, avatar: request.avatar, fps: request.fps, ...(request.width ? { width: request.width, height: request.height } : {}) };
@@ -146,6 +150,9 @@ export async function startQueuedStream(request: SpeechStreamRequest, tenant: st
     await done.catch(() => undefined);
     throw e;
   }
+  // A moment more for the rest of the script's speech, so the stated duration is exact.
+  const until = performance.now() + HEADER_WAIT_MS;
+  while (!planDone && performance.now() < until) await Promise.race([changed, new Promise((r) => setTimeout(r, until - performance.now()))]);
   const joiner = await joinerReady;
   const knownMs = parts.reduce((n, p) => n + (p.pcm.length * 1000) / p.sampleRate, 0);
   const durationMs = planDone ? planned.reduce((n, p) => n + (p.speech.pcm.length * 1000) / p.speech.sampleRate, 0) : estimateDurationMs(request.text, parts, false);

@@ -154,10 +154,20 @@ export function groupIntoSegments(parts: readonly Speech[], segmentMs: number, f
   return last ? [...segments, last] : segments;
 }
 
-/** `groupIntoSegments` as the parts come: each segment is yielded as soon as it is complete. */
-export async function* segmentsAsTheyCome(parts: AsyncIterable<Speech>, segmentMs: number, fps: number): AsyncGenerator<Speech[]> {
+/**
+ * `groupIntoSegments` as the parts come: each segment is yielded as soon as it is complete.
+ * With `firstAlone`, the first part is a segment of its own, yielded as soon as it comes
+ * (so its rendering starts without waiting for the next part).
+ */
+export async function* segmentsAsTheyCome(parts: AsyncIterable<Speech>, segmentMs: number, fps: number, firstAlone = false): AsyncGenerator<Speech[]> {
   const grouper = new SegmentGrouper(segmentMs, fps);
+  let first = firstAlone;
   for await (const part of parts) {
+    if (first) {
+      first = false;
+      yield padToFrame([part], fps);
+      continue;
+    }
     const done = grouper.add(part);
     if (done) yield done;
   }

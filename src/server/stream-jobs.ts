@@ -7,6 +7,7 @@ import type { JobHandlers } from '../queue/job-queue.js';
 import type { StreamWriter } from '../queue/redis-stream-channel.js';
 import { HttpError, toHttpError } from './http-errors.js';
 import type { RenderJobDeps } from './render-jobs.js';
+import { RendererShelf } from './renderer-shelf.js';
 import { readSegmentSpeech, type SegmentPayload } from './segmented-jobs.js';
 
 /**
@@ -26,6 +27,7 @@ export const STREAM_SEGMENT_JOB = 'stream-segment';
  * already have gone to the client.
  */
 export function streamJobHandlers(deps: RenderJobDeps, writerFor: (jobId: string) => StreamWriter): JobHandlers {
+  const renderers = new RendererShelf(deps.catalog);
   return {
     [STREAM_SEGMENT_JOB]: async (job, progress, signal) => {
       const out = writerFor(job.id);
@@ -33,8 +35,10 @@ export function streamJobHandlers(deps: RenderJobDeps, writerFor: (jobId: string
       try {
         const p = job.payload as unknown as SegmentPayload;
         const parts = await readSegmentSpeech(join(deps.outputsDir, job.tenant, basename(p.dir)), p.index);
-        const renderer = await deps.catalog.createRenderer(p.avatar, { fps: p.fps, ...(p.width ? { width: p.width, height: p.height } : {}) });
+        const request = { fps: p.fps, ...(p.width ? { width: p.width, height: p.height } : {}) };
+        const renderer = await renderers.checkout(p.avatar, request);
         const encoder = await chooseEncoder(deps.encoder);
+        try {
         const expected = (parts.reduce((n, s) => n + s.pcm.length, 0) * p.fps) / parts[0]!.sampleRate;
         let relayed: Promise<void> | undefined;
         const rendered = await speechToMp4({
@@ -52,6 +56,9 @@ export function streamJobHandlers(deps: RenderJobDeps, writerFor: (jobId: string
         await out.write({ type: 'end' });
         deps.metrics?.countFrames(rendered.frames, { kind: 'stream' });
         return { frames: rendered.frames, encoder: encoder.name, width: renderer.width, height: renderer.height };
+        } finally {
+          renderers.checkin(p.avatar, request, renderer);
+        }
       } catch (e) {
         const { body } = toHttpError(e);
         await out.write({ type: 'error', ...body }).catch(() => undefined);
