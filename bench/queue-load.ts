@@ -4,12 +4,12 @@
  * never touches another user of the same Redis.
  *
  *   npm run loadtest -- --queue [--jobs 8] [--workers 2] [--redis redis://127.0.0.1:6379]
- *                       [--size 256] [--fps 25] [--script-seconds 60] [--segment-seconds 10]
+ *                       [--size 512] [--fps 25] [--script-seconds 60] [--segment-seconds 10]
  *
- * 1. N generate jobs submitted at once against M workers: throughput, wait in the queue
+ * 1. After one warm-up job per worker, N generate jobs submitted at once against M workers: throughput, wait in the queue
  *    p50/p95 (from BullMQ's own timestamps), each worker's share.
  * 2. One long script (`--script-seconds` of speech; 0 skips 2 and 3) through POST /generate
- *    with 1 worker, then with 2: wall time of each and their ratio.
+ *    with 2 workers, then with 1 (both warm): wall time of each and their ratio.
  * 3. The same script through /generate/stream with 2 workers: first bytes, first video
  *    fragment, total time.
  * Both long videos get the lip-sync offset of every segment (src/eval/segment-sync.ts), so
@@ -75,7 +75,7 @@ export async function runQueueLoad(argv: readonly string[]): Promise<number> {
     args: [...argv],
     options: {
       queue: { type: 'boolean' }, jobs: { type: 'string', default: '8' }, workers: { type: 'string', default: '2' },
-      redis: { type: 'string', default: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' }, size: { type: 'string', default: '256' },
+      redis: { type: 'string', default: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' }, size: { type: 'string', default: '512' },
       fps: { type: 'string', default: '25' }, 'script-seconds': { type: 'string', default: '60' }, 'segment-seconds': { type: 'string', default: '10' },
     },
   });
@@ -106,6 +106,8 @@ export async function runQueueLoad(argv: readonly string[]): Promise<number> {
     children.push(api);
     const url = (await api.waitFor(/listening on (http:\/\/\S+)/))[1]!;
     const workers = await Promise.all(Array.from({ length: workerCount }, startWorker));
+    // One job per worker first: the first job of a process pays its start-up (TTS engines, avatar, encoder probe).
+    await Promise.all(workers.map(async (_, i) => finished(url, ((await (await post(url, '/api/v1/generate', { text: SENTENCES[i % SENTENCES.length], async: true, size, fps })).json()) as { id: string }).id)));
     await manyJobs(url, queue, workers, jobs, size, fps);
     if (scriptS > 0) await longScript(url, queue, workers, scriptS, size, fps, startWorker, dir);
   } finally {
@@ -168,28 +170,34 @@ function scriptOf(seconds: number): string {
 /** The long script through POST /generate with 1 worker then 2, then through /generate/stream. */
 async function longScript(url: string, queue: Queue, workers: Child[], seconds: number, size: number, fps: number, startWorker: () => Promise<Child>, dir: string): Promise<void> {
   const text = scriptOf(seconds);
-  for (const extra of workers.slice(1)) await extra.stop('SIGTERM');
-  const walls: number[] = [];
-  let last: { id: string; result: Record<string, unknown> } | undefined;
-  for (const count of [1, 2]) {
-    if (count === 2) await startWorker();
+  // Both workers are warm: first with the two, then with one after the others drained.
+  while (workers.length < 2) workers.push(await startWorker());
+  const render = async () => {
     const t0 = Date.now();
     const r = (await (await post(url, '/api/v1/generate', { text, async: true, size, fps })).json()) as { id: string };
     const job = await finished(url, r.id);
     if (job.state !== 'succeeded' || !job.result) throw new Error(`the long script failed: ${JSON.stringify(job.error)}`);
-    walls.push(Date.now() - t0);
-    last = { id: r.id, result: job.result };
-  }
-  const segmentFrames = last!.result.segmentFrames as number[];
+    return { wallMs: Date.now() - t0, id: r.id, result: job.result };
+  };
+  for (const extra of workers.slice(2)) await extra.stop('SIGTERM');
+  const last = await render();
+  await workers[1]!.stop('SIGTERM');
+  const alone = await render();
+  const walls = [alone.wallMs, last.wallMs];
+  const segmentFrames = last.result.segmentFrames as number[];
   out('');
-  out(`long script (${fmt(Number(last!.result.durationS), 1)} s of speech, ${segmentFrames.length} segments) through POST /generate:`);
+  out(`long script (${fmt(Number(last.result.durationS), 1)} s of speech, ${segmentFrames.length} segments) through POST /generate:`);
   out(`  wall time, 1 worker         ${fmt(walls[0]!)} ms`);
   out(`  wall time, 2 workers        ${fmt(walls[1]!)} ms (ratio ${fmt(walls[1]! / walls[0]!, 2)}x; goal <= 0.6x)`);
   const mouth = (await new BuiltinAvatarCatalog().createRenderer('default', { fps, width: size, height: size })).mouthRegion;
   const mp4 = join(dir, 'long.mp4');
-  writeFileSync(mp4, Buffer.from(await (await fetch(`${url}${String(last!.result.url)}`)).arrayBuffer()));
+  writeFileSync(mp4, Buffer.from(await (await fetch(`${url}${String(last.result.url)}`)).arrayBuffer()));
   await reportOffsets(mp4, mouth, segmentFrames);
 
+  // Two workers again, warmed as a long-running worker is (its first jobs, a stream segment's renderer kept).
+  workers[1] = await startWorker();
+  await Promise.all([0, 1, 2].map(async (i) => finished(url, ((await (await post(url, '/api/v1/generate', { text: SENTENCES[i]!, async: true, size, fps })).json()) as { id: string }).id)));
+  await Promise.all([0, 1].map(async (i) => (await post(url, '/api/v1/generate/stream', { text: SENTENCES[i]!, size, fps })).arrayBuffer()));
   const t0 = performance.now();
   const response = await post(url, '/api/v1/generate/stream', { text, size, fps });
   if (!response.ok || !response.body) throw new Error(`the stream was refused: ${response.status} ${await response.text()}`);
