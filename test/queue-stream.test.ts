@@ -3,13 +3,17 @@
  * worker` processes: a long script is rendered as segments by the workers and arrives as
  * one progressive fragmented MP4, whole, in order and without a jump at the joins; an API
  * process killed mid-stream leaves its client with a broken transfer (never a short video
- * that looks complete), and the same request to another API process succeeds.
+ * that looks complete), and the same request to another API process succeeds. Avatar
+ * uploads are prepared by workers too, and every API process knows the new avatar at once.
  */
 import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Queue } from 'bullmq';
+import sharp from 'sharp';
+import { i420ToRgb } from '../src/compose/color-convert.js';
+import { ParametricRenderer } from '../src/render/parametric/parametric-renderer.js';
 import { changesAtJoins, frameChanges, joinFrames } from './helpers/frame-joins.js';
 import { ffprobe, tempDir } from './helpers/media.js';
 import { dropPrefix, requireRedis, SHARED_REDIS_URL, startApiProcess, startWorker, uniquePrefix, type WatchedProcess } from './helpers/redis.js';
@@ -89,6 +93,32 @@ describe('progressive streams rendered by workers', () => {
     const joins = joinFrames(segmentFrames);
     const { atJoins, largestInside } = changesAtJoins(diffs, joins);
     for (const [i, change] of atJoins.entries()) assert.ok(change <= largestInside, `frame change at the join ${joins[i]} (${change.toFixed(2)}) is no larger than inside segments (max ${largestInside.toFixed(2)})`);
+  });
+
+  it('an avatar uploaded to one API process is prepared by a worker, and the other API process streams it at once', async () => {
+    const rest = new ParametricRenderer(256, 256).render({ index: 0, ptsMs: 0, speaking: false, mouth: { jawOpen: 0, lipWidth: 0.5, rounding: 0, closure: 1, teeth: 0, tongue: 0 } });
+    const photo = await sharp(i420ToRgb(rest.data, 256, 256), { raw: { width: 256, height: 256, channels: 3 } }).jpeg({ quality: 92 }).toBuffer();
+    const form = new FormData();
+    form.append('id', 'queued_face');
+    form.append('file', new Blob([photo]), 'face.jpg');
+    const accepted = await fetch(`${apis[0]!.url}/api/v1/avatars`, { method: 'POST', body: form });
+    assert.equal(accepted.status, 202);
+    const { status } = (await accepted.json()) as { status: string };
+    let job: any;
+    for (let i = 0; i < 300 && !['succeeded', 'failed'].includes(job?.state); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      job = await (await fetch(`${apis[0]!.url}${status}`)).json();
+    }
+    assert.equal(job.state, 'succeeded', JSON.stringify(job.error));
+    assert.ok(workers.some((w) => w.text.includes(`started prepare-avatar ${job.id}`)), 'a worker prepared it');
+    // The other API process knows it without waiting for its folder rescan (10 s).
+    const listed = (await (await fetch(`${apis[1]!.url}/api/v1/avatars`)).json()) as { avatars: { id: string }[] };
+    assert.ok(listed.avatars.some((a) => a.id === 'queued_face'), JSON.stringify(listed));
+    const response = await fetch(`${apis[1]!.url}/api/v1/generate/stream`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 'Hello from a new face.', avatar: 'queued_face', size: `${SIZE}x${SIZE}`, fps: 25 }) });
+    assert.equal(response.status, 200);
+    const file = join(dir, 'face.mp4');
+    await writeFile(file, await readBody(response));
+    assert.ok((await frameChanges(file, SIZE)).length > 20, 'the new avatar speaks');
   });
 
   it('an API process killed mid-stream: the client sees a broken transfer, and the same request to another API process succeeds', async () => {

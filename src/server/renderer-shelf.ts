@@ -31,6 +31,11 @@ export class RendererShelf implements RendererLender {
     this.idle.set(key, shelf);
   }
 
+  /** Forgets every renderer of an avatar (it changed). */
+  drop(avatar: string): void {
+    for (const key of [...this.idle.keys()]) if (key.startsWith(`${avatar}|`)) this.idle.delete(key);
+  }
+
   private forgetStale(): void {
     const now = Date.now();
     for (const [key, shelf] of this.idle) {

@@ -26,8 +26,7 @@ export const STREAM_SEGMENT_JOB = 'stream-segment';
  * one taken over after its worker died answers `stream_interrupted`, since part of it may
  * already have gone to the client.
  */
-export function streamJobHandlers(deps: RenderJobDeps, writerFor: (jobId: string) => StreamWriter): JobHandlers {
-  const renderers = new RendererShelf(deps.catalog);
+export function streamJobHandlers(deps: RenderJobDeps, writerFor: (jobId: string) => StreamWriter, renderers = new RendererShelf(deps.catalog)): JobHandlers {
   return {
     [STREAM_SEGMENT_JOB]: async (job, progress, signal) => {
       const out = writerFor(job.id);
