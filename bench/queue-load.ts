@@ -197,7 +197,7 @@ async function longScript(url: string, queue: Queue, workers: Child[], seconds: 
   // Two workers again, warmed as a long-running worker is (its first jobs, a stream segment's renderer kept).
   workers[1] = await startWorker();
   await Promise.all([0, 1, 2].map(async (i) => finished(url, ((await (await post(url, '/api/v1/generate', { text: SENTENCES[i]!, async: true, size, fps })).json()) as { id: string }).id)));
-  await Promise.all([0, 1].map(async (i) => (await post(url, '/api/v1/generate/stream', { text: SENTENCES[i]!, size, fps })).arrayBuffer()));
+  await Promise.all([0, 1, 2, 3].map(async (i) => (await post(url, '/api/v1/generate/stream', { text: SENTENCES[i]!, size, fps })).arrayBuffer()));
   const earlier = new Set((await queue.getJobs(['completed'])).map((j) => j.id));
   const t0 = performance.now();
   const response = await post(url, '/api/v1/generate/stream', { text, size, fps });

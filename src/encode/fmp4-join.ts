@@ -29,9 +29,9 @@ export class Fmp4Joiner {
       '-probesize', '32', '-analyzeduration', '0', '-f', 'h264', '-framerate', String(options.fps), '-i', 'pipe:0',
       '-probesize', '32', '-analyzeduration', '0', '-f', 's16le', '-ar', String(options.sampleRate), '-ac', '1', '-i', 'pipe:3',
       '-map', '0:v', '-map', '1:a', '-c:v', 'copy', '-c:a', 'aac', '-b:a', '96k',
-      // Frames at n / fps from the first: the default shift for the AAC encoder's priming
-      // moves every frame but the first (which then shows twice as long).
-      '-avoid_negative_ts', 'make_non_negative',
+      // The AAC encoder's priming delays the sound by 1024 samples, and fragmented MP4 has
+      // no edit list to take it back: ffmpeg's default shift delays every frame but the
+      // first by as much (the first shows that much longer), which keeps lips on the sound.
       '-movflags', 'frag_keyframe+empty_moov+default_base_moof', '-flush_packets', '1', '-f', 'mp4', 'pipe:1',
     ];
     this.child = spawn(ffmpegPath, args, { stdio: ['pipe', 'pipe', 'pipe', 'pipe'] });

@@ -5,11 +5,11 @@ const run = promisify(execFile);
 
 /**
  * Mean absolute luma change from each frame to the next of a video (index i: frame i to
- * i + 1), decoded at `size` x `size` in gray: where a join that restarts the idle motion
+ * i + 1; every coded frame once, none repeated for timing), decoded at `size` x `size` in gray: where a join that restarts the idle motion
  * or swaps segments would show as a jump.
  */
 export async function frameChanges(path: string, size: number): Promise<number[]> {
-  const { stdout } = await run('ffmpeg', ['-v', 'error', '-i', path, '-vf', `scale=${size}:${size}`, '-f', 'rawvideo', '-pix_fmt', 'gray', '-'], { encoding: 'buffer', maxBuffer: 256 << 20 });
+  const { stdout } = await run('ffmpeg', ['-v', 'error', '-i', path, '-vsync', 'passthrough', '-vf', `scale=${size}:${size}`, '-f', 'rawvideo', '-pix_fmt', 'gray', '-'], { encoding: 'buffer', maxBuffer: 256 << 20 });
   const pixels = size * size;
   const diffs: number[] = [];
   for (let f = 1; f < stdout.length / pixels; f++) {
