@@ -106,7 +106,10 @@ export async function startQueuedStream(request: SpeechStreamRequest, tenant: st
   const head = new Promise<StreamHead>((r) => (headOf = r));
   let frames = 0;
   const joining = (async () => {
-    const joiner = await joinerReady;
+    const joiner = await joinerReady.catch((e: unknown) => {
+      stop.abort();
+      throw e;
+    });
     try {
       for (let k = 0; ; k++) {
         while (planned.length <= k && !planDone) await changed;
