@@ -189,6 +189,7 @@ async function longScript(url: string, queue: Queue, workers: Child[], seconds: 
   out(`long script (${fmt(Number(last.result.durationS), 1)} s of speech, ${segmentFrames.length} segments) through POST /generate:`);
   out(`  wall time, 1 worker         ${fmt(walls[0]!)} ms`);
   out(`  wall time, 2 workers        ${fmt(walls[1]!)} ms (ratio ${fmt(walls[1]! / walls[0]!, 2)}x; goal <= 0.6x)`);
+  out(`    where it went (2 workers)  ${await phases(queue, last.id)}`);
   const mouth = (await new BuiltinAvatarCatalog().createRenderer('default', { fps, width: size, height: size })).mouthRegion;
   const mp4 = join(dir, 'long.mp4');
   writeFileSync(mp4, Buffer.from(await (await fetch(`${url}${String(last.result.url)}`)).arrayBuffer()));
@@ -200,6 +201,7 @@ async function longScript(url: string, queue: Queue, workers: Child[], seconds: 
   await Promise.all([0, 1, 2, 3].map(async (i) => (await post(url, '/api/v1/generate/stream', { text: SENTENCES[i]!, size, fps })).arrayBuffer()));
   const earlier = new Set((await queue.getJobs(['completed'])).map((j) => j.id));
   const t0 = performance.now();
+  const requestedAt = Date.now();
   const response = await post(url, '/api/v1/generate/stream', { text, size, fps });
   if (!response.ok || !response.body) throw new Error(`the stream was refused: ${response.status} ${await response.text()}`);
   const chunks: Buffer[] = [];
@@ -221,8 +223,21 @@ async function longScript(url: string, queue: Queue, workers: Child[], seconds: 
   out(`the same script through /generate/stream, 2 workers (${parts.length} segments):`);
   out(`  first bytes                 ${fmt(firstByteMs)} ms (goal <= 300 ms)`);
   out(`  first video fragment        ${fmt(firstFragmentMs)} ms`);
+  const first = parts[0];
+  if (first) out(`    first segment: queued at ${fmt(first.timestamp - requestedAt)} ms, taken by a worker at ${fmt((first.processedOn ?? NaN) - requestedAt)} ms, done at ${fmt((first.finishedOn ?? NaN) - requestedAt)} ms`);
   out(`  whole stream                ${fmt(totalMs)} ms for ${response.headers.get('x-content-duration')} s of video`);
   await reportOffsets(stream, mouth, parts.map((j) => j.returnvalue.frames as number));
+}
+
+/** Plan (speech), segments and joining of a segmented generation, from BullMQ's timestamps. */
+async function phases(queue: Queue, planId: string): Promise<string> {
+  const plan = await queue.getJob(planId);
+  const assemble = await queue.getJob(String(plan?.returnvalue?.continuedBy));
+  const segments = (await queue.getJobs(['completed'])).filter((j) => j.name === 'render-segment' && j.data.payload.dir === `.segments-${planId}`);
+  if (!plan || !assemble || !segments.length) return '(jobs no longer in Redis)';
+  const t0 = plan.timestamp;
+  const span = (from: number | undefined, to: number | undefined) => `${fmt((from ?? NaN) - t0)}-${fmt((to ?? NaN) - t0)} ms`;
+  return `plan (speech, split) ${span(plan.processedOn, plan.finishedOn)}, ${segments.length} segments ${span(Math.min(...segments.map((j) => j.processedOn ?? NaN)), Math.max(...segments.map((j) => j.finishedOn ?? NaN)))}, joining ${span(assemble.processedOn, assemble.finishedOn)}`;
 }
 
 async function reportOffsets(path: string, mouth: readonly [number, number, number, number], segmentFrames: readonly number[]): Promise<void> {
