@@ -20,6 +20,8 @@ import { dropPrefix, requireRedis, SHARED_REDIS_URL, startApiProcess, startWorke
 
 const SCRIPT = 'The first sentence opens the stream. A second one follows it closely. Here is the third sentence of the text. The fourth sentence is a little longer than the others. And the fifth one ends the script.';
 const SIZE = 96;
+const AS_ALPHA = { authorization: 'Bearer key-alpha-0123456789abcdef' };
+const AS_BETA = { authorization: 'Bearer key-beta-0123456789abcdef' };
 
 /** Reads a response body to the end; rejects when the transfer breaks. `onFirst` runs at the first bytes. */
 async function readBody(response: Response, onFirst?: () => void): Promise<Buffer> {
@@ -34,7 +36,7 @@ async function readBody(response: Response, onFirst?: () => void): Promise<Buffe
 }
 
 function stream(url: string, text = SCRIPT): Promise<Response> {
-  return fetch(`${url}/api/v1/generate/stream`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text, size: `${SIZE}x${SIZE}`, fps: 25 }) });
+  return fetch(`${url}/api/v1/generate/stream`, { method: 'POST', headers: { 'content-type': 'application/json', ...AS_ALPHA }, body: JSON.stringify({ text, size: `${SIZE}x${SIZE}`, fps: 25 }) });
 }
 
 describe('progressive streams rendered by workers', () => {
@@ -49,7 +51,8 @@ describe('progressive streams rendered by workers', () => {
     ({ dir, cleanup } = await tempDir('avatar-queue-stream-'));
     await mkdir(join(dir, 'avatars'));
     const configFile = join(dir, 'config.yaml');
-    await writeFile(configFile, `dataDir: ${join(dir, 'data')}\nlogLevel: warn\nredis:\n  url: ${SHARED_REDIS_URL}\n  prefix: ${prefix}\n  lockSeconds: 2\n  segmentSeconds: 3\n`);
+    const keys = 'apiKeys:\n  - key: key-alpha-0123456789abcdef\n    tenant: alpha\n  - key: key-beta-0123456789abcdef\n    tenant: beta\n';
+    await writeFile(configFile, `dataDir: ${join(dir, 'data')}\nlogLevel: warn\n${keys}redis:\n  url: ${SHARED_REDIS_URL}\n  prefix: ${prefix}\n  lockSeconds: 2\n  segmentSeconds: 3\n`);
     for (let i = 0; i < 2; i++) workers.push(startWorker(configFile, join(dir, 'avatars')));
     apis.push(...await Promise.all([0, 1].map(() => startApiProcess(configFile, join(dir, 'avatars')))));
     await Promise.all(workers.map((w) => w.waitFor(/ready: pid/)));
@@ -95,26 +98,27 @@ describe('progressive streams rendered by workers', () => {
     for (const [i, change] of atJoins.entries()) assert.ok(change <= largestInside, `frame change at the join ${joins[i]} (${change.toFixed(2)}) is no larger than inside segments (max ${largestInside.toFixed(2)})`);
   });
 
-  it('an avatar uploaded to one API process is prepared by a worker, and the other API process streams it at once', async () => {
+  it('an avatar uploaded to one API process is prepared by a worker; the other API process streams it at once, to its owner only', async () => {
     const rest = new ParametricRenderer(256, 256).render({ index: 0, ptsMs: 0, speaking: false, mouth: { jawOpen: 0, lipWidth: 0.5, rounding: 0, closure: 1, teeth: 0, tongue: 0 } });
     const photo = await sharp(i420ToRgb(rest.data, 256, 256), { raw: { width: 256, height: 256, channels: 3 } }).jpeg({ quality: 92 }).toBuffer();
     const form = new FormData();
     form.append('id', 'queued_face');
     form.append('file', new Blob([photo]), 'face.jpg');
-    const accepted = await fetch(`${apis[0]!.url}/api/v1/avatars`, { method: 'POST', body: form });
+    const accepted = await fetch(`${apis[0]!.url}/api/v1/avatars`, { method: 'POST', body: form, headers: AS_ALPHA });
     assert.equal(accepted.status, 202);
     const { status } = (await accepted.json()) as { status: string };
     let job: any;
     for (let i = 0; i < 300 && !['succeeded', 'failed'].includes(job?.state); i++) {
       await new Promise((r) => setTimeout(r, 100));
-      job = await (await fetch(`${apis[0]!.url}${status}`)).json();
+      job = await (await fetch(`${apis[0]!.url}${status}`, { headers: AS_ALPHA })).json();
     }
     assert.equal(job.state, 'succeeded', JSON.stringify(job.error));
     assert.ok(workers.some((w) => w.text.includes(`started prepare-avatar ${job.id}`)), 'a worker prepared it');
-    // The other API process knows it without waiting for its folder rescan (10 s).
-    const listed = (await (await fetch(`${apis[1]!.url}/api/v1/avatars`)).json()) as { avatars: { id: string }[] };
-    assert.ok(listed.avatars.some((a) => a.id === 'queued_face'), JSON.stringify(listed));
-    const response = await fetch(`${apis[1]!.url}/api/v1/generate/stream`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 'Hello from a new face.', avatar: 'queued_face', size: `${SIZE}x${SIZE}`, fps: 25 }) });
+    // The other API process knows it, and whose it is, without waiting for its folder rescan (10 s).
+    const list = async (headers: Record<string, string>) => ((await (await fetch(`${apis[1]!.url}/api/v1/avatars`, { headers })).json()) as { avatars: { id: string }[] }).avatars.map((a) => a.id);
+    assert.ok((await list(AS_ALPHA)).includes('queued_face'), 'its owner sees it on the other API process');
+    assert.ok(!(await list(AS_BETA)).includes('queued_face'), 'another tenant does not');
+    const response = await fetch(`${apis[1]!.url}/api/v1/generate/stream`, { method: 'POST', headers: { 'content-type': 'application/json', ...AS_ALPHA }, body: JSON.stringify({ text: 'Hello from a new face.', avatar: 'queued_face', size: `${SIZE}x${SIZE}`, fps: 25 }) });
     assert.equal(response.status, 200);
     const file = join(dir, 'face.mp4');
     await writeFile(file, await readBody(response));

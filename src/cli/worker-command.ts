@@ -58,11 +58,11 @@ export async function runWorker(argv: readonly string[]): Promise<number> {
   const shelf = new RendererShelf(deps.catalog);
   const events = new AvatarEvents(streamOutput, redis);
   events.subscribe(({ avatar, outcome }) => {
-    if (outcome === 'changed') void registry.refreshAvatar(avatar).catch(() => undefined).then(() => shelf.drop(avatar));
+    if (outcome === 'ready' || outcome === 'deleted') void registry.refreshAvatar(avatar).catch(() => undefined).then(() => shelf.drop(avatar));
   });
   const avatarHandlers = avatarJobHandlers({
     preparer: new FolderAvatarPreparer(dir, registry), uploadsDir,
-    onReady: (avatar) => events.publish({ avatar, outcome: 'changed' }), onFailed: (avatar) => events.publish({ avatar, outcome: 'failed' }),
+    onReady: (avatar) => events.publish({ avatar, outcome: 'ready' }), onFailed: (avatar) => events.publish({ avatar, outcome: 'failed' }),
   });
   const handlers = {
     ...renderJobHandlers(deps), ...segmentedJobHandlers(deps, scheduler), ...avatarHandlers,

@@ -113,9 +113,10 @@ export async function createAvatarServer(options: AvatarServerOptions): Promise<
   jobs = config.redis ? await RedisJobQueue.open(config.redis, config.retentionMs) : local;
   // With Redis, workers prepare avatars: every process hears of each change at once.
   const avatarEvents = jobs instanceof RedisJobQueue && config.redis ? new AvatarEvents(jobs.connection, config.redis) : undefined;
-  avatarEvents?.subscribe(({ avatar, outcome }) => {
-    if (outcome === 'failed') void access.release(avatar).catch(() => undefined);
-    else void (catalog.refreshAvatar?.(avatar) ?? Promise.resolve()).catch(() => undefined).then(() => renderers.drop(avatar));
+  avatarEvents?.subscribe(({ avatar, outcome, tenant }) => {
+    if (outcome === 'reserved' && tenant) void access.assign(avatar, tenant).catch(() => undefined);
+    if (outcome === 'failed' || outcome === 'deleted') void access.release(avatar).catch(() => undefined);
+    if (outcome === 'ready' || outcome === 'deleted') void (catalog.refreshAvatar?.(avatar) ?? Promise.resolve()).catch(() => undefined).then(() => renderers.drop(avatar));
   });
   await recoverAfterRestart({ jobs: local, access, catalog, outputsDir, uploadsDir, sharedFolders: !!config.redis });
   const now = () => (options.clock ?? wallClock).now();

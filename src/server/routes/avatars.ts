@@ -62,6 +62,7 @@ export function registerAvatarRoutes(app: FastifyInstance, ctx: ServerContext): 
       const payload: PrepareAvatarPayload = { avatar: id, name, upload: basename(stored), facts: { kind: sniffed.kind, format: sniffed.format, ...media } };
       // With Redis, a worker prepares it (into the shared avatars folder); else this process does.
       const queue = ctx.jobs.backend === 'redis' ? ctx.jobs : ctx.localJobs;
+      await ctx.avatarEvents?.publish({ avatar: id, outcome: 'reserved', tenant });
       const jobId = await queue.submit({ tenant, kind: PREPARE_AVATAR_JOB, payload: { ...payload } }, { meta: { avatar: id, upload: stored }, retry: false });
       return reply.code(202).header('location', `/api/v1/jobs/${jobId}`).send({ id: jobId, avatar: id, state: 'queued', status: `/api/v1/jobs/${jobId}` });
     } finally {
@@ -82,7 +83,7 @@ export function registerAvatarRoutes(app: FastifyInstance, ctx: ServerContext): 
     await deleteUploads(ctx.uploadsDir, id);
     await ctx.access.release(id);
     ctx.renderers.drop(id);
-    await ctx.avatarEvents?.publish({ avatar: id, outcome: 'changed' });
+    await ctx.avatarEvents?.publish({ avatar: id, outcome: 'deleted' });
     return reply.code(204).send();
   });
 }
