@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test on a fresh machine: installs what npm cannot (Debian's ffmpeg, for ffprobe
-# and a current ffmpeg; Debian's chromium for the web page test), the npm dependencies,
+# and a current ffmpeg; Debian's chromium for the web page test; docker-compose for the deploy test), the npm dependencies,
 # builds, and runs the suite. Debian's python3-grpcio and python3-grpc-tools for the gRPC interop test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,9 +18,14 @@ command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 "${AVATAR_PYTHON:-/usr/bin/python3}" -c 'import aiortc, av' >/dev/null 2>&1 || need_apt+=(python3-aiortc)
 # The queue tests run against a real Redis and start redis-server processes of their own.
 command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1 || need_apt+=(redis-server)
+# The deploy test checks compose.yaml with `docker compose config` or Debian's docker-compose
+# (neither needs a running Docker daemon for that). It renders deploy/kubernetes with
+# `kubectl kustomize` where kubectl carries kustomize 4 or newer (Debian's kubernetes-client
+# carries 2.0, too old), and reports the rendering as skipped elsewhere.
+docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if ! command -v apt-get >/dev/null 2>&1; then
-    echo "test-all: please install: ${need_apt[*]} (ffmpeg with ffprobe; chromium, or set AVATAR_CHROMIUM; python3-grpcio, python3-grpc-tools and python3-aiortc for /usr/bin/python3, or set AVATAR_PYTHON; redis-server)" >&2
+    echo "test-all: please install: ${need_apt[*]} (ffmpeg with ffprobe; chromium, or set AVATAR_CHROMIUM; python3-grpcio, python3-grpc-tools and python3-aiortc for /usr/bin/python3, or set AVATAR_PYTHON; redis-server; docker-compose)" >&2
     exit 1
   fi
   sudo=""

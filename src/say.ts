@@ -44,6 +44,8 @@ export interface SayOptions {
   readonly size?: string | number;
   /** Force an encoder (else the fastest that works here). */
   readonly encoder?: string;
+  /** Niceness of the encoder above this process's (0: the same). */
+  readonly encoderNiceness?: number;
   /** Also write the speech as a WAV file here. */
   readonly audioOut?: string;
   /** A provider instance, or a provider name (`espeak`, `openai`). */
@@ -154,6 +156,7 @@ export async function say(options: SayOptions): Promise<SayResult> {
     speech, renderer, encoder, fps, output: options.output, startedAt: started,
     arrival: options.audio ? 'whole' : 'pieces',
     ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.encoderNiceness ? { encoderNiceness: options.encoderNiceness } : {}),
     onPart: ({ parts, frames, audioMs }) => options.onProgress?.({ sentencesDone: parts, sentences, frames, audioMs }),
   });
   const all = concatSpeech(rendered.parts);

@@ -13,7 +13,18 @@ import { ffprobe, tempDir } from './helpers/media.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { AvatarRegistry } from '../src/avatars/registry.js';
 import { writeSeedLayoutAvatar } from './helpers/onnx-avatar.js';
+import { float32View } from '../src/grpc/tensor-bytes.js';
+import { toFloat16 } from '../src/render/onnx/model-session.js';
 import { freePort } from './helpers/service-process.js';
+
+/** Mean red difference between anna's background frame `index` (256 x 256) and a composited JPEG over a box (the mouth by default). */
+async function mouthChange(dir: string, jpeg: Buffer, index: number, [x0, y0, x1, y1] = [110, 165, 146, 185]): Promise<number> {
+  const background = await sharp(join(dir, 'anna', 'frames', `frame_${String(index).padStart(4, '0')}.jpg`)).raw().toBuffer();
+  const composited = await sharp(jpeg).raw().toBuffer();
+  let sum = 0;
+  for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) sum += Math.abs(background[(y * 256 + x) * 3]! - composited[(y * 256 + x) * 3]!);
+  return sum / ((x1 - x0) * (y1 - y0));
+}
 
 /**
  * Seed 002's two services in one process over real sockets: a tiny seed320 model with
@@ -65,15 +76,10 @@ describe('gRPC inference and compositing services', () => {
       assert.equal(meta.width, 256);
     }
     // Frame 4 of the background, with the model's face pasted: differs in the mouth region only.
-    const background = await sharp(join(dir, 'anna', 'frames', 'frame_0004.jpg')).raw().toBuffer();
-    const composited = await sharp(response.composited_frames[0]!).raw().toBuffer();
-    const diff = (x0: number, y0: number, x1: number, y1: number) => {
-      let sum = 0;
-      for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) sum += Math.abs(background[(y * 256 + x) * 3]! - composited[(y * 256 + x) * 3]!);
-      return sum / ((x1 - x0) * (y1 - y0));
-    };
-    assert.ok(diff(110, 165, 146, 185) > 8, `the mouth region changed (${diff(110, 165, 146, 185).toFixed(1)})`);
-    assert.ok(diff(0, 0, 256, 40) < 3, `the top of the frame did not (${diff(0, 0, 256, 40).toFixed(1)})`);
+    const mouth = await mouthChange(dir, response.composited_frames[0]!, 4);
+    assert.ok(mouth > 8, `the mouth region changed (${mouth.toFixed(1)})`);
+    const top = await mouthChange(dir, response.composited_frames[0]!, 4, [0, 0, 256, 40]);
+    assert.ok(top < 3, `the top of the frame did not (${top.toFixed(1)})`);
   });
 
   it('the streaming addition sends every frame of the batch', async () => {
@@ -142,6 +148,90 @@ describe('gRPC inference and compositing services', () => {
     for (const r of refused) {
       assert.equal((r.reason as grpc.ServiceError).code, grpc.status.RESOURCE_EXHAUSTED);
       assert.match((r.reason as grpc.ServiceError).details, /queue is full/);
+    }
+  });
+
+  it('UINT8 or FLOAT16 visual tensors and UINT8 output give the float32 results in fewer bytes', async () => {
+    const n = 2;
+    const bytes = new Uint8Array(n * 6 * 320 * 320);
+    let x = 7;
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (x = (x * 1103515245 + 12345) >>> 0) >>> 24;
+    const floats = Float32Array.from(bytes, (v) => v / 255);
+    const base = { model_id: 'anna', batch_size: n, audio_features: seedRequest('anna', 1).audio_features };
+    const f32 = await direct.call<InferBatchResponse>('InferBatch', { ...base, visual_frames: Buffer.from(floats.buffer) });
+    assert.equal(f32.output_type, 'FLOAT32');
+    const blank = await direct.call<InferBatchResponse>('InferBatch', { ...base, visual_frames: Buffer.alloc(floats.byteLength) });
+    assert.notDeepEqual(blank.outputs, f32.outputs, 'the output depends on the visual tensor');
+    const u8 = await direct.call<InferBatchResponse>('InferBatch', { ...base, visual_frames: Buffer.from(bytes), visual_type: 'UINT8', output_type: 'UINT8' });
+    assert.equal(u8.output_type, 'UINT8');
+    assert.equal(u8.outputs.length, n * 3 * 320 * 320, 'one byte per value');
+    const expected = float32View(f32.outputs);
+    let worst = 0;
+    for (let i = 0; i < expected.length; i++) worst = Math.max(worst, Math.abs(u8.outputs[i]! - Math.round(Math.min(1, Math.max(0, expected[i]!)) * 255)));
+    assert.equal(worst, 0, 'UINT8 in and out: the float32 output, rounded to bytes');
+    const lower = await direct.call<InferBatchResponse>('InferBatch', { ...base, visual_frames: Buffer.from(bytes), visual_type: 'UINT8', output_type: 'UINT8', output_first_row: 200 });
+    assert.equal(lower.output_first_row, 200);
+    assert.equal(lower.outputs.length, n * 3 * 120 * 320, 'rows 200..319 of each plane');
+    for (let k = 0; k < n * 3; k++) assert.deepEqual(lower.outputs.subarray(k * 120 * 320, (k + 1) * 120 * 320), u8.outputs.subarray(k * 102400 + 200 * 320, (k + 1) * 102400), `plane ${k}`);
+    const f16 = await direct.call<InferBatchResponse>('InferBatch', { ...base, visual_frames: Buffer.from(toFloat16(floats).buffer), visual_type: 'FLOAT16' });
+    const half = float32View(f16.outputs);
+    let drift = 0;
+    for (let i = 0; i < expected.length; i++) drift = Math.max(drift, Math.abs(half[i]! - expected[i]!));
+    assert.ok(drift < 0.01, `FLOAT16 in: the float32 output within half precision (${drift})`);
+  });
+
+  it('visual_keys: keys alone that are not held get FAILED_PRECONDITION; sent again with frames, later keys alone hit', async () => {
+    const request = seedRequest('anna', 2, 0, 5);
+    const keys = ['clip-7/frame-0', 'clip-7/frame-1'];
+    const miss = await direct.error('InferBatch', { ...request, visual_frames: Buffer.alloc(0), visual_keys: keys });
+    assert.equal(miss.code, grpc.status.FAILED_PRECONDITION);
+    assert.match(miss.details, /visual_keys not held by this inference server: 2 of 2 \(first "clip-7\/frame-0"\); send the batch again with visual_frames/);
+    assert.equal(miss.trailers['visual-cache-miss'], '2');
+    const viaCompositing = await client.error('InferBatchComposite', { ...request, visual_frames: Buffer.alloc(0), visual_keys: keys });
+    assert.equal(viaCompositing.code, grpc.status.FAILED_PRECONDITION, 'the compositing service passes the miss on');
+    assert.equal(viaCompositing.trailers['visual-cache-miss'], '2');
+    const full = await direct.call<InferBatchResponse>('InferBatch', { ...request, visual_keys: keys });
+    const { hits, whole } = inference.visualCache.stats;
+    const byKey = await direct.call<InferBatchResponse>('InferBatch', { ...request, visual_frames: Buffer.alloc(0), visual_keys: keys });
+    assert.equal(inference.visualCache.stats.hits, hits + 2);
+    assert.equal(inference.visualCache.stats.whole, whole + 1, 'the same keys in the same order: the kept batch itself');
+    assert.deepEqual(byKey.outputs, full.outputs, 'the kept tensors are the ones sent');
+    const swapped = await direct.call<InferBatchResponse>('InferBatch', { ...request, visual_frames: Buffer.alloc(0), visual_keys: [...keys].reverse() });
+    const frame = full.outputs.length / 2;
+    assert.deepEqual(swapped.outputs.subarray(0, frame), full.outputs.subarray(frame), 'each key names its own frame');
+    assert.equal(inference.visualCache.stats.whole, whole + 1, 'another order: assembled from the frames');
+    const composited = await client.call<CompositeBatchResponse>('InferBatchComposite', { ...request, visual_frames: Buffer.alloc(0), visual_keys: keys });
+    assert.equal(composited.composited_frames.length, 2);
+  });
+
+  it('without visual_frames the compositing service builds the visual tensor from its backgrounds, sent once per frame', async () => {
+    const request = { model_id: 'anna', batch_size: 3, start_frame_idx: 4, audio_features: seedRequest('anna', 1).audio_features };
+    const before = inference.visualCache.stats;
+    const first = await client.call<CompositeBatchResponse>('InferBatchComposite', request);
+    assert.equal(first.composited_frames.length, 3);
+    assert.ok(await mouthChange(dir, first.composited_frames[0]!, 4) > 8, 'the mouth region of frame 4 changed');
+    const kept = inference.visualCache.stats;
+    assert.equal(kept.entries, before.entries + 3, 'frames 4, 5 and 0 kept by key');
+    const second = await client.call<CompositeBatchResponse>('InferBatchComposite', request);
+    assert.equal(inference.visualCache.stats.hits, kept.hits + 3, 'the second batch went by key alone');
+    assert.deepEqual(second.composited_frames, first.composited_frames);
+  });
+
+  it('a wrong visual type or size, key list or output type: INVALID_ARGUMENT with the reason', async () => {
+    const request = seedRequest('anna', 2);
+    const cases: [TestClient, string, object, RegExp][] = [
+      [direct, 'InferBatch', { ...request, visual_type: 'UINT8' }, /visual_frames has 4915200 bytes; batch_size 2 of \[6, 320, 320\] uint8 \(contract seed320\) needs 1228800/],
+      [client, 'InferBatchComposite', { ...request, visual_type: 'FLOAT16' }, /visual_frames has 4915200 bytes; batch_size 2 of \[6, 320, 320\] float16 \(contract seed320\) needs 2457600/],
+      [client, 'InferBatchComposite', { ...request, visual_type: 7 }, /visual_type 7 is not a TensorType \(FLOAT32, UINT8, FLOAT16\)/],
+      [direct, 'InferBatch', { ...request, visual_keys: ['a'] }, /visual_keys has 1 keys; batch_size 2 needs one per frame or none/],
+      [client, 'InferBatchComposite', { ...request, visual_keys: ['', 'b'] }, /visual_keys: a key is 1 to 256 characters, got 0/],
+      [direct, 'InferBatch', { ...request, output_type: 'FLOAT16' }, /output_type FLOAT16 is not offered/],
+      [direct, 'InferBatch', { ...request, output_first_row: 320 }, /output_first_row must be 0 to 319 \(contract seed320\), got 320/],
+    ];
+    for (const [who, method, body, reason] of cases) {
+      const e = await who.error(method, body);
+      assert.equal(e.code, grpc.status.INVALID_ARGUMENT, `${method}: ${e.details}`);
+      assert.match(e.details, reason);
     }
   });
 });

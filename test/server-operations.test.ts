@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { AvatarRegistry } from '../src/avatars/registry.js';
 import { withoutServerPaths } from '../src/server/client-messages.js';
 import { prettySink } from '../src/server/logging.js';
 import { AVATAR_BIN, tempDir } from './helpers/media.js';
+import { writeSeedLayoutAvatar } from './helpers/onnx-avatar.js';
 import { call, connectRealtime, startTestServer, type TestServer } from './helpers/server.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -14,6 +17,20 @@ describe('client-facing messages', () => {
     assert.equal(withoutServerPaths(`ffmpeg failed on ${process.cwd()}/avatar-data/x.mp4`), 'ffmpeg failed on x.mp4');
     assert.equal(withoutServerPaths('cannot open /tmp/avatar-serve-test-abc/out.mp4'), 'cannot open out.mp4');
     assert.equal(withoutServerPaths('fetch the job at /api/v1/jobs/123 or http://host/home/x'), 'fetch the job at /api/v1/jobs/123 or http://host/home/x');
+  });
+
+  it('an error about a file in an avatar folder names the file, not where the server keeps it', async (t) => {
+    const { dir, cleanup } = await tempDir('avatar-serve-paths-');
+    t.after(cleanup);
+    await writeSeedLayoutAvatar(join(dir, 'avatars', 'bad_model'), { size: 96, frames: 3, model: new Uint8Array(200).fill(7) });
+    const registry = await AvatarRegistry.open({ dirs: [join(dir, 'avatars')], rescanMs: 0 });
+    t.after(() => registry.close());
+    const s = await startTestServer({}, { catalog: registry });
+    t.after(() => s.close());
+    const r = await call(`${s.url}/api/v1/generate`, { body: { text: 'Hi.', avatar: 'bad_model', size: '64x64' } });
+    assert.equal(r.status, 400);
+    assert.match(r.body.message, /model model_best\.onnx cannot be loaded/);
+    assert.ok(!r.body.message.includes(dir), r.body.message);
   });
 });
 

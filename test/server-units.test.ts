@@ -202,6 +202,12 @@ describe('configuration', () => {
       await cleanup();
     }
   });
+
+  it('starts encoders from the spawner process unless told otherwise, and refuses an unknown choice', async () => {
+    assert.equal((await loadServerConfig({ env: {} })).encoderSpawn, 'spawner');
+    assert.equal((await loadServerConfig({ env: { AVATAR_ENCODER_SPAWN: 'direct' } })).encoderSpawn, 'direct');
+    await assert.rejects(loadServerConfig({ env: { AVATAR_ENCODER_SPAWN: 'fork' } }), /encoderSpawn must be spawner or direct, got "fork"/);
+  });
 });
 
 describe('JPEG frames and the media protocol', () => {

@@ -15,7 +15,7 @@ export interface FrameCacheStats {
  * Decoded frames of all avatars under one byte budget. Every operation is O(1): LRU keeps
  * a Map in recency order; LFU keeps frequency buckets with the lowest one tracked. Keys are
  * `avatarId/frameIndex`, and entries are grouped by avatar so that unloading one avatar
- * touches only its own frames.
+ * touches only its own frames. An index may also be a string key (frames named by their content).
  */
 export class FrameCache {
   private readonly entries = new Map<string, { data: Uint8Array; freq: number; group: string }>();
@@ -32,7 +32,7 @@ export class FrameCache {
     if (!(budgetBytes > 0)) throw new Error(`cache budget must be a positive number of bytes, got ${budgetBytes}`);
   }
 
-  get(group: string, index: number): Uint8Array | undefined {
+  get(group: string, index: number | string): Uint8Array | undefined {
     const key = `${group}/${index}`;
     const entry = this.entries.get(key);
     if (!entry) {
@@ -50,7 +50,7 @@ export class FrameCache {
   }
 
   /** Stores a frame; evicts others (never this one) until the total fits the budget. */
-  set(group: string, index: number, data: Uint8Array): void {
+  set(group: string, index: number | string, data: Uint8Array): void {
     const key = `${group}/${index}`;
     this.remove(key);
     if (data.byteLength > this.budgetBytes) return;

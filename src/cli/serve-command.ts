@@ -8,6 +8,8 @@ import { avatarsDir } from './avatar-dirs.js';
 import { runGrpcRole, takeRole } from './grpc-serve-command.js';
 import { locateFfmpeg, type FfmpegInfo } from '../encode/ffmpeg.js';
 import { createAvatarServer } from '../server/app.js';
+import { DirectProcessLauncher, useProcessLauncher } from '../encode/process-launcher.js';
+import { SpawnerProcessLauncher } from '../encode/spawner-launcher.js';
 import type { AvatarPreparer } from '../avatars/avatar-preparer.js';
 import { loadServerConfig, type ServerConfig } from '../server/config.js';
 
@@ -66,6 +68,7 @@ export async function runServe(argv: readonly string[], deps: ServeDependencies 
     config = { ...config, host: '127.0.0.1' };
   }
   if (!config.signingSecret && !config.redis) notes.push('no signingSecret configured: download links stop working when the server restarts');
+  if (config.encoderSpawn === 'spawner') useProcessLauncher(new SpawnerProcessLauncher());
   const server = await createAvatarServer({ config, catalog: deps.catalog, ...(deps.preparer ? { preparer: deps.preparer } : {}) });
   const encoder = await server.context.encoder; // fails start-up with a clear message when no encoder works
   await server.warmUp();
@@ -79,6 +82,7 @@ export async function runServe(argv: readonly string[], deps: ServeDependencies 
   const outcome = await Promise.race([server.drain(), nextSignal().then(() => undefined)]);
   process.stdout.write(`avatar serve: stopping${outcome?.drained === false ? ' (grace period over: open sessions and jobs are ended)' : outcome ? '' : ' now'}\n`);
   await server.close();
+  useProcessLauncher(new DirectProcessLauncher());
   return 0;
 }
 

@@ -1,3 +1,4 @@
+import { smoothstep } from '../render/pixel-math.js';
 import type { Similarity } from './similarity.js';
 
 /** What to paste from a donor frame into a background frame. */
@@ -10,10 +11,20 @@ export interface FacePaste {
   readonly clip: { readonly x: number; readonly y: number; readonly nx: number; readonly ny: number };
   /** Width of the fade inside the area's border, luma pixels. */
   readonly feather: number;
+  /**
+   * Where the donor is shown as it is, whatever it holds (lips, teeth, the dark of an open
+   * mouth): an ellipse (centre, radii along the head's own right and down, `nx, ny` being
+   * down). Beyond it, a donor pixel far from the background's (after the membrane) is not
+   * speech but something else the donor shows there (its window behind a blurred jaw
+   * line, a highlight its lighting puts on a cheek), and the background's pixel shows.
+   */
+  readonly mouthZone?: { readonly cx: number; readonly cy: number; readonly rx: number; readonly ry: number; readonly nx: number; readonly ny: number };
 }
 
 /** A donor/background difference beyond this at the border is a different object (a boom, a frame), not lighting. */
 const OUTLIER = [28, 14, 14] as const;
+/** Outside the mouth zone, donor/background differences fade out of the paste between these levels (Y, U, V). */
+const OUTSIDE_ZONE_FADE = [[30, 60], [12, 24], [12, 24]] as const;
 
 /**
  * Pastes the donor's face into the background, seamlessly: the donor is resampled through
@@ -28,12 +39,12 @@ const OUTLIER = [28, 14, 14] as const;
 export function pasteFace(src: Uint8Array, dst: Uint8Array, width: number, height: number, paste: FacePaste): void {
   const cw = width >> 1;
   const ch = height >> 1;
-  pastePlane(src, dst, 0, width, height, 1, paste, OUTLIER[0]);
-  pastePlane(src, dst, width * height, cw, ch, 2, paste, OUTLIER[1]);
-  pastePlane(src, dst, width * height + cw * ch, cw, ch, 2, paste, OUTLIER[2]);
+  pastePlane(src, dst, 0, width, height, 1, paste, OUTLIER[0], OUTSIDE_ZONE_FADE[0]);
+  pastePlane(src, dst, width * height, cw, ch, 2, paste, OUTLIER[1], OUTSIDE_ZONE_FADE[1]);
+  pastePlane(src, dst, width * height + cw * ch, cw, ch, 2, paste, OUTLIER[2], OUTSIDE_ZONE_FADE[2]);
 }
 
-function pastePlane(src: Uint8Array, dst: Uint8Array, base: number, pw: number, ph: number, s: number, paste: FacePaste, outlier: number): void {
+function pastePlane(src: Uint8Array, dst: Uint8Array, base: number, pw: number, ph: number, s: number, paste: FacePaste, outlier: number, fade: readonly [number, number]): void {
   // Plane coordinates: a plane pixel (x, y) is centred at luma (s x + (s - 1) / 2, s y + (s - 1) / 2).
   const toPlane = (v: number) => (v - (s - 1) / 2) / s;
   const polygons = paste.polygons.map((p) => p.map(toPlane));
@@ -92,14 +103,36 @@ function pastePlane(src: Uint8Array, dst: Uint8Array, base: number, pw: number, 
     }
   }
   const membrane = pullPush(diff, weight, bw, bh);
+  const zone = paste.mouthZone;
+  // How much of the donor shows at each pixel beyond the mouth zone, smoothed over the
+  // feather so that where it changes no contour is drawn.
+  let shown: Float32Array | undefined;
+  if (zone) {
+    const raw = new Float32Array(bw * bh).fill(1);
+    for (let y = 0; y < bh; y++) {
+      for (let x = 0; x < bw; x++) {
+        const k = y * bw + x;
+        if (alpha[k]! <= 0) continue;
+        const dx = (bx0 + x) * s + (s - 1) / 2 - zone.cx;
+        const dy = (by0 + y) * s + (s - 1) / 2 - zone.cy;
+        const across = (dx * zone.ny - dy * zone.nx) / zone.rx;
+        const down = (dx * zone.nx + dy * zone.ny) / zone.ry;
+        const inZone = 1 - smoothstep(1, 1.25, Math.sqrt(across * across + down * down));
+        const delta = Math.abs(warped[k]! + membrane[k]! - dst[base + (by0 + y) * pw + bx0 + x]!);
+        raw[k] = inZone + (1 - inZone) * (1 - smoothstep(fade[0], fade[1], delta));
+      }
+    }
+    shown = boxBlur(raw, bw, bh, r);
+  }
   for (let y = 0; y < bh; y++) {
     const row = base + (by0 + y) * pw + bx0;
     for (let x = 0; x < bw; x++) {
       const k = y * bw + x;
-      const a = alpha[k]!;
+      const a = alpha[k]! * (shown ? shown[k]! : 1);
       if (a <= 0) continue;
       const bg = dst[row + x]!;
-      const v = bg + a * (warped[k]! + membrane[k]! - bg);
+      const delta = warped[k]! + membrane[k]! - bg;
+      const v = bg + a * delta;
       dst[row + x] = v < 0 ? 0 : v > 255 ? 255 : v + 0.5;
     }
   }

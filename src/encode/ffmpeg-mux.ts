@@ -1,5 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { setPriority } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { AvatarError } from '../core/errors.js';
 import { i420FrameBytes, type VideoFrame } from '../core/frame.js';
@@ -7,6 +5,7 @@ import type { VideoSink } from '../core/video-sink.js';
 import { resample } from '../audio/resample.js';
 import type { H264Encoder } from './encoder-probe.js';
 import { ffmpegErrorTail } from './ffmpeg.js';
+import { processLauncher, type LaunchedProcess } from './process-launcher.js';
 
 /** Raw inputs of an ffmpeg H.264 + AAC encode. */
 export interface MuxInputOptions {
@@ -17,7 +16,7 @@ export interface MuxInputOptions {
   readonly sampleRate: number;
   readonly encoder: H264Encoder;
   readonly audioBitrateKbps?: number;
-  /** Scheduling niceness of the ffmpeg process (0 = as the caller; higher yields the CPU to others). */
+  /** Scheduling niceness of the ffmpeg process above the caller's (0 = as the caller; higher yields the CPU to others). */
   readonly niceness?: number;
   /** Video alone: no audio input or track (the sound of the video is joined elsewhere). */
   readonly videoOnly?: boolean;
@@ -32,7 +31,6 @@ const FRAMES_IN_FLIGHT = 3;
  * Shared by the MP4 file writer and the fragmented-MP4 stream writer.
  */
 export class FfmpegMuxProcess {
-  private readonly child: ChildProcess;
   private readonly video: Writable;
   private readonly audio: Writable;
   private readonly frameBytes: number;
@@ -43,8 +41,8 @@ export class FfmpegMuxProcess {
   /** The container bytes when the target is `pipe:1`. */
   readonly stdout: Readable | null;
 
-  constructor(ffmpegPath: string, private readonly options: MuxInputOptions, containerArgs: readonly string[], target: string) {
-    this.frameBytes = i420FrameBytes(options.width, options.height);
+  /** Starts ffmpeg; rejects with `ffmpeg_failed` when it cannot start. */
+  static async start(ffmpegPath: string, options: MuxInputOptions, containerArgs: readonly string[], target: string): Promise<FfmpegMuxProcess> {
     const args = [
       '-hide_banner', '-nostats', '-loglevel', 'error', '-y',
       ...options.encoder.globalArgs,
@@ -60,32 +58,29 @@ export class FfmpegMuxProcess {
       ...containerArgs, target,
     ];
     const toPipe = target === 'pipe:1';
-    this.child = spawn(ffmpegPath, args, { stdio: ['pipe', toPipe ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
-    if (options.niceness && this.child.pid !== undefined) {
-      try {
-        setPriority(this.child.pid, options.niceness);
-      } catch {
-        // Not permitted here: it runs at normal priority.
-      }
+    let child: LaunchedProcess;
+    try {
+      child = await processLauncher().launch(ffmpegPath, args, { stdio: ['in', toPipe ? 'out' : 'ignore', 'out', 'in'], ...(options.niceness ? { niceness: options.niceness } : {}) });
+    } catch (e) {
+      throw new AvatarError('ffmpeg_failed', `could not start ffmpeg: ${(e as Error).message}`, { cause: e });
     }
-    this.video = this.child.stdin!;
-    this.audio = this.child.stdio[3] as Writable;
-    this.stdout = toPipe ? this.child.stdout : null;
+    return new FfmpegMuxProcess(child, options, toPipe);
+  }
+
+  private constructor(private readonly child: LaunchedProcess, private readonly options: MuxInputOptions, toPipe: boolean) {
+    this.frameBytes = i420FrameBytes(options.width, options.height);
+    this.video = child.stdio[0]!;
+    this.audio = child.stdio[3]!;
+    this.stdout = toPipe ? child.stdio[1]! : null;
     let stderr = '';
-    this.child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-8000)));
+    child.stdio[2]!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-8000)));
     // A dead ffmpeg surfaces through `exited`; pipe errors (EPIPE) are its echo.
     this.video.on('error', () => undefined);
     this.audio.on('error', () => undefined);
     if (options.videoOnly) this.audio.end();
-    this.exited = new Promise((resolve) => {
-      this.child.on('error', (e) => {
-        this.failureValue ??= new AvatarError('ffmpeg_failed', `could not start ffmpeg: ${e.message}`, { cause: e });
-        resolve({ code: -1, stderr });
-      });
-      this.child.on('close', (code, signal) => {
-        if (code !== 0) this.failureValue ??= new AvatarError('ffmpeg_failed', `ffmpeg failed (exit ${code ?? signal}): ${ffmpegErrorTail(stderr)}`);
-        resolve({ code, stderr });
-      });
+    this.exited = child.closed.then(({ code, signal }) => {
+      if (code !== 0) this.failureValue ??= new AvatarError('ffmpeg_failed', `ffmpeg failed (exit ${code ?? signal}): ${ffmpegErrorTail(stderr)}`);
+      return { code, stderr };
     });
   }
 
@@ -125,14 +120,16 @@ export class FfmpegMuxProcess {
     this.video.write(frame.data, () => frame.release?.());
     this.framesWritten++;
     if (this.video.writableLength > FRAMES_IN_FLIGHT * this.frameBytes) {
+      let settled = false;
       await new Promise<void>((resolve) => {
         const done = () => {
+          if (settled) return;
+          settled = true;
           this.video.off('drain', done);
-          this.child.off('close', done);
           resolve();
         };
         this.video.once('drain', done);
-        this.child.once('close', done);
+        void this.exited.then(done);
       });
       this.raiseFailure();
     }

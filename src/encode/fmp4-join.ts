@@ -1,8 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { resample } from '../audio/resample.js';
 import { AvatarError } from '../core/errors.js';
 import { ffmpegErrorTail, locateFfmpeg } from './ffmpeg.js';
+import { processLauncher, type LaunchedProcess } from './process-launcher.js';
 
 /** H.264 bytes held towards ffmpeg before a writer waits. */
 const VIDEO_BYTES_IN_FLIGHT = 1 << 20;
@@ -15,14 +15,27 @@ const VIDEO_BYTES_IN_FLIGHT = 1 << 20;
  * whose audio spans exactly its frames keeps picture and sound together across joins.
  */
 export class Fmp4Joiner {
-  private readonly child: ChildProcess;
   private readonly video: Writable;
   private readonly audio: Writable;
   private failureValue: AvatarError | undefined;
   /** Resolves when ffmpeg has exited (never rejects). */
   private readonly exited: Promise<void>;
 
-  private constructor(ffmpegPath: string, private readonly options: { fps: number; sampleRate: number }) {
+  private constructor(private readonly child: LaunchedProcess, private readonly options: { fps: number; sampleRate: number }) {
+    this.video = child.stdio[0]!;
+    this.audio = child.stdio[3]!;
+    this.video.on('error', () => undefined);
+    this.audio.on('error', () => undefined);
+    let stderr = '';
+    child.stdio[2]!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+    this.exited = child.closed.then(({ code, signal }) => {
+      if (code !== 0) this.failureValue ??= new AvatarError('ffmpeg_failed', `joining the stream's segments failed (exit ${code ?? signal}): ${ffmpegErrorTail(stderr)}`);
+    });
+  }
+
+  /** Starts ffmpeg; `sampleRate` is the rate of the PCM it encodes (other rates are converted). Rejects with `ffmpeg_failed` when it cannot start. */
+  static async open(options: { fps: number; sampleRate: number }): Promise<Fmp4Joiner> {
+    const { path } = await locateFfmpeg();
     const args = [
       '-hide_banner', '-nostats', '-loglevel', 'error', '-y',
       // The inputs are described by their flags; probing would wait on pipes fed as rendering goes.
@@ -34,34 +47,16 @@ export class Fmp4Joiner {
       // first by as much (the first shows that much longer), which keeps lips on the sound.
       '-movflags', 'frag_keyframe+empty_moov+default_base_moof', '-flush_packets', '1', '-f', 'mp4', 'pipe:1',
     ];
-    this.child = spawn(ffmpegPath, args, { stdio: ['pipe', 'pipe', 'pipe', 'pipe'] });
-    this.video = this.child.stdin!;
-    this.audio = this.child.stdio[3] as Writable;
-    this.video.on('error', () => undefined);
-    this.audio.on('error', () => undefined);
-    let stderr = '';
-    this.child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
-    this.exited = new Promise((resolve) => {
-      this.child.on('error', (e) => {
-        this.failureValue ??= new AvatarError('ffmpeg_failed', `could not start ffmpeg: ${e.message}`, { cause: e });
-        resolve();
-      });
-      this.child.on('close', (code, signal) => {
-        if (code !== 0) this.failureValue ??= new AvatarError('ffmpeg_failed', `joining the stream's segments failed (exit ${code ?? signal}): ${ffmpegErrorTail(stderr)}`);
-        resolve();
-      });
-    });
-  }
-
-  /** Starts ffmpeg; `sampleRate` is the rate of the PCM it encodes (other rates are converted). */
-  static async open(options: { fps: number; sampleRate: number }): Promise<Fmp4Joiner> {
-    const { path } = await locateFfmpeg();
-    return new Fmp4Joiner(path, options);
+    try {
+      return new Fmp4Joiner(await processLauncher().launch(path, args, { stdio: ['in', 'out', 'out', 'in'] }), options);
+    } catch (e) {
+      throw new AvatarError('ffmpeg_failed', `could not start ffmpeg: ${(e as Error).message}`, { cause: e });
+    }
   }
 
   /** The fragmented MP4, as ffmpeg writes it. */
   get output(): Readable {
-    return this.child.stdout!;
+    return this.child.stdio[1]!;
   }
 
   /** Appends sound (mono 16-bit PCM); it should run ahead of (or with) the video it accompanies. */
@@ -77,13 +72,15 @@ export class Fmp4Joiner {
     this.video.write(bytes);
     if (this.video.writableLength > VIDEO_BYTES_IN_FLIGHT) {
       await new Promise<void>((resolve) => {
+        let settled = false;
         const done = () => {
+          if (settled) return;
+          settled = true;
           this.video.off('drain', done);
-          this.child.off('close', done);
           resolve();
         };
         this.video.once('drain', done);
-        this.child.once('close', done);
+        void this.exited.then(done);
       });
       this.raiseFailure();
     }

@@ -24,7 +24,7 @@ export class Fmp4StreamWriter extends MuxedWriter {
       '-g', String(Math.max(1, Math.round(options.fps))),
       '-movflags', 'frag_keyframe+empty_moov+default_base_moof', '-flush_packets', '1', '-f', 'mp4',
     ];
-    return new Fmp4StreamWriter(new FfmpegMuxProcess(path, options, containerArgs, 'pipe:1'));
+    return new Fmp4StreamWriter(await FfmpegMuxProcess.start(path, options, containerArgs, 'pipe:1'));
   }
 
   /** The container bytes, as ffmpeg writes them. */

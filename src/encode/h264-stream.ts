@@ -21,7 +21,7 @@ export class H264StreamWriter extends MuxedWriter {
     // x264 holds frames back for look-ahead; a stream's first frame should leave at once.
     const latency = options.encoder.name === 'libx264' ? ['-tune', 'zerolatency'] : [];
     const containerArgs = [...latency, '-bf', '0', '-g', String(Math.max(1, Math.round(options.fps))), '-flush_packets', '1', '-f', 'h264'];
-    return new H264StreamWriter(new FfmpegMuxProcess(path, { ...options, sampleRate: 8000, videoOnly: true }, containerArgs, 'pipe:1'));
+    return new H264StreamWriter(await FfmpegMuxProcess.start(path, { ...options, sampleRate: 8000, videoOnly: true }, containerArgs, 'pipe:1'));
   }
 
   /** The H.264 bytes, as ffmpeg writes them. */

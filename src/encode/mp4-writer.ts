@@ -16,14 +16,15 @@ export interface Mp4Options extends MuxInputOptions {
  * and are renamed into place on success, so a failure never leaves a partial output.
  */
 export class Mp4FileWriter extends MuxedWriter {
-  private constructor(private readonly options: Mp4Options, ffmpegPath: string, private readonly tempPath: string) {
-    super(new FfmpegMuxProcess(ffmpegPath, options, ['-movflags', '+faststart', '-f', 'mp4'], tempPath));
+  private constructor(private readonly options: Mp4Options, mux: FfmpegMuxProcess, private readonly tempPath: string) {
+    super(mux);
   }
 
   /** Starts ffmpeg; the process runs until finish() or abort(). */
   static async open(options: Mp4Options): Promise<Mp4FileWriter> {
     const { path } = await locateFfmpeg();
-    return new Mp4FileWriter(options, path, join(dirname(options.path), `.${basename(options.path)}.${process.pid}.${Date.now()}.part`));
+    const tempPath = join(dirname(options.path), `.${basename(options.path)}.${process.pid}.${Date.now()}.part`);
+    return new Mp4FileWriter(options, await FfmpegMuxProcess.start(path, options, ['-movflags', '+faststart', '-f', 'mp4'], tempPath), tempPath);
   }
 
   /** Closes the inputs, waits for ffmpeg, and moves the file into place. */

@@ -1,6 +1,5 @@
 import { readdir, readFile } from 'node:fs/promises';
-import { readdirSync } from 'node:fs';
-import { isDirectory, isFile } from './file-kind.js';
+import { avatarFolders, isDirectory, isFile } from './file-kind.js';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import sharp from 'sharp';
@@ -155,19 +154,11 @@ async function openBackgrounds(id: string, config: CompositingModelConfig): Prom
 /** Avatar folders with `frames/` and `crop_rects.json`, registered by folder name. */
 export function discoverFolderBackgrounds(dirs: readonly string[]): Map<string, CompositingModelConfig> {
   const found = new Map<string, CompositingModelConfig>();
-  for (const dir of dirs) {
-    let names: string[] = [];
-    try {
-      names = readdirSync(dir);
-    } catch {
-      continue;
-    }
-    for (const id of names) {
-      const frames = join(dir, id, 'frames');
-      const rects = join(dir, id, 'crop_rects.json');
-      if (isDirectory(frames) && isFile(rects) && !found.has(id)) {
-        found.set(id, { backgroundDir: frames, cropRectsPath: rects, preloadBackgrounds: false });
-      }
+  for (const { id, path } of avatarFolders(dirs)) {
+    const frames = join(path, 'frames');
+    const rects = join(path, 'crop_rects.json');
+    if (isDirectory(frames) && isFile(rects) && !found.has(id)) {
+      found.set(id, { backgroundDir: frames, cropRectsPath: rects, preloadBackgrounds: false });
     }
   }
   return found;

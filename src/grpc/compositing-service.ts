@@ -1,13 +1,17 @@
 import * as grpc from '@grpc/grpc-js';
 import sharp from 'sharp';
-import { pasteIntoRgb, planPaste } from '../compose/rgb-paste.js';
+import { pasteIntoRgb, planPaste, type PastePlan } from '../compose/rgb-paste.js';
+import { firstRowOf, pasteBytesIntoRgb, type OutputRows } from '../compose/rgb-paste-bytes.js';
 import { BackgroundStore, discoverFolderBackgrounds, type OpenBackgrounds } from './background-store.js';
 import type { CompositingConfig } from './compositing-config.js';
 import { grpcHandler, toStatus } from './handler.js';
 import { bind, MAX_BATCH } from './inference-service.js';
-import { InferencePool } from './inference-pool.js';
+import { InferencePool, type PooledInference } from './inference-pool.js';
+import { tensorType, visualKeys } from './batch-tensors.js';
+import { writeVisualBytes } from './visual-builder.js';
+import { contractByName } from '../render/onnx/contracts.js';
 import {
-  RAW_MESSAGE, SERVICE_VERSION, ServiceError, serviceDefinitions, withRawRequest,
+  RAW_MESSAGE, SERVICE_VERSION, ServiceError, VISUAL_CACHE_MISS, serviceDefinitions, withRawRequest,
   type CompositeBatchRequest, type CompositeBatchResponse, type CompositedFrame, type CompositingHealth,
 } from './proto-loading.js';
 import { serverCredentials } from './tls.js';
@@ -29,8 +33,38 @@ interface Composited {
   readonly data: Buffer;
 }
 
+// libvips' operation cache keeps recent results for reuse; composited frames are new pixels
+// every time, so it only costs memory and part of each encode call on the event loop.
+sharp.cache(false);
+
 /** Channel order of seed 002's model output (the seed320 contract): BGR planes. */
 const OUTPUT_ORDER = 'bgr';
+
+/** InferBatchRequest field 8 (output_type) = UINT8, as protobuf bytes to append to a message. */
+const OUTPUT_UINT8_FIELD = Buffer.from([(8 << 3) | 0, 1]);
+
+const EMPTY = Buffer.alloc(0);
+
+/** A non-negative int32 field as protobuf bytes (tag, then the value as a varint). */
+function varintField(field: number, value: number): Buffer {
+  const bytes = [field << 3];
+  let v = value;
+  while (v >= 0x80) {
+    bytes.push((v & 0x7f) | 0x80);
+    v >>>= 7;
+  }
+  bytes.push(v);
+  return Buffer.from(bytes);
+}
+
+/**
+ * The visual key of a background frame: its index, the frame size and its face crop, so a
+ * key names one tensor as long as the model's frames stay what they are.
+ */
+export function backgroundKey(bg: OpenBackgrounds, index: number, size: number): string {
+  const c = bg.crops[index]!;
+  return `bg/${index}/${bg.width}x${bg.height}/${c.x.toFixed(1)},${c.y.toFixed(1)},${c.side.toFixed(1)}/${size}`;
+}
 
 /**
  * Starts the compositing service: registers model backgrounds (config and model folders),
@@ -93,6 +127,9 @@ export async function startCompositingService(config: CompositingConfig): Promis
  * worker threads in parallel.
  */
 class BatchCompositor {
+  /** Seed 002's model contract: the visual tensor the service builds from backgrounds. */
+  private readonly contract = contractByName('seed320');
+
   constructor(private readonly store: BackgroundStore, private readonly pool: InferencePool, private readonly config: CompositingConfig) {}
 
   async composite(request: CompositeBatchRequest): Promise<CompositeBatchResponse> {
@@ -123,37 +160,84 @@ class BatchCompositor {
     if (request.start_frame_idx < 0) throw new ServiceError(grpc.status.INVALID_ARGUMENT, `start_frame_idx must be 0 or more, got ${request.start_frame_idx}`);
     const backgrounds = await this.store.open(request.model_id);
     const first = request.start_frame_idx % backgrounds.files.length;
-    // Background frames decode while the inference server works.
-    const pictures = Array.from({ length: n }, (_, i) => this.store.frame(backgrounds, (first + i) % backgrounds.files.length));
+    const indices = Array.from({ length: n }, (_, i) => (first + i) % backgrounds.files.length);
+    // Background frames decode, and are copied to be pasted on, while the inference server
+    // works: the copies start once the call is on its way.
+    const pictures = indices.map((index) => this.store.frame(backgrounds, index));
     for (const p of pictures) p.catch(() => undefined);
-    const forward = { model_id: request.model_id, visual_frames: request.visual_frames, audio_features: request.audio_features, batch_size: n };
-    // The request as received is a valid InferBatchRequest: sent on without encoding it again.
-    const raw = (request as { [RAW_MESSAGE]?: Buffer })[RAW_MESSAGE];
-    if (raw) Object.defineProperty(forward, RAW_MESSAGE, { value: raw });
-    const result = await this.pool.infer(forward);
+    const inferring = this.infer(request, backgrounds, indices, pictures);
+    inferring.catch(() => undefined); // awaited below; a failure meanwhile is not unhandled
+    await new Promise((resolve) => setImmediate(resolve));
+    const canvases = pictures.map((p) => p.then((picture) => Buffer.from(picture)));
+    for (const p of canvases) p.catch(() => undefined);
+    const result = await inferring;
     inferred?.(result.gpu_id, result.inference_time_ms);
     const size = result.output_size;
-    const output = float32View(result.outputs);
-    if (output.length !== n * 3 * size * size) throw new ServiceError(grpc.status.INTERNAL, `inference server ${result.url} returned ${result.outputs.length} bytes for ${n} frames of 3x${size}x${size}`);
+    const firstRow = result.output_first_row ?? 0;
+    const output = result.output_type === 'UINT8' ? result.outputs : float32View(result.outputs);
+    const planeStride = (size - firstRow) * size;
+    if (output.length !== n * 3 * planeStride || (firstRow > 0 && (output instanceof Float32Array || size !== this.contract.size))) {
+      throw new ServiceError(grpc.status.INTERNAL, `inference server ${result.url} returned ${result.outputs.length} bytes for ${n} frames of 3x${size}x${size} ${result.output_type} from row ${firstRow}`);
+    }
     const t0 = performance.now();
-    await Promise.all(pictures.map(async (picture, i) => {
-      const index = (first + i) % backgrounds.files.length;
-      const data = await this.compositeOne(backgrounds, index, await picture, output, i * 3 * size * size, size);
+    await Promise.all(canvases.map(async (canvas, i) => {
+      const data = await this.compositeOne(backgrounds, indices[i]!, await canvas, output, i * 3 * planeStride, { firstRow, planeStride }, size);
       emit({ index: request.start_frame_idx + i, data });
     }));
     return { gpuId: result.gpu_id, inferenceMs: result.inference_time_ms, compositeMs: performance.now() - t0 };
   }
 
-  private async compositeOne(bg: OpenBackgrounds, index: number, picture: Uint8Array, output: Float32Array, offset: number, size: number): Promise<Buffer> {
-    const frame = Buffer.allocUnsafe(picture.length);
-    frame.set(picture);
-    const key = `${index}/${size}`;
-    if (!bg.plans.has(key)) bg.plans.set(key, planPaste(bg.crops[index]!, size, bg.width, bg.height));
-    const plan = bg.plans.get(key);
-    if (plan) pasteIntoRgb(output, offset, OUTPUT_ORDER, plan, frame, bg.width);
+  /**
+   * The inference call, asking for UINT8 output (a server that does not know the field
+   * answers FLOAT32, which works too). A request with visual_frames goes on as it came; one
+   * with neither frames nor keys has its visual tensor named by background frame, sent by
+   * key alone, and built from the backgrounds only when the inference server does not hold it.
+   */
+  private async infer(request: CompositeBatchRequest, bg: OpenBackgrounds, indices: readonly number[], pictures: readonly Promise<Uint8Array>[]): Promise<PooledInference> {
+    const n = request.batch_size;
+    // Only the rows the pastes sample come back (a server that does not know the field sends them all).
+    const firstRow = Math.min(...indices.map((index) => {
+      const plan = planFor(bg, index, this.contract.size);
+      return plan ? firstRowOf(plan) : this.contract.size - 1;
+    }));
+    const base = { model_id: request.model_id, audio_features: request.audio_features, batch_size: n, output_type: 'UINT8' as const, output_first_row: firstRow };
+    const clientKeys = visualKeys(request.visual_keys, n);
+    if (request.visual_frames.length > 0 || clientKeys.length > 0) {
+      const forward = { ...base, visual_frames: request.visual_frames, visual_type: tensorType('visual_type', request.visual_type), visual_keys: [...clientKeys] };
+      // The request as received is a valid InferBatchRequest: sent on without encoding it
+      // again, with output_type and output_first_row appended (a later field value wins in protobuf).
+      const raw = (request as { [RAW_MESSAGE]?: Buffer })[RAW_MESSAGE];
+      if (raw) Object.defineProperty(forward, RAW_MESSAGE, { value: Buffer.concat([raw, OUTPUT_UINT8_FIELD, varintField(9, firstRow)]) });
+      return this.pool.infer(forward);
+    }
+    const keys = indices.map((index) => backgroundKey(bg, index, this.contract.size));
+    try {
+      return await this.pool.infer({ ...base, visual_frames: EMPTY, visual_keys: keys });
+    } catch (e) {
+      if (!(e instanceof ServiceError && e.trailers[VISUAL_CACHE_MISS])) throw e;
+    }
+    const frameBytes = 6 * this.contract.size * this.contract.size;
+    const visual = Buffer.allocUnsafe(n * frameBytes);
+    const frames = await Promise.all(pictures);
+    frames.forEach((rgb, i) => writeVisualBytes(rgb, bg.width, bg.height, bg.crops[indices[i]!]!, this.contract, visual, i * frameBytes));
+    return this.pool.infer({ ...base, visual_frames: visual, visual_type: 'UINT8', visual_keys: keys });
+  }
+
+  /** Pastes one frame's output onto `frame` (a copy of its background) and encodes it. */
+  private async compositeOne(bg: OpenBackgrounds, index: number, frame: Buffer, output: Float32Array | Uint8Array, offset: number, rows: OutputRows, size: number): Promise<Buffer> {
+    const plan = planFor(bg, index, size);
+    if (plan && output instanceof Uint8Array) pasteBytesIntoRgb(output, offset, rows, OUTPUT_ORDER, plan, frame, bg.width);
+    else if (plan) pasteIntoRgb(output as Float32Array, offset, OUTPUT_ORDER, plan, frame, bg.width);
     if (this.config.output.format === 'raw') return frame;
     return sharp(frame, { raw: { width: bg.width, height: bg.height, channels: 3 } })
       .jpeg({ quality: this.config.output.jpegQuality, chromaSubsampling: '4:2:0', optimiseCoding: false })
       .toBuffer();
   }
+}
+
+/** The paste plan of a background frame for outputs of `size`, made once. */
+function planFor(bg: OpenBackgrounds, index: number, size: number): PastePlan | undefined {
+  const key = `${index}/${size}`;
+  if (!bg.plans.has(key)) bg.plans.set(key, planPaste(bg.crops[index]!, size, bg.width, bg.height));
+  return bg.plans.get(key);
 }

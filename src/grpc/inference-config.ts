@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { isFile } from './file-kind.js';
+import { avatarFolders, isFile } from './file-kind.js';
 import { join } from 'node:path';
 import { CONTRACT_NAMES, type ContractName } from '../render/onnx/contracts.js';
 import { parseListenAddress, readYamlConfig, type ConfigReader } from './config-reader.js';
@@ -26,7 +26,13 @@ export interface InferenceConfig {
   readonly queueSize: number;
   readonly gpus: { readonly enabled: boolean; readonly count: number; readonly memoryGbPerGpu: number; readonly assignment: AssignmentStrategy };
   readonly onnx: { readonly useCuda: boolean; readonly cudaDeviceId: number; readonly libraryPath?: string };
-  readonly capacity: { readonly maxModelsPerDevice: number; readonly eviction: 'lru' | 'lfu'; readonly idleTimeoutMs: number };
+  readonly capacity: {
+    readonly maxModelsPerDevice: number;
+    readonly eviction: 'lru' | 'lfu';
+    readonly idleTimeoutMs: number;
+    /** Byte budget of visual tensors kept by visual_keys (0: none kept). */
+    readonly visualCacheBytes: number;
+  };
   readonly models: ReadonlyMap<string, InferenceModelConfig>;
   /** Folders of avatar folders whose models are registered by folder name (`models_dir`). */
   readonly modelsDirs: readonly string[];
@@ -64,7 +70,7 @@ export function readInferenceConfig(r: ConfigReader): InferenceConfig {
   r.known('server', ['port', 'max_message_size_mb', 'worker_count_per_gpu', 'queue_size']);
   r.known('gpus', ['enabled', 'count', 'memory_gb_per_gpu', 'assignment_strategy']);
   r.known('onnx', ['library_path', 'use_cuda', 'cuda_device_id']);
-  r.known('capacity', ['max_models_per_gpu', 'eviction_policy', 'idle_timeout_minutes']);
+  r.known('capacity', ['max_models_per_gpu', 'eviction_policy', 'idle_timeout_minutes', 'visual_cache_mb']);
   r.known('logging', ['level', 'log_inference_times']);
   const { host, port } = parseListenAddress(r, 'server.port', 50051);
   const models = new Map<string, InferenceModelConfig>();
@@ -94,6 +100,7 @@ export function readInferenceConfig(r: ConfigReader): InferenceConfig {
       maxModelsPerDevice: r.number('capacity.max_models_per_gpu', 1000, 1, 100_000),
       eviction: r.oneOf('capacity.eviction_policy', 'lfu', ['lru', 'lfu'] as const),
       idleTimeoutMs: r.number('capacity.idle_timeout_minutes', 60, 0, 525_600, false) * 60_000,
+      visualCacheBytes: r.number('capacity.visual_cache_mb', 2048, 0, 10_000_000) * MB,
     },
     models, modelsDirs,
     logging: { level: r.oneOf('logging.level', 'info', ['debug', 'info', 'warn', 'error'] as const) },
@@ -108,30 +115,22 @@ export function readInferenceConfig(r: ConfigReader): InferenceConfig {
  */
 export function discoverFolderModels(dirs: readonly string[]): Map<string, InferenceModelConfig> {
   const found = new Map<string, InferenceModelConfig>();
-  for (const dir of dirs) {
-    let names: string[] = [];
-    try {
-      names = readdirSync(dir);
-    } catch {
+  for (const { id, path: folder } of avatarFolders(dirs)) {
+    if (!MODEL_ID.test(id)) continue;
+    const declared = manifestModel(folder);
+    if (declared) {
+      found.set(id, declared);
       continue;
     }
-    for (const id of names) {
-      if (!MODEL_ID.test(id)) continue;
-      const declared = manifestModel(join(dir, id));
-      if (declared) {
-        found.set(id, declared);
-        continue;
-      }
-      const candidates = [join(dir, id, 'model.onnx'), join(dir, id, 'checkpoint', 'model_best.onnx')];
-      try {
-        const checkpoint = join(dir, id, 'checkpoint');
-        for (const f of readdirSync(checkpoint)) if (f.endsWith('.onnx') && !/audio/i.test(f)) candidates.push(join(checkpoint, f));
-      } catch {
-        // no checkpoint folder
-      }
-      const path = candidates.find((p) => isFile(p));
-      if (path && !found.has(id)) found.set(id, { path, contract: 'seed320', preload: false });
+    const checkpoint = join(folder, 'checkpoint');
+    const candidates = [join(folder, 'model.onnx'), join(checkpoint, 'model_best.onnx')];
+    try {
+      for (const f of readdirSync(checkpoint)) if (f.endsWith('.onnx') && !/audio/i.test(f)) candidates.push(join(checkpoint, f));
+    } catch {
+      // no checkpoint folder
     }
+    const path = candidates.find((p) => isFile(p));
+    if (path && !found.has(id)) found.set(id, { path, contract: 'seed320', preload: false });
   }
   return found;
 }

@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { WIDE_WINDOW_CHANNEL_OPTIONS } from './flow-control.js';
 import { channelCredentials, type ClientTlsConfig } from './tls.js';
-import { ServiceError, serviceDefinitions, withRawRequest, type InferBatchRequest, type InferBatchResponse, type InferenceHealth } from './proto-loading.js';
+import { ServiceError, VISUAL_CACHE_MISS, serviceDefinitions, withRawRequest, type InferBatchRequest, type InferBatchResponse, type InferenceHealth } from './proto-loading.js';
 
 /** How an InferencePool connects and balances. */
 export interface InferencePoolOptions {
@@ -102,7 +102,10 @@ export class InferencePool {
         return { ...response, url: endpoint.url };
       } catch (e) {
         const err = e as grpc.ServiceError;
-        if (!SERVER_DOWN.has(err.code)) throw new ServiceError(err.code, `inference server ${endpoint.url}: ${err.details || err.message}`);
+        if (!SERVER_DOWN.has(err.code)) {
+          const miss = err.metadata?.get(VISUAL_CACHE_MISS)[0];
+          throw new ServiceError(err.code, `inference server ${endpoint.url}: ${err.details || err.message}`, miss === undefined ? {} : { [VISUAL_CACHE_MISS]: String(miss) });
+        }
         endpoint.healthy = false;
         endpoint.lastError = `${grpc.status[err.code]}: ${err.details || err.message}`;
         lastError = `${endpoint.url}: ${endpoint.lastError}`;

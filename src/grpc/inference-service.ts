@@ -6,7 +6,10 @@ import { ModelRegistry, type Device } from './model-registry.js';
 import { SERVICE_VERSION, ServiceError, serviceDefinitions, type InferBatchRequest, type InferBatchResponse, type InferenceHealth } from './proto-loading.js';
 import { grpcHandler } from './handler.js';
 import { serverCredentials } from './tls.js';
-import { float32View } from './tensor-bytes.js';
+import { outputBytes } from './tensor-bytes.js';
+import { batchTensors } from './batch-tensors.js';
+import { VisualCache } from './visual-cache.js';
+import { contractByName } from '../render/onnx/contracts.js';
 import { widenServerFlowControl } from './flow-control.js';
 
 /** Largest batch one request may carry. */
@@ -17,6 +20,8 @@ export interface InferenceService {
   readonly port: number;
   readonly registry: ModelRegistry;
   readonly queue: AdmissionQueue;
+  /** Visual tensors kept by visual_keys. */
+  readonly visualCache: VisualCache;
   readonly devices: readonly Device[];
   /** Start-up banner lines (what was loaded). */
   readonly banner: string;
@@ -44,10 +49,11 @@ export async function startInferenceService(config: InferenceConfig): Promise<In
   });
   const preloaded = await registry.preload();
   const queue = new AdmissionQueue(config.workersPerDevice, config.queueSize);
+  const visualCache = new VisualCache(config.capacity.visualCacheBytes, config.capacity.eviction);
   const server = new grpc.Server({ 'grpc.max_receive_message_length': config.maxMessageBytes, 'grpc.max_send_message_length': config.maxMessageBytes });
   const gpuCount = devices.filter((d) => d.provider === 'cuda').length;
   server.addService(serviceDefinitions().inference.service, {
-    InferBatch: grpcHandler((request: InferBatchRequest) => inferBatch(request, registry, queue)),
+    InferBatch: grpcHandler((request: InferBatchRequest) => inferBatch(request, registry, queue, visualCache)),
     Health: grpcHandler((): Promise<InferenceHealth> => Promise.resolve({
       healthy: true, gpu_count: gpuCount, loaded_models: registry.loaded, max_models: registry.capacity,
       version: SERVICE_VERSION, queued_requests: queue.queued, registered_models: registry.registered,
@@ -63,6 +69,7 @@ export async function startInferenceService(config: InferenceConfig): Promise<In
     `  workers          ${config.workersPerDevice} per device, queue ${config.queueSize}`,
     `  models           ${models.size} registered, ${preloaded} preloaded, at most ${config.capacity.maxModelsPerDevice} per device (${config.capacity.eviction.toUpperCase()} eviction${config.capacity.idleTimeoutMs ? `, idle unload after ${config.capacity.idleTimeoutMs / 60000} min` : ''})`,
     ...devices.map((d) => `  ${d.provider === 'cuda' ? `GPU ${d.id}` : 'CPU'}: ${d.models.size} models loaded`),
+    `  visual cache     ${config.capacity.visualCacheBytes ? `${Math.round(config.capacity.visualCacheBytes / 1048576)} MB (visual_keys)` : 'off'}`,
     `  max message      ${Math.round(config.maxMessageBytes / 1048576)} MB`,
     `  TLS              ${config.tls ? `on${config.tls.clientCaFile ? ' (client certificates required)' : ''}` : 'off'}`,
     ...(note ? [`  note: ${note}`] : []),
@@ -72,7 +79,7 @@ export async function startInferenceService(config: InferenceConfig): Promise<In
     '='.repeat(80),
   ];
   return {
-    port, registry, queue, devices, banner: `${lines.join('\n')}\n`,
+    port, registry, queue, visualCache, devices, banner: `${lines.join('\n')}\n`,
     close: async () => {
       await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
       server.forceShutdown();
@@ -88,11 +95,13 @@ export function bind(server: grpc.Server, address: string, credentials: grpc.Ser
   });
 }
 
-async function inferBatch(request: InferBatchRequest, registry: ModelRegistry, queue: AdmissionQueue): Promise<InferBatchResponse> {
+async function inferBatch(request: InferBatchRequest, registry: ModelRegistry, queue: AdmissionQueue, cache: VisualCache): Promise<InferBatchResponse> {
   const { model_id: id, batch_size: n } = request;
   if (!id) throw new ServiceError(grpc.status.INVALID_ARGUMENT, 'model_id is empty');
   if (!Number.isInteger(n) || n < 1 || n > MAX_BATCH) throw new ServiceError(grpc.status.INVALID_ARGUMENT, `batch_size must be 1 to ${MAX_BATCH}, got ${n}`);
-  const { contract } = registry.config(id);
+  const contract = contractByName(registry.config(id).contract);
+  // Checked and converted before a model is loaded or a queue place taken: bad input costs neither.
+  const { visual, audio, outputType, outputFirstRow, convertMs } = batchTensors(request, contract, cache);
   const place = queue.reserve();
   const queuedAt = performance.now();
   let lease;
@@ -105,23 +114,6 @@ async function inferBatch(request: InferBatchRequest, registry: ModelRegistry, q
   try {
     const { model, device } = lease;
     const s = model.contract.size;
-    const visualFloats = n * 6 * s * s;
-    const audioShape = model.contract.audioShape;
-    const audioFloats = audioShape.reduce((a, b) => a * b, 1);
-    if (request.visual_frames.length !== visualFloats * 4) {
-      throw new ServiceError(grpc.status.INVALID_ARGUMENT, `visual_frames has ${request.visual_frames.length} bytes; batch_size ${n} of [6, ${s}, ${s}] float32 (contract ${contract}) needs ${visualFloats * 4}`);
-    }
-    const audioBytes = request.audio_features.length;
-    if (audioBytes !== n * audioFloats * 4 && audioBytes !== audioFloats * 4) {
-      throw new ServiceError(grpc.status.INVALID_ARGUMENT, `audio_features has ${audioBytes} bytes; expected [${audioShape.join(', ')}] float32 for the whole batch (${audioFloats * 4}) or one per frame (${n * audioFloats * 4})`);
-    }
-    const visual = float32View(request.visual_frames);
-    let audio = float32View(request.audio_features);
-    if (audio.length !== n * audioFloats) {
-      const one = audio;
-      audio = new Float32Array(n * audioFloats);
-      for (let i = 0; i < n; i++) audio.set(one, i * audioFloats);
-    }
     device.active++;
     try {
       return await queue.run(device.id, async () => {
@@ -132,16 +124,18 @@ async function inferBatch(request: InferBatchRequest, registry: ModelRegistry, q
         const t0 = performance.now();
         let out;
         try {
-          out = await model.session.run({ [model.visualInput]: tensor(visual, [n, 6, s, s]), [model.audioInput]: tensor(audio, [n, ...audioShape]) });
+          out = await model.session.run({ [model.visualInput]: tensor(visual, [n, 6, s, s]), [model.audioInput]: tensor(audio, [n, ...model.contract.audioShape]) });
         } catch (e) {
           throw new ServiceError(grpc.status.INTERNAL, `model "${id}" failed on a batch of ${n}: ${(e as Error).message.split('\n')[0]}`);
         }
         const inferMs = performance.now() - t0;
         const raw = out[model.output]!.data as Float32Array | Uint16Array;
         const data = raw instanceof Uint16Array ? fromFloat16(raw) : raw;
+        const t1 = performance.now();
+        const outputs = outputBytes(data, n, s, outputFirstRow, outputType);
         return {
-          success: true, error: '', outputs: Buffer.from(data.buffer, data.byteOffset, data.byteLength),
-          gpu_id: device.id, inference_time_ms: inferMs, output_size: s, queue_time_ms: queueMs,
+          success: true, error: '', outputs, gpu_id: device.id, inference_time_ms: inferMs, output_size: s, queue_time_ms: queueMs,
+          output_type: outputType, output_first_row: outputFirstRow, convert_time_ms: convertMs + performance.now() - t1,
         };
       });
     } finally {

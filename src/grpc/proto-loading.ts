@@ -55,13 +55,21 @@ export function withRawRequest(service: grpc.ServiceDefinition, method: string):
   };
 }
 
-/** Seed 002's CompositeBatchRequest (field names as on the wire). */
+/** Element type of a tensor sent as bytes (the protos' TensorType; FLOAT32 when absent). */
+export type TensorType = 'FLOAT32' | 'UINT8' | 'FLOAT16';
+
+/** The TensorType names, in enum order. */
+export const TENSOR_TYPES: readonly TensorType[] = ['FLOAT32', 'UINT8', 'FLOAT16'];
+
+/** Seed 002's CompositeBatchRequest (field names as on the wire), with the optional additions. */
 export interface CompositeBatchRequest {
   model_id: string;
   visual_frames: Buffer;
   audio_features: Buffer;
   batch_size: number;
   start_frame_idx: number;
+  visual_type?: TensorType;
+  visual_keys?: string[];
 }
 
 /** Seed 002's CompositeBatchResponse. */
@@ -94,12 +102,16 @@ export interface CompositedFrame {
   composite_time_ms: number;
 }
 
-/** InferenceService.InferBatch request. */
+/** InferenceService.InferBatch request, with the optional additions. */
 export interface InferBatchRequest {
   model_id: string;
   visual_frames: Buffer;
   audio_features: Buffer;
   batch_size: number;
+  visual_type?: TensorType;
+  visual_keys?: string[];
+  output_type?: TensorType;
+  output_first_row?: number;
 }
 
 /** InferenceService.InferBatch response. */
@@ -111,6 +123,9 @@ export interface InferBatchResponse {
   inference_time_ms: number;
   output_size: number;
   queue_time_ms: number;
+  output_type: TensorType;
+  convert_time_ms: number;
+  output_first_row: number;
 }
 
 /** InferenceService.Health response. */
@@ -124,16 +139,23 @@ export interface InferenceHealth {
   registered_models: number;
 }
 
-/** A gRPC error with a status code, as services throw and clients receive them. */
+/** Trailing metadata key of a call that named visual_keys the inference server does not hold. */
+export const VISUAL_CACHE_MISS = 'visual-cache-miss';
+
+/** A gRPC error with a status code (and trailing metadata), as services throw and clients receive them. */
 export class ServiceError extends Error {
-  constructor(readonly code: grpc.status, message: string) {
+  constructor(readonly code: grpc.status, message: string, readonly trailers: Readonly<Record<string, string>> = {}) {
     super(message);
     this.name = 'ServiceError';
   }
 
   /** The form grpc-js sends back to the caller. */
   toGrpc(): Partial<grpc.StatusObject> {
-    return { code: this.code, details: this.message };
+    const keys = Object.keys(this.trailers);
+    if (keys.length === 0) return { code: this.code, details: this.message };
+    const metadata = new grpc.Metadata();
+    for (const k of keys) metadata.set(k, this.trailers[k]!);
+    return { code: this.code, details: this.message, metadata };
   }
 }
 

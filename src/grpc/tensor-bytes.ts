@@ -1,3 +1,5 @@
+import type { TensorType } from './proto-loading.js';
+
 /**
  * A float32 (little-endian) view of received bytes: no copy when the bytes are 4-byte
  * aligned in their buffer, else one copy (protobuf may hand out unaligned slices).
@@ -12,4 +14,66 @@ export function float32View(bytes: Uint8Array): Float32Array {
 /** The bytes of a float32 array, without a copy. */
 export function float32Bytes(values: Float32Array): Buffer {
   return Buffer.from(values.buffer, values.byteOffset, values.byteLength);
+}
+
+/** Bytes per value of a tensor type. */
+export function bytesPerValue(type: TensorType): number {
+  return type === 'FLOAT32' ? 4 : type === 'FLOAT16' ? 2 : 1;
+}
+
+/** UINT8 value v as the float v / 255, for every byte value. */
+const UNIT_OF_BYTE = Float32Array.from({ length: 256 }, (_, v) => v / 255);
+
+let halfTable: Float32Array | undefined;
+
+/** Every IEEE half as float32 (256 KB, made on first use). */
+function halfToFloat(): Float32Array {
+  if (halfTable) return halfTable;
+  halfTable = new Float32Array(65536);
+  for (let h = 0; h < 65536; h++) {
+    const sign = h & 0x8000 ? -1 : 1;
+    const exp = (h >> 10) & 0x1f;
+    const mant = h & 0x3ff;
+    halfTable[h] = exp === 0 ? sign * mant * 2 ** -24 : exp === 31 ? (mant ? NaN : sign * Infinity) : sign * (1 + mant / 1024) * 2 ** (exp - 15);
+  }
+  return halfTable;
+}
+
+/** Writes the values of `bytes` (a tensor of `type`) as float32 into `out` from `offset`. */
+export function decodeInto(bytes: Uint8Array, type: TensorType, out: Float32Array, offset: number): void {
+  if (type === 'FLOAT32') {
+    out.set(float32View(bytes), offset);
+  } else if (type === 'UINT8') {
+    const n = bytes.length;
+    for (let i = 0; i < n; i++) out[offset + i] = UNIT_OF_BYTE[bytes[i]!]!;
+  } else {
+    const table = halfToFloat();
+    const n = bytes.length >> 1;
+    for (let i = 0; i < n; i++) out[offset + i] = table[bytes[2 * i]! | (bytes[2 * i + 1]! << 8)]!;
+  }
+}
+
+/**
+ * A model output [n, 3, size, size] (0..1) as the bytes a caller asked for: FLOAT32 or
+ * UINT8 (round(clamp(v, 0, 1) * 255)), rows firstRow..size-1 of each plane only.
+ */
+export function outputBytes(values: Float32Array, n: number, size: number, firstRow: number, type: 'FLOAT32' | 'UINT8'): Buffer {
+  if (type === 'FLOAT32' && firstRow === 0) return float32Bytes(values);
+  const plane = size * size;
+  const kept = (size - firstRow) * size;
+  if (type === 'FLOAT32') {
+    const out = new Float32Array(n * 3 * kept);
+    for (let k = 0; k < n * 3; k++) out.set(values.subarray(k * plane + firstRow * size, (k + 1) * plane), k * kept);
+    return float32Bytes(out);
+  }
+  const out = Buffer.allocUnsafe(n * 3 * kept);
+  for (let k = 0; k < n * 3; k++) {
+    const from = k * plane + firstRow * size;
+    const at = k * kept - from;
+    for (let i = from; i < from + kept; i++) {
+      const v = values[i]! * 255 + 0.5;
+      out[at + i] = v <= 0 ? 0 : v >= 255 ? 255 : v; // a typed-array store truncates: v + 0.5 rounds (NaN stores 0)
+    }
+  }
+  return out;
 }

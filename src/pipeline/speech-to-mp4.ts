@@ -32,6 +32,8 @@ export interface SpeechToMp4Options {
    * across segments rendered apart.
    */
   readonly startFrame?: number;
+  /** Niceness of the encoder above this process's (batch work beside live sessions yields to them). */
+  readonly encoderNiceness?: number;
 }
 
 /** Figures of one rendered video. Rendering and encoding overlap. */
@@ -78,7 +80,7 @@ export async function speechToMp4(options: SpeechToMp4Options): Promise<SpeechTo
   const format = { width: renderer.width, height: renderer.height, fps, sampleRate: parts[0]!.sampleRate };
   const output = options.output;
   const opened: Promise<VideoSink> = typeof output === 'string'
-    ? Mp4FileWriter.open({ path: resolve(output), ...format, encoder: options.encoder })
+    ? Mp4FileWriter.open({ path: resolve(output), ...format, encoder: options.encoder, ...(options.encoderNiceness ? { niceness: options.encoderNiceness } : {}) })
     : output(format);
   const writer = await opened.catch(async (e: unknown) => {
     await steps.return(undefined);

@@ -72,6 +72,8 @@ export async function startSpeechStream(
     renderers: RendererLender; tts: TtsProvider; encoder: Promise<H264Encoder>; signal: AbortSignal; onFrames?: (n: number) => void;
     /** Fastest rendering allowed now, as a multiple of real time, after the head start (default 4). */
     maxSpeed?: () => number;
+    /** Video rendered at full speed before `maxSpeed` applies, ms (default 2000). */
+    headStartMs?: number;
   },
 ): Promise<StartedStream> {
   const started = performance.now();
@@ -109,7 +111,7 @@ export async function startSpeechStream(
   // times real time only takes the CPU from live sessions. The allowance of video grows at
   // the speed allowed at each moment, so a stream slows while sessions are live and speeds
   // up again when they end.
-  let allowedMs = STREAM_HEAD_START_MS;
+  let allowedMs = deps.headStartMs ?? STREAM_HEAD_START_MS;
   let lastPacedAt: number | undefined;
   const pace = async (frameIndex: number) => {
     const frameMs = (frameIndex * 1000) / request.fps;

@@ -36,6 +36,7 @@ import { ServerMetrics } from './metrics.js';
 import { MemoryRateLimiter, RedisRateLimiter } from './rate-limit.js';
 import { DEFAULT_MAX_STAGES, RendererCache } from '../pipeline/realtime/avatar-stage.js';
 import { PainterThreads } from '../pipeline/realtime/painter-threads.js';
+import { loadLanguageDetector } from '../tts/language.js';
 import { registerAvatarRoutes } from './routes/avatars.js';
 import { registerGenerateRoutes } from './routes/generate.js';
 import { registerRealtimeRoute } from './routes/realtime.js';
@@ -212,6 +213,7 @@ export async function createAvatarServer(options: AvatarServerOptions): Promise<
       return { host: config.host, port, url: `http://${shownHost}:${port}` };
     },
     async warmUp() {
+      loadLanguageDetector();
       const tts = context.tts;
       await tts.warmUp?.();
       // Enough sentences that every engine of a pool has compiled its hot paths.

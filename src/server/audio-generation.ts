@@ -13,6 +13,8 @@ export interface AudioGenerateRequest {
   readonly width?: number;
   readonly height?: number;
   readonly encoder?: string;
+  /** Niceness of the encoder above this process's. */
+  readonly encoderNiceness?: number;
 }
 
 /** Figures of an audio-driven render (the same meaning as `say`'s). */
@@ -36,6 +38,7 @@ export async function renderAudioToMp4(request: AudioGenerateRequest, catalog: A
   const rendered = await speechToMp4({
     speech: (async function* () { yield audio; })(),
     arrival: 'whole', renderer, encoder, fps: request.fps, output: request.output, signal,
+    ...(request.encoderNiceness ? { encoderNiceness: request.encoderNiceness } : {}),
     onFrame: (frames) => { if (frames % 25 === 0) progress((0.95 * frames) / expectedFrames); },
   });
   return { encoder: encoder.name, width: renderer.width, height: renderer.height, fps: request.fps, frames: rendered.frames, audioS, totalMs: performance.now() - started };

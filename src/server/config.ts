@@ -50,6 +50,12 @@ export interface ServerConfig {
   readonly tts: string;
   /** Forced H.264 encoder; undefined = fastest that works here. */
   readonly encoder: string | undefined;
+  /**
+   * Where encoder processes are started from: `spawner`, a small process beside the server
+   * (starting a child from the large server process stalls its event loop, and with it every
+   * live session, until the child runs), or `direct`, from the server process itself.
+   */
+  readonly encoderSpawn: 'spawner' | 'direct';
   readonly apiKeys: readonly ApiKeyConfig[];
   /** Owner tenant of avatars; avatars not listed are shared by all tenants. */
   readonly avatarTenants: Readonly<Record<string, string>>;
@@ -104,7 +110,7 @@ function defaultPaintThreads(): number {
 
 /** Defaults: what a developer gets from `avatar serve` with no configuration. */
 export const DEFAULT_CONFIG: ServerConfig = {
-  host: '127.0.0.1', port: 8000, dataDir: './avatar-data', tts: 'espeak', encoder: undefined,
+  host: '127.0.0.1', port: 8000, dataDir: './avatar-data', tts: 'espeak', encoder: undefined, encoderSpawn: 'spawner',
   apiKeys: [], avatarTenants: {}, signingSecret: undefined,
   jobConcurrency: 1, retentionMs: 7 * 24 * 3600 * 1000, urlExpiryMs: 24 * 3600 * 1000,
   realtime: { fps: 25, size: 512, jpegQuality: 80, paintThreads: defaultPaintThreads() },
@@ -148,7 +154,7 @@ export async function loadServerConfig(sources: ConfigSources = {}): Promise<Ser
   const fromEnv: Raw = {};
   const envMap: [string, string][] = [
     ['AVATAR_HOST', 'host'], ['AVATAR_PORT', 'port'], ['AVATAR_DATA_DIR', 'dataDir'], ['AVATAR_TTS', 'tts'],
-    ['AVATAR_ENCODER', 'encoder'], ['AVATAR_SIGNING_SECRET', 'signingSecret'], ['AVATAR_JOB_CONCURRENCY', 'jobConcurrency'],
+    ['AVATAR_ENCODER', 'encoder'], ['AVATAR_ENCODER_SPAWN', 'encoderSpawn'], ['AVATAR_SIGNING_SECRET', 'signingSecret'], ['AVATAR_JOB_CONCURRENCY', 'jobConcurrency'],
     ['AVATAR_LOG_LEVEL', 'logLevel'], ['AVATAR_LOG_FORMAT', 'logFormat'], ['AVATAR_SHUTDOWN_GRACE_SECONDS', 'shutdownGraceSeconds'],
   ];
   for (const [name, key] of envMap) if (env[name]) fromEnv[key] = env[name];
@@ -179,7 +185,7 @@ function asRaw(v: unknown): Raw {
 }
 
 const KNOWN_KEYS = new Set([
-  'host', 'port', 'dataDir', 'tts', 'encoder', 'apiKeys', 'avatarTenants', 'signingSecret', 'jobConcurrency',
+  'host', 'port', 'dataDir', 'tts', 'encoder', 'encoderSpawn', 'apiKeys', 'avatarTenants', 'signingSecret', 'jobConcurrency',
   'retentionDays', 'urlExpiryHours', 'realtime', 'limits', 'logLevel', 'logFormat', 'shutdownGraceSeconds', 'corsOrigins', 'webrtc', 'redis',
 ]);
 
@@ -229,6 +235,8 @@ export function validateConfig(raw: Raw): ServerConfig {
   if (!['espeak', 'openai'].includes(tts)) problems.push(`tts must be espeak or openai, got "${tts}"`);
   const logLevel = str(raw.logLevel, 'logLevel', d.logLevel)!;
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) problems.push(`logLevel must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+  const encoderSpawn = str(raw.encoderSpawn, 'encoderSpawn', d.encoderSpawn)!;
+  if (encoderSpawn !== 'spawner' && encoderSpawn !== 'direct') problems.push(`encoderSpawn must be spawner or direct, got "${encoderSpawn}"`);
   const logFormat = str(raw.logFormat, 'logFormat', d.logFormat)!;
   if (!['auto', 'json', 'pretty'].includes(logFormat)) problems.push(`logFormat must be auto, json or pretty, got "${logFormat}"`);
   const corsOrigins: string[] = [];
@@ -279,6 +287,7 @@ export function validateConfig(raw: Raw): ServerConfig {
     dataDir: resolve(str(raw.dataDir, 'dataDir', d.dataDir)!),
     tts,
     encoder: str(raw.encoder, 'encoder', undefined),
+    encoderSpawn: encoderSpawn === 'direct' ? 'direct' : 'spawner',
     apiKeys,
     avatarTenants,
     signingSecret: str(raw.signingSecret, 'signingSecret', undefined),

@@ -12,6 +12,9 @@ import type { GenerateRequest } from './request-checks.js';
 /** The kind of a job that renders one MP4. */
 export const GENERATE_JOB = 'generate';
 
+/** Jobs are batch work: their encoders yield the CPU to realtime sessions and streams. */
+export const JOB_ENCODER_NICENESS = 10;
+
 /** What a generate job renders: text (`speech`) or a stored recording (`audio`), into `output`. */
 export interface GeneratePayload {
   readonly speech?: Omit<GenerateRequest, 'async'>;
@@ -71,6 +74,7 @@ async function renderGenerate(deps: RenderJobDeps, job: RunningJob, payload: Gen
       audioPath: upload, output, avatar: a.avatar, fps: a.fps,
       ...(a.width ? { width: a.width, height: a.height } : {}),
       ...(deps.encoder ? { encoder: deps.encoder } : {}),
+      encoderNiceness: JOB_ENCODER_NICENESS,
     }, deps.catalog, signal, progress);
   }
   const req = payload.speech;
@@ -80,7 +84,7 @@ async function renderGenerate(deps: RenderJobDeps, job: RunningJob, payload: Gen
     ...(req.width ? { size: `${req.width}x${req.height}` } : {}),
     ...(req.voice ? { voice: req.voice } : {}),
     ...(deps.encoder ? { encoder: deps.encoder } : {}),
-    tts: deps.tts, signal,
+    tts: deps.tts, signal, encoderNiceness: JOB_ENCODER_NICENESS,
     onProgress: (p) => progress(p.sentences ? (0.95 * p.sentencesDone) / p.sentences : 0),
   });
   deps.metrics?.ttsLatency.observe(result.ttsMs, { encoder: result.encoder });

@@ -7,7 +7,7 @@ import { chooseEncoder } from '../encode/encoder-probe.js';
 import { ffmpegErrorTail, runFfmpeg } from '../encode/ffmpeg.js';
 import { speechToMp4 } from '../pipeline/speech-to-mp4.js';
 import type { JobHandlers } from '../queue/job-queue.js';
-import type { RenderJobDeps } from './render-jobs.js';
+import { JOB_ENCODER_NICENESS, type RenderJobDeps } from './render-jobs.js';
 import type { GenerateRequest } from './request-checks.js';
 
 /** Job kinds of a segmented generation: plan (speech, split), one render per segment, assemble. */
@@ -96,7 +96,7 @@ export function segmentedJobHandlers(deps: RenderJobDeps, scheduler: SegmentSche
       const expected = parts.reduce((n, s) => n + s.pcm.length, 0) * p.fps / parts[0]!.sampleRate;
       const rendered = await speechToMp4({
         speech: (async function* () { yield* parts; })(), arrival: 'pieces', renderer, encoder, fps: p.fps,
-        output: join(folder, `${p.index}.mp4`), signal, startFrame: p.startFrame,
+        output: join(folder, `${p.index}.mp4`), signal, startFrame: p.startFrame, encoderNiceness: JOB_ENCODER_NICENESS,
         onFrame: (n) => { if (n % 25 === 0) progress(n / expected); },
       });
       deps.metrics?.countFrames(rendered.frames, { kind: 'mp4' });

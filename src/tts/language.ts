@@ -80,6 +80,14 @@ function tinyld(): Detector {
 }
 
 /**
+ * Loads the detector's models now (~150-500 ms of synchronous work): a server does it
+ * before it listens, so the first text that needs them does not stall live sessions.
+ */
+export function loadLanguageDetector(): void {
+  tinyld();
+}
+
+/**
  * Guesses the language of a text: the script when only one language writes it (Hangul,
  * kana, Han, Greek, Thai, ...), else the tinyld detector; a language the TTS does not
  * speak, or no answer, falls back to the script's commonest language (English for Latin).

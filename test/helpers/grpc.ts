@@ -38,6 +38,8 @@ export function seedRequest(modelId: string, batch: number, start = 0, seed = 1)
 export interface CallError {
   readonly code: grpc.status;
   readonly details: string;
+  /** Trailing metadata, first value of each key. */
+  readonly trailers: Readonly<Record<string, string>>;
 }
 
 /** A client of either service with a promise-returning unary call. */
@@ -62,7 +64,8 @@ export class TestClient {
       await this.call(method, request, timeoutMs);
     } catch (e) {
       const err = e as grpc.ServiceError;
-      return { code: err.code, details: err.details };
+      const trailers = Object.fromEntries(Object.entries(err.metadata?.getMap() ?? {}).map(([k, v]) => [k, String(v)]));
+      return { code: err.code, details: err.details, trailers };
     }
     throw new Error(`${method} succeeded where an error was expected`);
   }

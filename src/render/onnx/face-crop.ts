@@ -42,6 +42,27 @@ export function maskBox(contract: ModelContract): readonly [number, number, numb
   return contract.mask === 'lower-half' ? [0, 0.5, 1, 1] : [0.03, 0.03, 0.94, 0.91];
 }
 
+/** Where one frame's visual input lies: the start of its masked and reference halves, the plane of red, green and blue, the mask box in crop pixels. */
+export interface VisualLayout {
+  readonly plane: number;
+  readonly masked: number;
+  readonly reference: number;
+  readonly rgb: readonly [number, number, number];
+  readonly mask: readonly [number, number, number, number];
+}
+
+/** The layout of a contract's visual input for the frame at `offset`. */
+export function visualLayout(contract: ModelContract, offset: number): VisualLayout {
+  const s = contract.size;
+  const plane = s * s;
+  const maskedFirst = contract.halves === 'masked-first';
+  return {
+    plane, masked: offset + (maskedFirst ? 0 : 3 * plane), reference: offset + (maskedFirst ? 3 * plane : 0),
+    rgb: contract.channelOrder === 'bgr' ? [2, 1, 0] : [0, 1, 2],
+    mask: maskBox(contract).map((f) => f * s) as [number, number, number, number],
+  };
+}
+
 /**
  * Writes one frame's visual input (6 x size x size, 0..1) into `out` at `offset`: the face
  * crop of an I420 frame resampled bilinearly, as the masked and reference halves in the
@@ -51,12 +72,7 @@ export function writeVisualInput(
   i420: Uint8Array, width: number, height: number, crop: SquareCrop, contract: ModelContract, out: Float32Array, offset: number,
 ): void {
   const s = contract.size;
-  const plane = s * s;
-  const maskedFirst = contract.halves === 'masked-first';
-  const masked = offset + (maskedFirst ? 0 : 3 * plane);
-  const reference = offset + (maskedFirst ? 3 * plane : 0);
-  const [r, g, b] = (contract.channelOrder === 'bgr' ? [2, 1, 0] : [0, 1, 2]) as [number, number, number];
-  const [mx1, my1, mx2, my2] = maskBox(contract).map((f) => f * s) as [number, number, number, number];
+  const { plane, masked, reference, rgb: [r, g, b], mask: [mx1, my1, mx2, my2] } = visualLayout(contract, offset);
   const cw = width >> 1;
   const uBase = width * height;
   const vBase = uBase + cw * (height >> 1);

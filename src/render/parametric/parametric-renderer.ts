@@ -34,7 +34,7 @@ export class ParametricRenderer implements Renderer {
     this.width = width;
     this.height = height;
     this.layout = new FaceLayout(width, height);
-    this.base = paintBase(this.layout);
+    this.base = sharedBase(this.layout, width, height);
     this.mouth = new MouthPainter(this.layout);
     this.eyes = [new EyePainter(this.layout, -1), new EyePainter(this.layout, 1)];
     this.idle = new IdleMotion(this.layout.scale, options.seed);
@@ -73,6 +73,26 @@ export class ParametricRenderer implements Renderer {
     };
     return { width, height, data: out, ptsMs: frame.ptsMs, release };
   }
+}
+
+/**
+ * Painted static pictures by size, shared by every renderer of that size (no one writes
+ * into them): painting one takes ~100 ms of the event loop, which a server would otherwise
+ * spend again for each stream's renderer while live sessions wait.
+ */
+const BASES = new Map<string, Uint8Array>();
+/** Sizes kept; the least recently built goes first. */
+const MAX_BASES = 8;
+
+function sharedBase(layout: FaceLayout, width: number, height: number): Uint8Array {
+  const key = `${width}x${height}`;
+  let base = BASES.get(key);
+  if (!base) {
+    base = paintBase(layout);
+    if (BASES.size >= MAX_BASES) BASES.delete(BASES.keys().next().value!);
+    BASES.set(key, base);
+  }
+  return base;
 }
 
 /** Frames kept for reuse once consumers release them. */

@@ -12,6 +12,13 @@ const TOP_SHARE = 0.55;
 const JAW_INSET = 0.9;
 /** The chin of the pasted area lies this share of the nose-to-chin height below the lower chin. */
 const CHIN_MARGIN = 0;
+/**
+ * The mouth zone (where the donor shows unchanged), in mouth widths: half-width, half-height,
+ * and how far its centre lies below the lip corners (a wide-open mouth opens downwards).
+ */
+const ZONE_WIDTH = 0.62;
+const ZONE_HEIGHT = 0.55;
+const ZONE_BELOW = 0.15;
 /** Jaw points (of 21) round the chin, which follow the jaw down when the mouth opens. */
 const CHIN_POINTS = [5, 15] as const;
 
@@ -65,10 +72,13 @@ export function facePaste(b: FrameMouth, s: FrameMouth): FacePaste {
       outline[i + 1] = nby + (outline[i + 1]! - nby) * (1 - (1 - JAW_INSET) / 3);
     }
   }
+  // The donor shows as it is over the lips and whatever an open mouth shows between them.
+  const zoneDown = ZONE_BELOW * b.width;
   return {
     toSource, polygons: [jaw, donorJaw],
     clip: { x: ex + TOP_SHARE * (nbx - ex), y: ey + TOP_SHARE * (nby - ey), nx, ny },
     feather: Math.max(3, 0.18 * b.width),
+    mouthZone: { cx: b.cx + nx * zoneDown, cy: b.cy + ny * zoneDown, rx: ZONE_WIDTH * b.width, ry: ZONE_HEIGHT * b.width, nx, ny },
   };
 }
 

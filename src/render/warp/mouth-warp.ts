@@ -11,6 +11,8 @@ export interface WarpGeometry extends LipLines {
   /** Bottom of the nose and of the chin: the warp fades out above and below them. */
   readonly noseY: number;
   readonly chinY: number;
+  /** x of the bottom of the nose (default: the mouth centre's). */
+  readonly noseX?: number;
 }
 
 /** How the mouth should look in one frame, in pixels (from MouthParams). */
@@ -42,16 +44,29 @@ const INTERIOR_EDGE = 2.5;
  * belongs to, so real teeth stay and the drawing fills only the new gap. The displacement fades smoothly to
  * zero towards the nose, past the chin and beside the corners, so no seam or box shows.
  * Backward mapping with bilinear sampling; cost is proportional to the mouth region only.
+ *
+ * All of this happens in the mouth's own frame: "down" is across the line through the lip
+ * corners, so a tilted head opens its mouth along its own axis (in image rows, the lips of
+ * a tilted face cross the nose and chin levels, and the opening would cut through a lip).
  */
 export class MouthWarp {
   private readonly seam: Float32Array;
   private readonly x0: number;
   private readonly halfWidth: number;
+  /** The geometry in the mouth's frame: rotated about the mouth centre so the lip corners are level. */
+  private readonly geometry: WarpGeometry;
+  private readonly cos: number;
+  private readonly sin: number;
 
   constructor(
-    private readonly geometry: WarpGeometry, readonly frameWidth: number, readonly frameHeight: number,
+    image: WarpGeometry, readonly frameWidth: number, readonly frameHeight: number,
     private readonly colours: MouthColours = DEFAULT_COLOURS,
   ) {
+    const angle = mouthAngle(image);
+    this.cos = Math.cos(angle);
+    this.sin = Math.sin(angle);
+    const geometry = this.toMouthFrame(image);
+    this.geometry = geometry;
     this.halfWidth = Math.max(4, geometry.width / 2);
     this.x0 = Math.floor(geometry.cx - 2 * this.halfWidth);
     const span = Math.ceil(4 * this.halfWidth) + 2;
@@ -64,14 +79,47 @@ export class MouthWarp {
     }
   }
 
-  /** Pixel rectangle the warp can touch for a pose: [x0, y0, x1, y1). */
+  /** Pixel rectangle (image rows and columns) the warp can touch for a pose: [x0, y0, x1, y1). */
   bounds(pose: WarpPose): [number, number, number, number] {
+    const [lx0, ly0, lx1, ly1] = this.mouthFrameBounds(pose);
+    const corners = [[lx0, ly0], [lx1, ly0], [lx0, ly1], [lx1, ly1]].map(([x, y]) => this.toImage(x!, y!));
+    const xs = corners.map((c) => c[0]);
+    const ys = corners.map((c) => c[1]);
+    return [
+      Math.max(0, Math.floor(Math.min(...xs))), Math.max(0, Math.floor(Math.min(...ys))),
+      Math.min(this.frameWidth, Math.ceil(Math.max(...xs)) + 1), Math.min(this.frameHeight, Math.ceil(Math.max(...ys)) + 1),
+    ];
+  }
+
+  /** The region the warp moves, in the mouth's frame: [x0, y0, x1, y1). */
+  private mouthFrameBounds(pose: WarpPose): [number, number, number, number] {
     const g = this.geometry;
     const below = (g.chinY - g.cy) * 0.6 + pose.lowerDrop;
-    return [
-      Math.max(0, this.x0), Math.max(0, Math.floor(g.noseY)),
-      Math.min(this.frameWidth, this.x0 + this.seam.length), Math.min(this.frameHeight, Math.ceil(g.chinY + below)),
-    ];
+    return [this.x0, g.noseY, this.x0 + this.seam.length, g.chinY + below];
+  }
+
+  /** Image point to the mouth's frame (rotation about the mouth centre). */
+  private toMouthFrame(g: WarpGeometry): WarpGeometry {
+    const move = (line: readonly Point[]) => line.map(([x, y]) => this.rotate(x, y, g.cx, g.cy, -1));
+    // The chin is taken to lie on the mouth's own vertical through its centre.
+    const chinDistance = (g.chinY - g.cy) / Math.max(0.5, this.cos);
+    return {
+      cx: g.cx, cy: g.cy, width: g.width,
+      upperInner: move(g.upperInner), lowerInner: move(g.lowerInner), upperOuter: move(g.upperOuter), lowerOuter: move(g.lowerOuter),
+      noseY: this.rotate(g.noseX ?? g.cx, g.noseY, g.cx, g.cy, -1)[1], chinY: g.cy + chinDistance,
+    };
+  }
+
+  /** Rotates (x, y) about (cx, cy) by the mouth's angle (direction 1) or back (-1). */
+  private rotate(x: number, y: number, cx: number, cy: number, direction: 1 | -1): Point {
+    const dx = x - cx;
+    const dy = y - cy;
+    const s = this.sin * direction;
+    return [cx + dx * this.cos - dy * s, cy + dx * s + dy * this.cos];
+  }
+
+  private toImage(x: number, y: number): Point {
+    return this.rotate(x, y, this.geometry.cx, this.geometry.cy, 1);
   }
 
   /**
@@ -95,6 +143,8 @@ export class MouthWarp {
     x0: number, y0: number, x1: number, y1: number, pose: WarpPose, plane: 'y' | 'u' | 'v',
   ): void {
     const g = this.geometry;
+    const [lx0, ly0, lx1, ly1] = this.mouthFrameBounds(pose);
+    const { cos, sin } = this;
     const half = this.halfWidth;
     const lensHalf = half * pose.widthScale;
     const chinFade = (g.chinY - g.cy) * 0.6 + 1;
@@ -102,9 +152,13 @@ export class MouthWarp {
     const upperLip = Math.max(3, (g.cy - g.noseY) * 0.45);
     const offset = scale === 1 ? 0 : 0.5;
     for (let py = y0; py < y1; py++) {
-      const y = py * scale + offset;
+      const iy = py * scale + offset - g.cy;
       for (let px = x0; px < x1; px++) {
-        const x = px * scale + offset;
+        const ix = px * scale + offset - g.cx;
+        // The pixel in the mouth's frame; outside the moved region it keeps its value.
+        const x = g.cx + ix * cos + iy * sin;
+        const y = g.cy - ix * sin + iy * cos;
+        if (x < lx0 || x >= lx1 || y < ly0 || y >= ly1) continue;
         const dxn = (x - g.cx) / half;
         const seam = this.seamAt(x);
         const u = (x - g.cx) / lensHalf;
@@ -133,7 +187,12 @@ export class MouthWarp {
           if (y < bottom + 0.5) cavity = clamp01((bottom + 0.5 - y) / INTERIOR_EDGE);
         }
         if (lens <= 0) cavity = 0;
-        let value = sampleBilinear(src, base, pw, ph, (xs - offset) / scale, (ys - offset) / scale);
+        // Back to the image: the source point rotated by the mouth's angle.
+        const sx0 = xs - g.cx;
+        const sy0 = ys - g.cy;
+        const sxImage = g.cx + sx0 * cos - sy0 * sin;
+        const syImage = g.cy + sx0 * sin + sy0 * cos;
+        let value = sampleBilinear(src, base, pw, ph, (sxImage - offset) / scale, (syImage - offset) / scale);
         if (cavity > 0) {
           const inner = this.interiorColour(plane, y, top, bottom, pose);
           value += (inner - value) * cavity;
@@ -159,6 +218,23 @@ export class MouthWarp {
     const i = Math.round(x - this.x0);
     return this.seam[i < 0 ? 0 : i >= this.seam.length ? this.seam.length - 1 : i]!;
   }
+}
+
+/**
+ * Angle of the line through the lip corners (the ends of the outer lip lines), radians,
+ * positive when the right corner is lower; 0 when the lines are missing.
+ */
+function mouthAngle(g: WarpGeometry): number {
+  const points = [...g.upperOuter, ...g.lowerOuter, ...g.upperInner, ...g.lowerInner];
+  if (points.length < 2) return 0;
+  let left = points[0]!;
+  let right = points[0]!;
+  for (const p of points) {
+    if (p[0] < left[0]) left = p;
+    if (p[0] > right[0]) right = p;
+  }
+  if (right[0] - left[0] < 1) return 0;
+  return Math.atan2(right[1] - left[1], right[0] - left[0]);
 }
 
 function sortByX(points: readonly Point[]): Point[] {

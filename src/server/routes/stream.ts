@@ -40,6 +40,13 @@ import { routeSchemas } from '../route-schemas.js';
  */
 const STREAM_SPEED_ALONE = 4;
 const STREAM_SPEED_BESIDE_SESSIONS = 1.5;
+/**
+ * Video a stream renders at full speed first, ms. Beside live sessions it is short: a
+ * burst of a few seconds of frames is CPU taken from them at once, and a player that has
+ * half a second buffered gains on it from there at half real time.
+ */
+const STREAM_HEAD_START_ALONE_MS = 2000;
+const STREAM_HEAD_START_BESIDE_SESSIONS_MS = 500;
 
 /**
  * POST and GET /api/v1/generate/stream: fragmented MP4 streamed while it renders, in this
@@ -62,6 +69,7 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext): 
         renderers: ctx.renderers, tts: ctx.tts, encoder: ctx.encoder, signal: gone.signal,
         onFrames: (n) => ctx.metrics.countFrames(n, { kind: 'stream' }),
         maxSpeed: () => (ctx.live.tracked > 0 ? STREAM_SPEED_BESIDE_SESSIONS : STREAM_SPEED_ALONE),
+        headStartMs: ctx.live.tracked > 0 ? STREAM_HEAD_START_BESIDE_SESSIONS_MS : STREAM_HEAD_START_ALONE_MS,
       });
     } catch (e) {
       release();

@@ -1,7 +1,6 @@
-import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
-import type { Writable } from 'node:stream';
 import type { VideoFrame } from '../../core/frame.js';
+import { processLauncher, type LaunchedProcess } from '../../encode/process-launcher.js';
 
 /** Video codecs the WebRTC transport negotiates. */
 export type WebRtcVideoCodec = 'VP8' | 'H264';
@@ -44,7 +43,8 @@ const MIN_KEYFRAME_GAP_MS = 500;
  * make one mid-stream, and a new encoder begins with one. Requests are rate-limited.
  */
 export class RtpVideoEncoder {
-  private process: ChildProcessByStdio<Writable, null, null> | undefined;
+  /** The running encoder; undefined while one starts (frames meanwhile are skipped). */
+  private process: LaunchedProcess | undefined;
   private socket: Socket | undefined;
   private pending: number[] = [];
   private generation = 0;
@@ -77,15 +77,15 @@ export class RtpVideoEncoder {
 
   /** Encodes one frame (releasing it once written); skipped while the encoder is behind or not running. */
   encode(frame: VideoFrame, ptsMs: number): void {
-    const process = this.process;
-    if (!process || this.pending.length >= MAX_PENDING_FRAMES || !process.stdin.writable) {
+    const stdin = this.process?.stdio[0];
+    if (!stdin || this.pending.length >= MAX_PENDING_FRAMES || !stdin.writable) {
       frame.release?.();
       this.counts.framesSkipped++;
       return;
     }
     this.counts.framesIn++;
     this.pending.push(ptsMs);
-    process.stdin.write(frame.data, () => frame.release?.());
+    stdin.write(frame.data, () => frame.release?.());
   }
 
   /** Asks for a keyframe (the receiver lost pictures): a fresh encoder starts, at most every 500 ms. */
@@ -112,23 +112,29 @@ export class RtpVideoEncoder {
     this.pending = [];
     this.currentTimestamp = undefined;
     this.lastKeyframeAt = performance.now();
-    const child = spawn(this.options.ffmpeg, [
+    const args = [
       '-hide_banner', '-loglevel', 'error', '-nostdin',
       '-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-s', `${width}x${height}`, '-r', String(fps), '-i', 'pipe:0',
       ...codecArgs(this.options), '-b:v', `${kbps}k`, '-maxrate', `${Math.round(kbps * 1.2)}k`, '-bufsize', `${Math.round(kbps / 2)}k`,
       '-g', String(Math.round(fps * KEYFRAME_INTERVAL_S)), '-threads', '1',
       '-f', 'rtp', '-payload_type', '96', '-pkt_size', '1200', '-sdp_file', '/dev/null',
       `rtp://127.0.0.1:${(this.socket!.address()).port}`,
-    ], { stdio: ['pipe', 'ignore', 'ignore'] });
-    this.process = child;
-    child.stdin.on('error', () => undefined);
-    child.on('error', (e) => {
-      if (generation === this.generation && !this.stopped) this.onFailure(`the video encoder could not start: ${e.message}`);
-    });
-    child.on('exit', (code, signal) => {
-      if (generation !== this.generation || this.stopped || signal) return;
-      this.process = undefined;
-      this.onFailure(`the video encoder stopped (ffmpeg exit code ${code})`);
+    ];
+    processLauncher().launch(this.options.ffmpeg, args, { stdio: ['in', 'ignore', 'ignore'] }).then((child) => {
+      if (generation !== this.generation || this.stopped) {
+        child.kill('SIGKILL');
+        return;
+      }
+      this.process = child;
+      this.lastKeyframeAt = performance.now();
+      child.stdio[0]!.on('error', () => undefined);
+      void child.closed.then(({ code, signal }) => {
+        if (generation !== this.generation || this.stopped || signal) return;
+        this.process = undefined;
+        this.onFailure(`the video encoder stopped (ffmpeg exit code ${code})`);
+      });
+    }, (e: unknown) => {
+      if (generation === this.generation && !this.stopped) this.onFailure(`the video encoder could not start: ${(e as Error).message}`);
     });
   }
 
@@ -136,7 +142,7 @@ export class RtpVideoEncoder {
     const child = this.process;
     this.process = undefined;
     if (!child) return;
-    child.stdin.destroy();
+    child.stdio[0]?.destroy();
     child.kill('SIGKILL');
   }
 
