@@ -13,6 +13,9 @@
  * Opus through POST /api/v1/realtime/webrtc, control on the data channel) and adds the
  * video bitrate per session.
  *
+ * `--queue` runs the queue load test instead (bench/queue-load.ts: jobs against worker
+ * processes on Redis, a long script with 1 and 2 workers, its stream).
+ *
  * `--upload-video S` uploads a talking video of about S seconds as a new avatar two seconds
  * in, so the figures show what preparing it (face mesh on every frame) costs live sessions.
  */
@@ -26,6 +29,14 @@ import { readFile } from 'node:fs/promises';
 import { RealtimeClient, type WebSocketConstructor } from '../src/client/realtime-client.js';
 import { say } from '../src/say.js';
 import { runWebRtcSession } from './webrtc-load-session.js';
+
+if (process.argv.includes('--queue')) {
+  const { runQueueLoad } = await import('./queue-load.js');
+  process.exit(await runQueueLoad(process.argv.slice(2)).catch((e: unknown) => {
+    process.stderr.write(`loadtest: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
+  }));
+}
 
 const { values } = parseArgs({
   options: {

@@ -5,18 +5,15 @@
  * replicas share rate limits and the download-link secret, and a worker drains on SIGTERM.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { writeFile, mkdir } from 'node:fs/promises';
-import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createAvatarServer, type AvatarServer } from '../src/server/app.js';
 import { validateConfig } from '../src/server/config.js';
+import { changesAtJoins, frameChanges, joinFrames } from './helpers/frame-joins.js';
 import { ffprobe, tempDir } from './helpers/media.js';
 import { dropPrefix, freePort, requireRedis, SHARED_REDIS_URL, startRedisServer, startWorker, uniquePrefix, type WatchedProcess } from './helpers/redis.js';
 import { call } from './helpers/server.js';
-
-const run = promisify(execFile);
 
 /** A worker not heard from for this long is taken for dead (short, so the takeover test is quick), s. */
 const LOCK_S = 2;
@@ -154,24 +151,15 @@ describe('queue on Redis: API replicas and worker processes', () => {
     const { body } = await call(`${segmenting.url}/api/v1/generate`, { headers: asB, body: { text, async: true, size: '96x96', fps: 25 } });
     const job = await finished(apis[0]!.url, body.id, 90_000);
     assert.equal(job.kind, 'generate');
-    const joins = (job.result.segmentFrames as number[]).slice(0, -1).map((_, i, all) => all.slice(0, i + 1).reduce((a, b) => a + b, 0));
+    const joins = joinFrames(job.result.segmentFrames as number[]);
     assert.ok(joins.length >= 2, `split into ${joins.length + 1} segments`);
     const live = workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null);
     for (const w of live) assert.match(w.text, /started render-segment/, 'every worker rendered a segment');
     await checkOutput(apis[1]!.url, job, dir);
     // Consecutive frames differ by the idle motion (and the mouth); at a join they must not
     // differ more than anywhere else in the video (a restarted idle loop would jump).
-    const { stdout } = await run('ffmpeg', ['-v', 'error', '-i', join(dir, `${job.id}.mp4`), '-f', 'rawvideo', '-pix_fmt', 'gray', '-'], { encoding: 'buffer', maxBuffer: 64 << 20 });
-    const size = 96 * 96;
-    const diffs: number[] = [];
-    for (let f = 1; f < stdout.length / size; f++) {
-      let sum = 0;
-      for (let i = 0; i < size; i++) sum += Math.abs(stdout[f * size + i]! - stdout[(f - 1) * size + i]!);
-      diffs.push(sum / size);
-    }
-    const inside = diffs.filter((_, i) => !joins.includes(i + 1));
-    const largest = Math.max(...inside);
-    for (const at of joins) assert.ok(diffs[at - 1]! <= largest, `frame change at the join ${at} (${diffs[at - 1]!.toFixed(2)}) is no larger than inside segments (max ${largest.toFixed(2)})`);
+    const { atJoins, largestInside } = changesAtJoins(await frameChanges(join(dir, `${job.id}.mp4`), 96), joins);
+    for (const [i, change] of atJoins.entries()) assert.ok(change <= largestInside, `frame change at the join ${joins[i]} (${change.toFixed(2)}) is no larger than inside segments (max ${largestInside.toFixed(2)})`);
   });
 
   it('a worker drains on SIGTERM: its running job finishes, then it exits', async () => {

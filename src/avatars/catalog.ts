@@ -46,6 +46,8 @@ export interface AvatarCatalog {
    * avatars of their own making cannot be described): realtime painting threads use it.
    */
   describe?(): CatalogDescription | undefined;
+  /** Re-reads one avatar from where it is kept (made, changed or removed by another process), where the catalog reads from files. */
+  refreshAvatar?(id: string): Promise<void>;
 }
 
 const DEFAULT_SIZE = 512;

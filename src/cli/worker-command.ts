@@ -2,10 +2,17 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AvatarRegistry } from '../avatars/registry.js';
+import type { AvatarCatalog } from '../avatars/catalog.js';
 import { AvatarError } from '../core/errors.js';
 import { openBlockingConnection } from '../queue/redis-connection.js';
 import { RedisSegmentScheduler } from '../queue/redis-flow.js';
 import { RedisJobWorker } from '../queue/redis-worker.js';
+import { RedisStreamWriter, streamKey } from '../queue/redis-stream-channel.js';
+import { streamJobHandlers } from '../server/stream-jobs.js';
+import { AvatarEvents } from '../queue/redis-avatar-events.js';
+import { avatarJobHandlers } from '../server/avatar-jobs.js';
+import { RendererShelf } from '../server/renderer-shelf.js';
+import { FolderAvatarPreparer } from '../avatars/folder-preparer.js';
 import { segmentedJobHandlers } from '../server/segmented-jobs.js';
 import { createServerTts } from '../server/app.js';
 import { loadServerConfig } from '../server/config.js';
@@ -17,7 +24,8 @@ import { nextSignal } from './serve-command.js';
 /**
  * `avatar worker [--config FILE] [--avatars-dir DIR] [--concurrency N]`: renders the jobs of
  * the Redis queue (`redis.url` / REDIS_URL) into `dataDir/outputs`, with the avatars of the
- * avatars folder (both shared with the API processes). On SIGINT/SIGTERM it takes no new
+ * avatars folder (both shared with the API processes), and prepares uploaded avatars into
+ * that folder. On SIGINT/SIGTERM it takes no new
  * jobs, lets running ones finish for up to `shutdownGraceSeconds`, then exits; jobs still
  * running then are taken over by other workers once their locks lapse.
  */
@@ -42,9 +50,24 @@ export async function runWorker(argv: readonly string[]): Promise<number> {
   const registry = await AvatarRegistry.open({ dirs: [dir] });
   const tts = createServerTts(config.tts);
   const log = (line: string) => process.stdout.write(`avatar worker: ${line}\n`);
-  const deps = { catalog: registry, tts, encoder: config.encoder, outputsDir, uploadsDir };
+  const deps = { catalog: refreshingCatalog(registry), tts, encoder: config.encoder, outputsDir, uploadsDir };
   const scheduler = new RedisSegmentScheduler(openBlockingConnection(config.redis), config.redis, config.retentionMs);
-  const handlers = { ...renderJobHandlers(deps), ...segmentedJobHandlers(deps, scheduler) };
+  const streamOutput = openBlockingConnection(config.redis);
+  const redis = config.redis;
+  // Avatars are prepared into the shared avatars folder; every process hears of each change.
+  const shelf = new RendererShelf(deps.catalog);
+  const events = new AvatarEvents(streamOutput, redis);
+  events.subscribe(({ avatar, outcome }) => {
+    if (outcome === 'ready' || outcome === 'deleted') void registry.refreshAvatar(avatar).catch(() => undefined).then(() => shelf.drop(avatar));
+  });
+  const avatarHandlers = avatarJobHandlers({
+    preparer: new FolderAvatarPreparer(dir, registry), uploadsDir,
+    onReady: (avatar) => events.publish({ avatar, outcome: 'ready' }), onFailed: (avatar) => events.publish({ avatar, outcome: 'failed' }),
+  });
+  const handlers = {
+    ...renderJobHandlers(deps), ...segmentedJobHandlers(deps, scheduler), ...avatarHandlers,
+    ...streamJobHandlers(deps, (id) => new RedisStreamWriter(streamOutput, streamKey(redis, id)), shelf),
+  };
   const worker = new RedisJobWorker(config.redis, handlers, concurrency, {
     started: (id, kind) => log(`started ${kind} ${id}`),
     finished: (id, kind, outcome, error) => log(`${outcome} ${kind} ${id}${error ? ` (${error})` : ''}`),
@@ -58,8 +81,27 @@ export async function runWorker(argv: readonly string[]): Promise<number> {
     log(drained ? 'drained' : 'grace period over: running jobs are left to other workers');
   } finally {
     await scheduler.close().catch(() => undefined);
+    events.close();
+    streamOutput.disconnect();
     registry.close();
     if (tts instanceof TtsPool) await tts.close();
   }
   return 0;
+}
+
+/**
+ * The registry, but an avatar it does not know yet is looked for on disk before a renderer
+ * is refused: one just prepared by another worker may not have been announced here yet.
+ */
+function refreshingCatalog(registry: AvatarRegistry): AvatarCatalog {
+  return {
+    list: () => registry.list(),
+    get: (id) => registry.get(id),
+    refreshAvatar: (id) => registry.refreshAvatar(id),
+    describe: () => registry.describe(),
+    async createRenderer(id, request) {
+      if (!registry.get(id)) await registry.refreshAvatar(id).catch(() => undefined);
+      return registry.createRenderer(id, request);
+    },
+  };
 }

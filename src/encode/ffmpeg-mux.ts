@@ -18,6 +18,8 @@ export interface MuxInputOptions {
   readonly audioBitrateKbps?: number;
   /** Scheduling niceness of the ffmpeg process above the caller's (0 = as the caller; higher yields the CPU to others). */
   readonly niceness?: number;
+  /** Video alone: no audio input or track (the sound of the video is joined elsewhere). */
+  readonly videoOnly?: boolean;
 }
 
 /** Frames kept in flight towards ffmpeg before a writer waits: enough to keep it busy, little memory. */
@@ -25,7 +27,7 @@ const FRAMES_IN_FLIGHT = 3;
 
 /**
  * One ffmpeg process fed raw I420 frames on stdin and PCM on a second pipe (fd 3), encoding
- * H.264 + AAC into `target` (a file path, or `pipe:1` to read the container from `stdout`).
+ * H.264 + AAC (H.264 alone with `videoOnly`) into `target` (a file path, or `pipe:1` to read the container from `stdout`).
  * Shared by the MP4 file writer and the fragmented-MP4 stream writer.
  */
 export class FfmpegMuxProcess {
@@ -49,11 +51,10 @@ export class FfmpegMuxProcess {
       '-probesize', '32', '-analyzeduration', '0',
       '-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-s', `${options.width}x${options.height}`, '-r', String(options.fps),
       '-color_range', 'tv', '-colorspace', 'bt709', '-i', 'pipe:0',
-      '-probesize', '32', '-analyzeduration', '0', '-f', 's16le', '-ar', String(options.sampleRate), '-ac', '1', '-i', 'pipe:3',
-      '-map', '0:v', '-map', '1:a',
+      ...(options.videoOnly ? ['-map', '0:v'] : ['-probesize', '32', '-analyzeduration', '0', '-f', 's16le', '-ar', String(options.sampleRate), '-ac', '1', '-i', 'pipe:3', '-map', '0:v', '-map', '1:a']),
       ...options.encoder.outputArgs,
       '-pix_fmt', 'yuv420p', '-color_range', 'tv', '-colorspace', 'bt709', '-color_primaries', 'bt709', '-color_trc', 'bt709',
-      '-c:a', 'aac', '-b:a', `${options.audioBitrateKbps ?? 96}k`,
+      ...(options.videoOnly ? [] : ['-c:a', 'aac', '-b:a', `${options.audioBitrateKbps ?? 96}k`]),
       ...containerArgs, target,
     ];
     const toPipe = target === 'pipe:1';
@@ -76,6 +77,7 @@ export class FfmpegMuxProcess {
     // A dead ffmpeg surfaces through `exited`; pipe errors (EPIPE) are its echo.
     this.video.on('error', () => undefined);
     this.audio.on('error', () => undefined);
+    if (options.videoOnly) this.audio.end();
     this.exited = child.closed.then(({ code, signal }) => {
       if (code !== 0) this.failureValue ??= new AvatarError('ffmpeg_failed', `ffmpeg failed (exit ${code ?? signal}): ${ffmpegErrorTail(stderr)}`);
       return { code, stderr };
@@ -100,6 +102,7 @@ export class FfmpegMuxProcess {
   /** Queues audio. Audio must run ahead of (or with) the video it accompanies. */
   writeAudio(pcm: Int16Array): void {
     this.raiseFailure();
+    if (this.options.videoOnly) return;
     this.audio.write(Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength));
   }
 

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { Prefetch } from '../core/bounded-queue.js';
 import type { Speech } from '../core/speech.js';
+import type { VideoSink } from '../core/video-sink.js';
 import type { H264Encoder } from '../encode/encoder-probe.js';
 import { Mp4FileWriter } from '../encode/mp4-writer.js';
 import type { Renderer } from '../render/renderer.js';
@@ -16,7 +17,8 @@ export interface SpeechToMp4Options {
   readonly renderer: Renderer;
   readonly encoder: H264Encoder;
   readonly fps: number;
-  readonly output: string;
+  /** The MP4 file's path, or where another sink comes from once the audio's rate is known. */
+  readonly output: string | ((format: { width: number; height: number; fps: number; sampleRate: number }) => Promise<VideoSink>);
   readonly signal?: AbortSignal;
   /** Called after each speech part is rendered. */
   readonly onPart?: (progress: { parts: number; frames: number; audioMs: number }) => void;
@@ -75,10 +77,12 @@ export async function speechToMp4(options: SpeechToMp4Options): Promise<SpeechTo
   const firstStep = await steps.next();
   if (firstStep.done) throw new Error('speech tracking ended without a step');
   const encodeStarted = performance.now();
-  const writer = await Mp4FileWriter.open({
-    path: resolve(options.output), width: renderer.width, height: renderer.height, fps, sampleRate: parts[0]!.sampleRate, encoder: options.encoder,
-    ...(options.encoderNiceness ? { niceness: options.encoderNiceness } : {}),
-  }).catch(async (e: unknown) => {
+  const format = { width: renderer.width, height: renderer.height, fps, sampleRate: parts[0]!.sampleRate };
+  const output = options.output;
+  const opened: Promise<VideoSink> = typeof output === 'string'
+    ? Mp4FileWriter.open({ path: resolve(output), ...format, encoder: options.encoder, ...(options.encoderNiceness ? { niceness: options.encoderNiceness } : {}) })
+    : output(format);
+  const writer = await opened.catch(async (e: unknown) => {
     await steps.return(undefined);
     throw e;
   });

@@ -143,8 +143,8 @@ export async function startSpeechStream(
   };
 }
 
-/** Duration of the whole text: exact when all of it is synthesized, else scaled by characters from what is. */
-function estimateDurationMs(text: string, known: readonly Speech[], complete: boolean): number {
+/** Duration of the whole text: exact when all of it is synthesized, else scaled by characters from what is, ms. */
+export function estimateDurationMs(text: string, known: readonly Speech[], complete: boolean): number {
   const knownMs = known.reduce((sum, s) => sum + (s.pcm.length * 1000) / s.sampleRate, 0);
   if (complete) return knownMs;
   const sentenceChars = splitSentences(text).map((s) => s.length);

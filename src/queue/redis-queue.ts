@@ -50,7 +50,8 @@ export class RedisJobQueue implements JobQueue {
     const stop = () => reader.disconnect();
     signal.addEventListener('abort', stop, { once: true });
     try {
-      yield* readStream(reader, streamKey(this.config, jobId), signal);
+      const waiting = async () => ['waiting', 'delayed', 'prioritized', 'paused'].includes(await this.queue.getJobState(jobId).catch(() => 'unknown'));
+      yield* readStream(reader, streamKey(this.config, jobId), signal, waiting);
     } finally {
       signal.removeEventListener('abort', stop);
       reader.disconnect();
@@ -95,9 +96,13 @@ export class RedisJobQueue implements JobQueue {
   }
 
   async get(tenant: string, id: string): Promise<JobView | undefined> {
+    // State first, then the job: a job read first and found finished a moment later would
+    // show as succeeded without its result.
+    const state = await this.guard(this.queue.getJobState(id));
+    if (state === 'unknown') return undefined;
     const job = await this.guard(Job.fromId<StoredJobData>(this.queue, id));
     if (!job || job.data.tenant !== tenant) return undefined;
-    const view = viewOf(job, stateOf(await this.guard(job.getState())));
+    const view = viewOf(job, stateOf(state));
     // A job that handed its work on (a segmented generation's plan) answers as the job that finishes it.
     const next = view.state === 'succeeded' ? view.result?.continuedBy : undefined;
     if (typeof next !== 'string') return view;

@@ -55,14 +55,18 @@ export class RedisStreamWriter implements StreamWriter {
 
 /**
  * Reads a job's stream entries in order (API side), on a connection of its own (XREAD
- * blocks it). Ends after `end` or `error`; throws when nothing arrives for READ_TIMEOUT_MS.
+ * blocks it). Ends after `end` or `error`; throws when nothing arrives for READ_TIMEOUT_MS,
+ * unless `waiting` says the job has yet to start (it waits behind other jobs).
  */
-export async function* readStream(client: Redis, key: string, signal: AbortSignal): AsyncGenerator<StreamEntry> {
+export async function* readStream(client: Redis, key: string, signal: AbortSignal, waiting?: () => Promise<boolean>): AsyncGenerator<StreamEntry> {
   let last = '0';
   for (;;) {
     if (signal.aborted) return;
     const answer = await client.xreadBuffer('COUNT', 64, 'BLOCK', READ_TIMEOUT_MS, 'STREAMS', key, last);
-    if (!answer) throw new Error('the stream stopped: no data from the worker');
+    if (!answer) {
+      if (last === '0' && (await waiting?.())) continue;
+      throw new Error('the stream stopped: no data from the worker');
+    }
     for (const [, entries] of answer) {
       for (const [id, raw] of entries) {
         last = id.toString();

@@ -23,6 +23,7 @@ import { HttpError, toHttpError } from './http-errors.js';
 import { InProcessJobQueue } from '../queue/in-process-queue.js';
 import type { JobQueue } from '../queue/job-queue.js';
 import { RedisJobQueue } from '../queue/redis-queue.js';
+import { AvatarEvents } from '../queue/redis-avatar-events.js';
 import { sweepFiles } from './retention.js';
 import { renderJobHandlers } from './render-jobs.js';
 import { avatarJobHandlers } from './avatar-jobs.js';
@@ -88,7 +89,7 @@ export interface AvatarServer {
 /** Builds the HTTP + WebSocket server (routes, auth, limits, jobs, metrics) without listening. */
 export async function createAvatarServer(options: AvatarServerOptions): Promise<AvatarServer> {
   const { config } = options;
-  const catalog = options.catalog ?? new BuiltinAvatarCatalog();
+  const catalog: AvatarCatalog = options.catalog ?? new BuiltinAvatarCatalog();
   const outputsDir = join(config.dataDir, 'outputs');
   const uploadsDir = join(config.dataDir, 'uploads');
   await mkdir(outputsDir, { recursive: true });
@@ -106,11 +107,18 @@ export async function createAvatarServer(options: AvatarServerOptions): Promise<
   const renderers = new RendererCache(catalog, jpeg, DEFAULT_MAX_STAGES, painters);
   const onFailure = (_kind: string, error: string) => metrics.errors.inc({ kind: error });
   const renderHandlers = renderJobHandlers({ catalog, tts, encoder: config.encoder, outputsDir, uploadsDir, metrics });
-  const avatarHandlers = avatarJobHandlers({ preparer: options.preparer, access, renderers, uploadsDir });
+  const avatarHandlers = avatarJobHandlers({ preparer: options.preparer, uploadsDir, onReady: (id) => renderers.drop(id), onFailed: (id) => access.release(id) });
   // With Redis, workers render and this process only prepares uploaded avatars (the
   // registry and tenancy map that preparation updates are this process's own).
   const local = new InProcessJobQueue(config.redis ? avatarHandlers : { ...renderHandlers, ...avatarHandlers }, config.jobConcurrency, config.retentionMs, onFailure, join(config.dataDir, 'jobs'));
   jobs = config.redis ? await RedisJobQueue.open(config.redis, config.retentionMs) : local;
+  // With Redis, workers prepare avatars: every process hears of each change at once.
+  const avatarEvents = jobs instanceof RedisJobQueue && config.redis ? new AvatarEvents(jobs.connection, config.redis) : undefined;
+  avatarEvents?.subscribe(({ avatar, outcome, tenant }) => {
+    if (outcome === 'reserved' && tenant) void access.assign(avatar, tenant).catch(() => undefined);
+    if (outcome === 'failed' || outcome === 'deleted') void access.release(avatar).catch(() => undefined);
+    if (outcome === 'ready' || outcome === 'deleted') void (catalog.refreshAvatar?.(avatar) ?? Promise.resolve()).catch(() => undefined).then(() => renderers.drop(avatar));
+  });
   await recoverAfterRestart({ jobs: local, access, catalog, outputsDir, uploadsDir, sharedFolders: !!config.redis });
   const now = () => (options.clock ?? wallClock).now();
   const context: ServerContext = {
@@ -118,7 +126,7 @@ export async function createAvatarServer(options: AvatarServerOptions): Promise<
     limiter: jobs instanceof RedisJobQueue && config.redis
       ? new RedisRateLimiter(jobs.connection, config.redis.prefix, config.limits.generationsPerMinute, now)
       : new MemoryRateLimiter(config.limits.generationsPerMinute, now),
-    jobs, localJobs: local, metrics,
+    jobs, localJobs: local, metrics, avatarEvents,
     signer: new UrlSigner(config.signingSecret ?? (jobs instanceof RedisJobQueue && config.redis ? await sharedSigningSecret(jobs.connection, config.redis.prefix) : randomBytes(32).toString('hex'))),
     tts, encoder: chooseEncoder(config.encoder), jpeg, renderers,
     outputsDir, uploadsDir, live, get sessions() { return live.count; }, draining: false, startedAt: Date.now(), version: await packageVersion(),
@@ -239,6 +247,7 @@ export async function createAvatarServer(options: AvatarServerOptions): Promise<
       clearInterval(sampler);
       clearInterval(sweeper);
       await local.close();
+      avatarEvents?.close();
       await context.jobs.close();
       await app.close();
       // A pool this server made is its own to stop; an injected provider belongs to the caller.

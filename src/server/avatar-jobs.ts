@@ -2,9 +2,7 @@ import { unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { AvatarPreparer } from '../avatars/avatar-preparer.js';
 import { AvatarError } from '../core/errors.js';
-import type { RendererCache } from '../pipeline/realtime/avatar-stage.js';
 import type { JobHandlers } from '../queue/job-queue.js';
-import type { AvatarAccess } from './avatar-access.js';
 import { HttpError } from './http-errors.js';
 
 /** The kind of a job that makes an avatar from an upload. */
@@ -19,11 +17,22 @@ export interface PrepareAvatarPayload {
   readonly facts: Readonly<Record<string, unknown>>;
 }
 
+/** What preparing avatars needs, in an API process (in-process queue) or a worker. */
+export interface AvatarJobDeps {
+  readonly preparer: AvatarPreparer | undefined;
+  /** Uploads, one subfolder per tenant (a shared volume when workers run elsewhere). */
+  readonly uploadsDir: string;
+  /** The avatar is ready: whatever keeps renderers of it must load it afresh. */
+  onReady(id: string): void | Promise<void>;
+  /** Its preparation failed for good: the id is free again. */
+  onFailed(id: string): void | Promise<void>;
+}
+
 /**
  * The handler of avatar preparations. A failed preparation gives the avatar id back and
- * deletes the upload; a finished one makes realtime stages load the avatar afresh.
+ * deletes the upload; a finished one makes renderers of the avatar load it afresh.
  */
-export function avatarJobHandlers(deps: { preparer: AvatarPreparer | undefined; access: AvatarAccess; renderers: RendererCache; uploadsDir: string }): JobHandlers {
+export function avatarJobHandlers(deps: AvatarJobDeps): JobHandlers {
   return {
     [PREPARE_AVATAR_JOB]: async (job) => {
       const payload = job.payload as unknown as PrepareAvatarPayload;
@@ -33,11 +42,11 @@ export function avatarJobHandlers(deps: { preparer: AvatarPreparer | undefined; 
         if (!deps.preparer) throw new HttpError(501, 'not_implemented', 'this server has no avatar preparer configured');
         await deps.preparer.prepare(stored, { id, name: payload.name, tenant: job.tenant });
       } catch (e) {
-        await deps.access.release(id);
+        await deps.onFailed(id);
         await unlink(stored).catch(() => undefined);
         throw e instanceof AvatarError || e instanceof HttpError ? e : new AvatarError('invalid_input', `could not prepare avatar "${id}": ${(e as Error).message}`);
       }
-      deps.renderers.drop(id);
+      await deps.onReady(id);
       return { avatar: id, ...payload.facts };
     },
   };

@@ -8,6 +8,7 @@ import type { AvatarPreparer } from '../avatars/avatar-preparer.js';
 import type { ServerConfig } from './config.js';
 import type { InProcessJobQueue } from '../queue/in-process-queue.js';
 import type { JobQueue } from '../queue/job-queue.js';
+import type { AvatarEvents } from '../queue/redis-avatar-events.js';
 import type { LiveSessions } from './live-sessions.js';
 import type { ServerMetrics } from './metrics.js';
 import type { RateLimiter } from './rate-limit.js';
@@ -27,6 +28,8 @@ export interface ServerContext {
   /** Jobs this process runs itself (avatar preparations; everything without Redis, when it is `jobs`). */
   readonly localJobs: InProcessJobQueue;
   readonly metrics: ServerMetrics;
+  /** With Redis: avatar changes told to every process on the queue. */
+  readonly avatarEvents: AvatarEvents | undefined;
   readonly signer: UrlSigner;
   readonly tts: TtsProvider;
   /** The H.264 encoder (probed once at start). */

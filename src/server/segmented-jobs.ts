@@ -31,7 +31,8 @@ export interface SegmentedPayload {
   readonly segmentMs: number;
 }
 
-interface SegmentPayload {
+/** One segment to render: its speech is `<index>.json` in the job's folder `dir` (a base name). */
+export interface SegmentPayload {
   readonly dir: string;
   readonly index: number;
   readonly startFrame: number;
@@ -89,7 +90,7 @@ export function segmentedJobHandlers(deps: RenderJobDeps, scheduler: SegmentSche
     [SEGMENT_JOB]: async (job, progress, signal) => {
       const p = job.payload as unknown as SegmentPayload;
       const folder = join(deps.outputsDir, job.tenant, basename(p.dir));
-      const parts = (JSON.parse(await readFile(join(folder, `${p.index}.json`), 'utf8')) as StoredSpeech[]).map(fromStored);
+      const parts = await readSegmentSpeech(folder, p.index);
       const renderer = await deps.catalog.createRenderer(p.avatar, { fps: p.fps, ...(p.width ? { width: p.width, height: p.height } : {}) });
       const encoder = await chooseEncoder(deps.encoder);
       const expected = parts.reduce((n, s) => n + s.pcm.length, 0) * p.fps / parts[0]!.sampleRate;
@@ -124,6 +125,11 @@ export function segmentedJobHandlers(deps: RenderJobDeps, scheduler: SegmentSche
   };
 }
 
+/** A segment's speech, as the planning side wrote it into the segment folder. */
+export async function readSegmentSpeech(folder: string, index: number): Promise<Speech[]> {
+  return (JSON.parse(await readFile(join(folder, `${index}.json`), 'utf8')) as StoredSpeech[]).map(fromStored);
+}
+
 async function collect(parts: AsyncIterable<Speech>): Promise<Speech[]> {
   const all: Speech[] = [];
   for await (const part of parts) all.push(part);
@@ -132,31 +138,67 @@ async function collect(parts: AsyncIterable<Speech>): Promise<Speech[]> {
 }
 
 /** Frames that cover these parts' audio. */
-function frameCount(parts: readonly Speech[], fps: number): number {
+export function frameCount(parts: readonly Speech[], fps: number): number {
   const samples = parts.reduce((n, p) => n + p.pcm.length, 0);
   return Math.ceil((samples * fps) / parts[0]!.sampleRate - 1e-6);
 }
 
 /**
  * Sentences (speech parts) grouped in order into segments of at most `segmentMs` of speech
- * each, every segment's audio padded with silence to end on a frame boundary.
+ * each (0: one segment), every segment's audio padded with silence to end on a frame boundary.
  */
 export function groupIntoSegments(parts: readonly Speech[], segmentMs: number, fps: number): Speech[][] {
-  const segments: Speech[][] = [];
-  let current: Speech[] = [];
-  let currentMs = 0;
-  for (const part of parts) {
-    const ms = (part.pcm.length * 1000) / part.sampleRate;
-    if (current.length > 0 && currentMs + ms > segmentMs) {
-      segments.push(current);
-      current = [];
-      currentMs = 0;
+  const grouper = new SegmentGrouper(segmentMs, fps);
+  const segments = parts.map((p) => grouper.add(p)).filter((s): s is Speech[] => s !== undefined);
+  const last = grouper.end();
+  return last ? [...segments, last] : segments;
+}
+
+/**
+ * `groupIntoSegments` as the parts come: each segment is yielded as soon as it is complete.
+ * With `firstAlone`, the first part is a segment of its own, yielded as soon as it comes
+ * (so its rendering starts without waiting for the next part).
+ */
+export async function* segmentsAsTheyCome(parts: AsyncIterable<Speech>, segmentMs: number, fps: number, firstAlone = false): AsyncGenerator<Speech[]> {
+  const grouper = new SegmentGrouper(segmentMs, fps);
+  let first = firstAlone;
+  for await (const part of parts) {
+    if (first) {
+      first = false;
+      yield padToFrame([part], fps);
+      continue;
     }
-    current.push(part);
-    currentMs += ms;
+    const done = grouper.add(part);
+    if (done) yield done;
   }
-  if (current.length) segments.push(current);
-  return segments.map((segment) => padToFrame(segment, fps));
+  const last = grouper.end();
+  if (last) yield last;
+}
+
+/** Collects parts into a segment until the next part would take it past `segmentMs`. */
+class SegmentGrouper {
+  private current: Speech[] = [];
+  private currentMs = 0;
+
+  constructor(private readonly segmentMs: number, private readonly fps: number) {}
+
+  /** Adds a part; returns the segment it closed, if it closed one. */
+  add(part: Speech): Speech[] | undefined {
+    const ms = (part.pcm.length * 1000) / part.sampleRate;
+    let closed: Speech[] | undefined;
+    if (this.segmentMs > 0 && this.current.length > 0 && this.currentMs + ms > this.segmentMs) closed = this.end();
+    this.current.push(part);
+    this.currentMs += ms;
+    return closed;
+  }
+
+  /** The segment being collected, padded to a frame boundary (undefined when empty). */
+  end(): Speech[] | undefined {
+    const segment = this.current.length ? padToFrame(this.current, this.fps) : undefined;
+    this.current = [];
+    this.currentMs = 0;
+    return segment;
+  }
 }
 
 function padToFrame(parts: Speech[], fps: number): Speech[] {
@@ -171,15 +213,15 @@ function padToFrame(parts: Speech[], fps: number): Speech[] {
 }
 
 /** A speech part as JSON (PCM as base64). */
-interface StoredSpeech extends Omit<Speech, 'pcm'> {
+export interface StoredSpeech extends Omit<Speech, 'pcm'> {
   readonly pcm: string;
 }
 
-function toStored(s: Speech): StoredSpeech {
+export function toStored(s: Speech): StoredSpeech {
   return { ...s, pcm: Buffer.from(s.pcm.buffer, s.pcm.byteOffset, s.pcm.byteLength).toString('base64') };
 }
 
-function fromStored(s: StoredSpeech): Speech {
+export function fromStored(s: StoredSpeech): Speech {
   const bytes = Buffer.from(s.pcm, 'base64');
   const pcm = new Int16Array(bytes.byteLength / 2);
   new Uint8Array(pcm.buffer).set(bytes);

@@ -1,40 +1,63 @@
-import type { H264Encoder } from '../encode/encoder-probe.js';
-import { startSpeechStream, type RendererLender } from '../pipeline/speech-to-stream.js';
+import { basename, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { chooseEncoder } from '../encode/encoder-probe.js';
+import { H264StreamWriter } from '../encode/h264-stream.js';
+import { speechToMp4 } from '../pipeline/speech-to-mp4.js';
 import type { JobHandlers } from '../queue/job-queue.js';
 import type { StreamWriter } from '../queue/redis-stream-channel.js';
-import type { TtsProvider } from '../tts/provider.js';
 import { HttpError, toHttpError } from './http-errors.js';
-import type { ServerMetrics } from './metrics.js';
-import type { GenerateRequest } from './request-checks.js';
-
-/** The kind of a job that renders a progressive (fragmented MP4) stream for a client held by an API process. */
-export const STREAM_JOB = 'stream';
-
-/** What a stream job renders. */
-export interface StreamPayload {
-  readonly speech: Omit<GenerateRequest, 'async'>;
-}
+import type { RenderJobDeps } from './render-jobs.js';
+import { RendererShelf } from './renderer-shelf.js';
+import { readSegmentSpeech, type SegmentPayload } from './segmented-jobs.js';
 
 /**
- * The handler of stream jobs (workers): the fMP4 bytes go to the job's stream channel as
- * ffmpeg writes them, after a head with what the response headers say, and end with `end`
- * or `error`. A stream job never runs twice: one taken over after its worker died answers
- * `stream_interrupted` (its client already has part of a video and sees the transfer break).
+ * The kind of a job that renders one segment of a progressive stream: its H.264 goes to the
+ * job's stream channel as it is encoded, for the API process that holds the client to join
+ * (see queued-stream.ts).
  */
-export function streamJobHandlers(deps: { renderers: RendererLender; tts: TtsProvider; encoder: Promise<H264Encoder>; metrics?: ServerMetrics }, writerFor: (jobId: string) => StreamWriter): JobHandlers {
+export const STREAM_SEGMENT_JOB = 'stream-segment';
+
+/**
+ * The handler of stream segment jobs (workers). The segment's speech is read from the
+ * shared folder where the API process wrote it; frames are numbered from the segment's
+ * start frame (the idle motion runs on across joins, as in segmented MP4 generation) and
+ * encoded as bare H.264 (see H264StreamWriter). The channel gets a head (the picture's
+ * size), the bytes as ffmpeg writes them, then `end` or `error`. A segment never runs twice:
+ * one taken over after its worker died answers `stream_interrupted`, since part of it may
+ * already have gone to the client.
+ */
+export function streamJobHandlers(deps: RenderJobDeps, writerFor: (jobId: string) => StreamWriter, renderers = new RendererShelf(deps.catalog)): JobHandlers {
   return {
-    [STREAM_JOB]: async (job, _progress, signal) => {
+    [STREAM_SEGMENT_JOB]: async (job, progress, signal) => {
       const out = writerFor(job.id);
       if (await out.started()) throw new HttpError(502, 'stream_interrupted', 'the worker rendering this stream stopped; request the stream again');
       try {
-        const { speech } = job.payload as unknown as StreamPayload;
-        const started = await startSpeechStream(speech, { renderers: deps.renderers, tts: deps.tts, encoder: deps.encoder, signal, onFrames: (n) => deps.metrics?.countFrames(n, { kind: 'stream' }) });
-        started.done.catch(() => undefined);
-        await out.write({ type: 'head', head: { width: started.width, height: started.height, durationS: started.durationS, durationEstimated: started.durationEstimated } });
-        for await (const chunk of started.output) await out.write({ type: 'data', bytes: chunk as Buffer });
-        const result = await started.done;
+        const p = job.payload as unknown as SegmentPayload;
+        const parts = await readSegmentSpeech(join(deps.outputsDir, job.tenant, basename(p.dir)), p.index);
+        const request = { fps: p.fps, ...(p.width ? { width: p.width, height: p.height } : {}) };
+        const renderer = await renderers.checkout(p.avatar, request);
+        const encoder = await chooseEncoder(deps.encoder);
+        try {
+        const expected = (parts.reduce((n, s) => n + s.pcm.length, 0) * p.fps) / parts[0]!.sampleRate;
+        let relayed: Promise<void> | undefined;
+        const rendered = await speechToMp4({
+          speech: (async function* () { yield* parts; })(), arrival: 'pieces', renderer, encoder, fps: p.fps, signal, startFrame: p.startFrame,
+          onFrame: (n) => { if (n % 25 === 0) progress(n / expected); },
+          output: async ({ width, height, fps }) => {
+            const writer = await H264StreamWriter.open({ width, height, fps, encoder });
+            await out.write({ type: 'head', head: { width, height, durationS: Math.round(expected) / fps, durationEstimated: false } });
+            relayed = relay(writer.output, out);
+            relayed.catch(() => undefined);
+            return writer;
+          },
+        });
+        await relayed;
         await out.write({ type: 'end' });
-        return { frames: result.frames, generationMs: Math.round(result.totalMs) };
+        deps.metrics?.countFrames(rendered.frames, { kind: 'stream' });
+        return { frames: rendered.frames, encoder: encoder.name, width: renderer.width, height: renderer.height };
+        } finally {
+          renderers.checkin(p.avatar, request, renderer);
+        }
       } catch (e) {
         const { body } = toHttpError(e);
         await out.write({ type: 'error', ...body }).catch(() => undefined);
@@ -42,4 +65,9 @@ export function streamJobHandlers(deps: { renderers: RendererLender; tts: TtsPro
       }
     },
   };
+}
+
+/** Copies an encoder's output to the channel, chunk by chunk, in order. */
+async function relay(bytes: Readable, out: StreamWriter): Promise<void> {
+  for await (const chunk of bytes) await out.write({ type: 'data', bytes: chunk as Buffer });
 }

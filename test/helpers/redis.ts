@@ -111,3 +111,12 @@ export function startWorker(configFile: string, avatarsDir: string, env: NodeJS.
     env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   }));
 }
+
+/** An `avatar serve` process; resolves once it listens (its URL in `url`). */
+export async function startApiProcess(configFile: string, avatarsDir: string): Promise<{ process: WatchedProcess; url: string }> {
+  const watched = new WatchedProcess(spawn(process.execPath, [AVATAR_BIN, 'serve', '--port', '0', '--config', configFile, '--avatars-dir', avatarsDir], {
+    env: process.env, stdio: ['ignore', 'pipe', 'pipe'],
+  }));
+  const [, url] = await watched.waitFor(/listening on (http:\/\/\S+)/, 60_000);
+  return { process: watched, url: url! };
+}

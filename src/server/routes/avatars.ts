@@ -60,7 +60,10 @@ export function registerAvatarRoutes(app: FastifyInstance, ctx: ServerContext): 
       keep = true;
       await ctx.access.assign(id, tenant);
       const payload: PrepareAvatarPayload = { avatar: id, name, upload: basename(stored), facts: { kind: sniffed.kind, format: sniffed.format, ...media } };
-      const jobId = await ctx.localJobs.submit({ tenant, kind: PREPARE_AVATAR_JOB, payload: { ...payload } }, { meta: { avatar: id, upload: stored } });
+      // With Redis, a worker prepares it (into the shared avatars folder); else this process does.
+      const queue = ctx.jobs.backend === 'redis' ? ctx.jobs : ctx.localJobs;
+      await ctx.avatarEvents?.publish({ avatar: id, outcome: 'reserved', tenant });
+      const jobId = await queue.submit({ tenant, kind: PREPARE_AVATAR_JOB, payload: { ...payload } }, { meta: { avatar: id, upload: stored }, retry: false });
       return reply.code(202).header('location', `/api/v1/jobs/${jobId}`).send({ id: jobId, avatar: id, state: 'queued', status: `/api/v1/jobs/${jobId}` });
     } finally {
       if (!keep) await unlink(temp).catch(() => undefined);
@@ -80,6 +83,7 @@ export function registerAvatarRoutes(app: FastifyInstance, ctx: ServerContext): 
     await deleteUploads(ctx.uploadsDir, id);
     await ctx.access.release(id);
     ctx.renderers.drop(id);
+    await ctx.avatarEvents?.publish({ avatar: id, outcome: 'deleted' });
     return reply.code(204).send();
   });
 }

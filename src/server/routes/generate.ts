@@ -7,6 +7,7 @@ import { HttpError } from '../http-errors.js';
 import { checkGenerateRequest } from '../request-checks.js';
 import { GENERATE_JOB, type GeneratePayload } from '../render-jobs.js';
 import { SEGMENTED_JOB } from '../segmented-jobs.js';
+import { PREPARE_AVATAR_JOB } from '../avatar-jobs.js';
 import { receiveAudioUpload } from './audio-upload.js';
 import { routeSchemas } from '../route-schemas.js';
 
@@ -100,6 +101,9 @@ export function registerGenerateRoutes(app: FastifyInstance, ctx: ServerContext)
     const valid = /^[0-9a-f-]{36}$/.test(id);
     const job = valid ? (await ctx.jobs.get(tenant, id)) ?? (ctx.localJobs !== ctx.jobs ? await ctx.localJobs.get(tenant, id) : undefined) : undefined;
     if (!job) throw new HttpError(404, 'not_found', `no job ${id}`);
+    // An avatar a worker prepared is known here once this process has read its folder.
+    const prepared = job.kind === PREPARE_AVATAR_JOB && job.state === 'succeeded' ? job.result?.avatar : undefined;
+    if (typeof prepared === 'string' && !ctx.catalog.get(prepared)) await ctx.catalog.refreshAvatar?.(prepared);
     // Every look at a finished job signs its download afresh: an expired link is renewed here.
     if ((job.kind === GENERATE_JOB || job.kind === SEGMENTED_JOB) && job.state === 'succeeded' && typeof job.result?.file === 'string') {
       const { file, ...figures } = job.result;

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.js';
 import { checkGenerateRequest } from '../request-checks.js';
 import { startSpeechStream } from '../../pipeline/speech-to-stream.js';
+import { startQueuedStream } from '../queued-stream.js';
 import { abortOnDisconnect } from './generate.js';
 import { HttpError } from '../http-errors.js';
 import { PassThrough, type Readable } from 'node:stream';
@@ -47,7 +48,10 @@ const STREAM_SPEED_BESIDE_SESSIONS = 1.5;
 const STREAM_HEAD_START_ALONE_MS = 2000;
 const STREAM_HEAD_START_BESIDE_SESSIONS_MS = 500;
 
-/** POST and GET /api/v1/generate/stream: fragmented MP4 streamed while it renders. */
+/**
+ * POST and GET /api/v1/generate/stream: fragmented MP4 streamed while it renders, in this
+ * process, or with a queue by workers, segment by segment (see queued-stream.ts).
+ */
 export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const handler = async (request: FastifyRequest, reply: FastifyReply, input: unknown, textFields: boolean) => {
     const requestedAt = performance.now();
@@ -59,7 +63,9 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ServerContext): 
     const gone = abortOnDisconnect(reply);
     let started;
     try {
-      started = await startSpeechStream(req, {
+      started = ctx.jobs.streams
+        ? await startQueuedStream(req, request.caller.tenant, { jobs: ctx.jobs, tts: ctx.tts, outputsDir: ctx.outputsDir, segmentMs: ctx.config.redis?.segmentMs ?? 0 }, gone.signal)
+        : await startSpeechStream(req, {
         renderers: ctx.renderers, tts: ctx.tts, encoder: ctx.encoder, signal: gone.signal,
         onFrames: (n) => ctx.metrics.countFrames(n, { kind: 'stream' }),
         maxSpeed: () => (ctx.live.tracked > 0 ? STREAM_SPEED_BESIDE_SESSIONS : STREAM_SPEED_ALONE),
