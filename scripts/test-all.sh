@@ -51,6 +51,6 @@ npm run --silent build
 echo "test-all: type checks and lint (floating or misused promises, awaits of non-promises)"
 npm run --silent lint
 echo "test-all: running tests"
-node --test --test-concurrency=1 dist/test/
+node --test --test-concurrency=1 --test-force-exit dist/test/
 echo "test-all: evaluator quick suite (fails on a lip-sync, stillness or accuracy regression)"
 node bin/avatar.js eval --suite quick --out "${TMPDIR:-/tmp}/avatar-eval-quick"
