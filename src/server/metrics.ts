@@ -59,6 +59,8 @@ export class ServerMetrics {
   readonly framesTotal: EventCounter;
   readonly lateFrames: EventCounter;
   readonly errors: EventCounter;
+  /** WebRTC video rate changes, by direction (`down`, `up`) and reason (`loss`, `estimate`, `clear`). */
+  readonly webrtcRateChanges: EventCounter;
   private frameWindow: { at: number; frames: number }[] = [];
   private framesSoFar = 0;
 
@@ -76,6 +78,7 @@ export class ServerMetrics {
     this.framesTotal = counter('frames_generated_total', 'Video frames produced, by kind of output', ['kind']);
     this.lateFrames = counter('realtime_late_frames_total', 'Realtime frames sent later than one frame interval or skipped', []);
     this.errors = counter('errors_total', 'Errors by kind', ['kind']);
+    this.webrtcRateChanges = counter('webrtc_video_rate_changes_total', 'WebRTC video rate changes from receiver feedback, by direction and reason', ['direction', 'reason']);
     const metrics = this;
     new Gauge({ name: `${METRIC_PREFIX}frames_per_second`, help: 'Frames generated per second over the last 5 s', registers, collect() { this.set(metrics.fps()); } });
     new Gauge({ name: `${METRIC_PREFIX}active_sessions`, help: 'Open realtime sessions and streams', registers, collect() { this.set(sessions()); } });

@@ -11,7 +11,7 @@ export interface RtpVideoEncoderOptions {
   readonly width: number;
   readonly height: number;
   readonly fps: number;
-  /** Target bitrate, kbit/s. */
+  /** Target bitrate at the start, kbit/s (setBitrate changes it). */
   readonly kbps: number;
   /** The ffmpeg executable (with libvpx for VP8, libx264 for H.264). */
   readonly ffmpeg: string;
@@ -40,7 +40,8 @@ const MIN_KEYFRAME_GAP_MS = 500;
  * arrive, tagged with the frame's presentation time.
  *
  * A keyframe on request (PLI/FIR) starts a fresh encoder process: ffmpeg cannot be told to
- * make one mid-stream, and a new encoder begins with one. Requests are rate-limited.
+ * make one mid-stream, and a new encoder begins with one. Requests are rate-limited. A new
+ * rate starts a fresh encoder the same way.
  */
 export class RtpVideoEncoder {
   /** The running encoder; undefined while one starts (frames meanwhile are skipped). */
@@ -52,13 +53,16 @@ export class RtpVideoEncoder {
   private currentPts = 0;
   private lastKeyframeAt = -Infinity;
   private stopped = false;
-  private counts = { framesIn: 0, framesSkipped: 0, restarts: 0, bytesOut: 0 };
+  private counts = { framesIn: 0, framesSkipped: 0, restarts: 0, rateChanges: 0, bytesOut: 0 };
+  private rateKbps: number;
 
-  constructor(private readonly options: RtpVideoEncoderOptions, private readonly onPacket: (packet: EncodedRtpPacket) => void, private readonly onFailure: (message: string) => void = () => undefined) {}
+  constructor(private readonly options: RtpVideoEncoderOptions, private readonly onPacket: (packet: EncodedRtpPacket) => void, private readonly onFailure: (message: string) => void = () => undefined) {
+    this.rateKbps = options.kbps;
+  }
 
-  /** Frames taken, skipped because the encoder was behind, encoder restarts (keyframes on request), RTP bytes out. */
-  get stats(): { framesIn: number; framesSkipped: number; restarts: number; bytesOut: number } {
-    return { ...this.counts };
+  /** Frames taken, skipped because the encoder was behind, restarts for keyframes on request, restarts at a new rate, RTP bytes out, the rate now (kbit/s). */
+  get stats(): { framesIn: number; framesSkipped: number; restarts: number; rateChanges: number; bytesOut: number; kbps: number } {
+    return { ...this.counts, kbps: this.rateKbps };
   }
 
   /** Starts the encoder (once a peer can receive: its first frame is a keyframe). */
@@ -99,6 +103,19 @@ export class RtpVideoEncoder {
     this.spawnEncoder();
   }
 
+  /**
+   * Encodes at `kbps` from the next frame: ffmpeg takes no new rate mid-stream, so a fresh
+   * encoder starts at it (its first frame a keyframe). The caller limits how often.
+   */
+  setBitrate(kbps: number): void {
+    if (kbps === this.rateKbps) return;
+    this.rateKbps = kbps;
+    if (this.stopped || !this.socket) return;
+    this.counts.rateChanges++;
+    this.killEncoder();
+    this.spawnEncoder();
+  }
+
   stop(): void {
     this.stopped = true;
     this.killEncoder();
@@ -107,7 +124,8 @@ export class RtpVideoEncoder {
   }
 
   private spawnEncoder(): void {
-    const { width, height, fps, kbps } = this.options;
+    const { width, height, fps } = this.options;
+    const kbps = this.rateKbps;
     const generation = ++this.generation;
     this.pending = [];
     this.currentTimestamp = undefined;
