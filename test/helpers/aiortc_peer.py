@@ -101,7 +101,7 @@ async def main(url, codec, seconds, text, key, options):
     pc.addTransceiver("audio", direction="recvonly")
     video.setCodecPreferences([c for c in RTCRtpSender.getCapabilities("video").codecs if c.mimeType.upper() == "VIDEO/" + codec])
     channel = pc.createDataChannel("control")
-    report = {"videoFrames": 0, "width": 0, "height": 0, "audioFrames": 0, "events": [], "mouth": [], "audio": [], "face": []}
+    report = {"videoFrames": 0, "width": 0, "height": 0, "audioFrames": 0, "events": [], "mouth": [], "audio": [], "face": [], "sizes": []}
     t0 = time.monotonic()
 
     async def read_video(track):
@@ -112,6 +112,9 @@ async def main(url, codec, seconds, text, key, options):
                 return
             report["videoFrames"] += 1
             report["width"], report["height"] = frame.width, frame.height
+            size = "%dx%d" % (frame.width, frame.height)
+            if size not in report["sizes"]:
+                report["sizes"].append(size)
             y = frame.to_ndarray(format="gray")
             h, w = y.shape
             # The mouth of the built-in avatar: the lower middle of the picture.
