@@ -63,7 +63,7 @@ export function registerWebRtcRoutes(app: FastifyInstance, ctx: ServerContext): 
     }, (message) => session.end({ error: 'render_failed', message }), (change) => {
       ctx.metrics.webrtcRateChanges.inc({ direction: change.reason === 'clear' ? 'up' : 'down', reason: change.reason });
       log.info({ kbps: change.kbps, reason: change.reason }, 'webrtc video rate changed');
-    });
+    }, (delayMs) => ctx.metrics.webrtcEncodeDelay.observe(delayMs));
     const session: RealtimeSession = new RealtimeSession(stage, transport, realtimeSessionDeps(ctx, tenant, stage, peer.videoCodec.toLowerCase(), () => log, () => end()));
     const log = request.log.child({ sessionId: session.id });
     const untrack = ctx.live.track(session);

@@ -47,7 +47,8 @@ export class RtpVideoEncoder {
   /** The running encoder; undefined while one starts (frames meanwhile are skipped). */
   private process: LaunchedProcess | undefined;
   private socket: Socket | undefined;
-  private pending: number[] = [];
+  /** Frames written and not yet out: their pts and when they were written (performance.now()). */
+  private pending: { ptsMs: number; writtenAt: number }[] = [];
   private generation = 0;
   private currentTimestamp: number | undefined;
   private currentPts = 0;
@@ -56,7 +57,16 @@ export class RtpVideoEncoder {
   private counts = { framesIn: 0, framesSkipped: 0, restarts: 0, rateChanges: 0, bytesOut: 0 };
   private rateKbps: number;
 
-  constructor(private readonly options: RtpVideoEncoderOptions, private readonly onPacket: (packet: EncodedRtpPacket) => void, private readonly onFailure: (message: string) => void = () => undefined) {
+  /**
+   * @param onFrameOut called as each frame's first packet comes out, with the ms since the
+   *   frame was written (the encoder's delay).
+   */
+  constructor(
+    private readonly options: RtpVideoEncoderOptions,
+    private readonly onPacket: (packet: EncodedRtpPacket) => void,
+    private readonly onFailure: (message: string) => void = () => undefined,
+    private readonly onFrameOut: (delayMs: number) => void = () => undefined,
+  ) {
     this.rateKbps = options.kbps;
   }
 
@@ -88,7 +98,7 @@ export class RtpVideoEncoder {
       return;
     }
     this.counts.framesIn++;
-    this.pending.push(ptsMs);
+    this.pending.push({ ptsMs, writtenAt: performance.now() });
     stdin.write(frame.data, () => frame.release?.());
   }
 
@@ -169,10 +179,11 @@ export class RtpVideoEncoder {
     if (packet.length < 12 || this.stopped || !this.process) return;
     const timestamp = packet.readUInt32BE(4);
     if (timestamp !== this.currentTimestamp) {
-      const ptsMs = this.pending.shift();
-      if (ptsMs === undefined) return;
+      const frame = this.pending.shift();
+      if (frame === undefined) return;
       this.currentTimestamp = timestamp;
-      this.currentPts = ptsMs;
+      this.currentPts = frame.ptsMs;
+      this.onFrameOut(performance.now() - frame.writtenAt);
     }
     this.counts.bytesOut += packet.length;
     this.onPacket({ packet, ptsMs: this.currentPts, last: (packet[1]! & 0x80) !== 0 });

@@ -40,6 +40,7 @@ export class WebRtcTransport implements RealtimeTransport {
     encoderOptions: RtpVideoEncoderOptions & { readonly minKbps: number },
     onFailure: (message: string) => void,
     private readonly onRateChange: (change: BitrateChange) => void = () => undefined,
+    onFrameEncoded: (delayMs: number) => void = () => undefined,
   ) {
     this.ladder = new VideoBitrateLadder({ maxKbps: encoderOptions.kbps, minKbps: encoderOptions.minKbps });
     this.encoder = new RtpVideoEncoder(encoderOptions, (encoded) => {
@@ -49,7 +50,7 @@ export class WebRtcTransport implements RealtimeTransport {
       packet.writeUInt32BE(Math.round(encoded.ptsMs * 90) >>> 0, 4);
       this.videoTrack.writeRtp(packet);
       this.loss.packetSent();
-    }, onFailure);
+    }, onFailure, onFrameEncoded);
     this.audio = new OpusAudioPacer((payload, timestamp) => this.audioTrack?.writeRtp(rtpPacket(OPUS_PAYLOAD_TYPE, this.audioSequence++ & 0xffff, timestamp, false, payload)));
   }
 
