@@ -62,8 +62,9 @@ describe('WebRTC video rate follows the receiver (aiortc peer behind a lossy rel
     assert.ok(lowest <= MAX_KBPS / 2, `the rate fell to ${lowest} kbit/s under 50% loss: ${summary}`);
     for (let i = 1; i < changes.length; i++) assert.ok(changes[i]!.at - changes[i - 1]!.at > 1.5, `changes at least 2 s apart: ${summary}`);
     const up = changes.filter((c) => c.reason === 'clear' && c.at > lossTo);
-    assert.ok(up.length >= 2, `the rate climbed back in steps once the loss stopped: ${summary}`);
-    assert.ok(up[up.length - 1]!.kbps > lowest, `climbed from ${lowest} kbit/s: ${summary}`);
+    // One rung per 3 s of clean reports (which come every 0.5-1.5 s): at least one within 8 s.
+    assert.ok(up.length >= 1, `the rate climbed back once the loss stopped: ${summary}`);
+    assert.ok(up.every((c, i) => c.kbps > (i ? up[i - 1]!.kbps : lowest)), `climbed one rung at a time from ${lowest} kbit/s: ${summary}`);
     // What reached the peer on the clean path (the relay counts the video bytes it lets
     // through each second): at full rate before the loss, at the low rate just after it.
     const bytes = new Map(report.relayed);
