@@ -93,16 +93,19 @@ describe('WebRTC session with a peer of another implementation (aiortc)', () => 
   }
 
   it('switches avatar through the data channel mid-session: the picture changes at the announced frame, keeps the session size, and the session goes on', async () => {
-    // 2 s: an unknown avatar (refused, nothing changes); 3 s: red; 5 s: "tall", another
+    // 2 s: an unknown avatar, 2.5 s: a switch with a new size (both refused, nothing
+    // changes); 3 s: red; 5 s: "tall", another
     // shape, drawn at the session's 256 x 256 (a session's size is fixed: no renegotiation);
     // 6 s: speech on the new avatar.
-    const send = [[2, { type: 'avatar', avatar: 'nobody' }], [3, { type: 'avatar', avatar: 'red' }], [5, { type: 'avatar', avatar: 'tall' }]];
+    const send = [[2, { type: 'avatar', avatar: 'nobody' }], [2.5, { type: 'avatar', avatar: 'tall', size: 512 }], [3, { type: 'avatar', avatar: 'red' }], [5, { type: 'avatar', avatar: 'tall' }]];
     const report = await runPeer(`${s.url}/api/v1/realtime/webrtc?avatar=default&size=256`, 'VP8', KEY, 'Hello there.', { send, speakAt: 6 }, 9);
     assert.equal(report.status, 201);
     const changed = report.events.filter((e) => e.type === 'avatar.changed') as unknown as { avatar: string; at: number }[];
     assert.deepEqual(changed.map((e) => e.avatar), ['red', 'tall'], JSON.stringify(report.events));
-    const refused = report.events.find((e) => e.type === 'error') as unknown as { error: string; message: string; at: number } | undefined;
-    assert.ok(refused && refused.at < changed[0]!.at && /nobody/.test(refused.message), `the unknown avatar was refused: ${JSON.stringify(report.events)}`);
+    const refused = report.events.filter((e) => e.type === 'error') as unknown as { error: string; message: string; at: number }[];
+    assert.equal(refused.length, 2, JSON.stringify(report.events));
+    assert.ok(refused[0]!.at < changed[0]!.at && /nobody/.test(refused[0]!.message), `the unknown avatar was refused: ${JSON.stringify(refused)}`);
+    assert.match(refused[1]!.message, /avatar takes no "size": a session keeps the size it opened with/);
     const mean = (from: number, to: number) => {
       const frames = report.face.filter(([t]) => t > from && t < to);
       assert.ok(frames.length >= (to - from) * 25 * 0.6, `${frames.length} frames decoded from ${from.toFixed(1)} to ${to.toFixed(1)} s`);
