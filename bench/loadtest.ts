@@ -140,6 +140,25 @@ async function scrape(baseUrl: string): Promise<{ cpuS: number; rss: number; fps
   return { cpuS: read('process_cpu_seconds_total'), rss: read('process_resident_memory_bytes'), fps: read('avatar_frames_per_second') };
 }
 
+/**
+ * Where the first speaking frame's time goes on the server, from its histograms (means over
+ * the run): speak -> first synthesized speech, -> first speaking frame handed to the
+ * transport, and (WebRTC) each frame's encoder delay to its first RTP packet.
+ */
+async function serverLatencies(baseUrl: string): Promise<string> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  const mean = (name: string) => {
+    const sum = [...text.matchAll(new RegExp(`^${name}_sum(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'gm'))].reduce((n, m) => n + Number(m[1]), 0);
+    const count = [...text.matchAll(new RegExp(`^${name}_count(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'gm'))].reduce((n, m) => n + Number(m[1]), 0);
+    return count ? `${fmt((1000 * sum) / count)} ms (${count})` : '-';
+  };
+  return [
+    'server, means: speak -> first speech synthesized      ' + mean('avatar_tts_latency_seconds'),
+    '               speak -> first speaking frame sent    ' + mean('avatar_first_frame_latency_seconds'),
+    '               frame -> its first RTP packet (WebRTC) ' + mean('avatar_webrtc_encode_delay_seconds'),
+  ].join('\n');
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
@@ -189,6 +208,7 @@ async function main(): Promise<void> {
   const gens = await Promise.all(generators);
   const prepared = await upload;
   await sampler;
+  const breakdown = await serverLatencies(baseUrl).catch(() => undefined);
   if (video) rmSync(video.dir, { recursive: true, force: true });
   if (own) {
     own.child.kill('SIGTERM');
@@ -196,6 +216,7 @@ async function main(): Promise<void> {
     rmSync(own.dataDir, { recursive: true, force: true });
   }
   report(results, gens, samples);
+  if (breakdown) process.stdout.write(`${breakdown}\n`);
   if (prepared) process.stdout.write(`avatar upload              a ${fmt(video!.seconds)} s video, prepared in ${fmt(prepared.prepareMs / 1000)} s (${prepared.state})${prepared.prepareMs > SECONDS * 1000 - 2000 ? '; it outlasted the sessions: use a longer --seconds' : ''}\n`);
 }
 

@@ -140,7 +140,7 @@ describe('avatar serve command', () => {
     const { dir, cleanup } = await tempDir();
     try {
       const config = join(dir, 'avatar.yaml');
-      await writeFile(config, 'port: 99999\napiKeys:\n  - key: short\n    tenant: acme\nlimits:\n  maxFps: nope\ncolour: blue\n');
+      await writeFile(config, 'port: 99999\napiKeys:\n  - key: short\n    tenant: acme\nlimits:\n  maxFps: nope\ncolour: blue\nwebrtc:\n  videoKbps: 300\n  minVideoKbps: 400\n');
       const run = (args: string[]) => new Promise<{ code: number | null; err: string }>((resolve) => {
         const child = spawn(process.execPath, [AVATAR_BIN, 'serve', ...args]);
         let err = '';
@@ -149,7 +149,7 @@ describe('avatar serve command', () => {
       });
       const bad = await run(['--config', config]);
       assert.equal(bad.code, 2);
-      for (const problem of [/unknown setting "colour"/, /port must be a whole number from 0 to 65535/, /apiKeys\[0\]\.key must be a string of at least 16/, /limits\.maxFps/]) assert.match(bad.err, problem);
+      for (const problem of [/unknown setting "colour"/, /port must be a whole number from 0 to 65535/, /apiKeys\[0\]\.key must be a string of at least 16/, /limits\.maxFps/, /webrtc\.minVideoKbps \(400\) must not exceed webrtc\.videoKbps \(300\)/]) assert.match(bad.err, problem);
       await writeFile(config, 'port: [unclosed\n');
       const broken = await run(['--config', config]);
       assert.equal(broken.code, 2);

@@ -3,6 +3,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { call, startTestServer, type TestServer } from './helpers/server.js';
+import { TestCatalog } from './helpers/test-catalog.js';
 
 /** Debian's python3 with python3-aiortc (scripts/test-all.sh installs it). */
 const PYTHON = process.env.AVATAR_PYTHON ?? '/usr/bin/python3';
@@ -22,13 +23,17 @@ interface PeerReport {
   mouth: [number, number][];
   /** [seconds since start, RMS] per decoded 20 ms audio frame. */
   audio: [number, number][];
+  /** [seconds since start, mean Y, U, V of the middle of the picture] per decoded frame. */
+  face: [number, number, number, number][];
+  /** Every picture size decoded, as WxH. */
+  sizes: string[];
   deleteStatus: number;
   deleteAgainStatus: number;
 }
 
-function runPeer(url: string, codec: string, key = KEY): Promise<PeerReport> {
+function runPeer(url: string, codec: string, key = KEY, text = 'Hello there! This is a test of the avatar over WebRTC.', options: Record<string, unknown> = {}, seconds = SECONDS): Promise<PeerReport> {
   return new Promise((resolve, reject) => {
-    execFile(PYTHON, [PEER, url, codec, String(SECONDS), 'Hello there! This is a test of the avatar over WebRTC.', key], { timeout: 60_000 }, (error, stdout, stderr) => {
+    execFile(PYTHON, [PEER, url, codec, String(seconds), text, key, JSON.stringify(options)], { timeout: 60_000 }, (error, stdout, stderr) => {
       if (error) reject(new Error(`the aiortc peer failed: ${error.message}\n${stderr.slice(-2000)}`));
       else resolve(JSON.parse(stdout) as PeerReport);
     });
@@ -48,7 +53,9 @@ describe('WebRTC session with a peer of another implementation (aiortc)', () => 
       }
     })();
     assert.ok(version, `${PYTHON} cannot import aiortc: install python3-aiortc (scripts/test-all.sh does) or set AVATAR_PYTHON`);
-    s = await startTestServer({ realtime: { size: 256 }, apiKeys: [{ key: KEY, tenant: 'acme' }] });
+    // Flat-colour avatars to switch to; "tall" is natively 192 x 320, not the session's shape.
+    const catalog = new TestCatalog({ red: { r: 220, g: 30, b: 30 }, tall: { r: 20, g: 40, b: 230, width: 192, height: 320 } });
+    s = await startTestServer({ realtime: { size: 256 }, apiKeys: [{ key: KEY, tenant: 'acme' }] }, { catalog });
     await s.server.warmUp();
   });
   after(async () => s?.close());
@@ -84,6 +91,39 @@ describe('WebRTC session with a peer of another implementation (aiortc)', () => 
       assert.equal(health.body.activeSessions, 0);
     });
   }
+
+  it('switches avatar through the data channel mid-session: the picture changes at the announced frame, keeps the session size, and the session goes on', async () => {
+    // 2 s: an unknown avatar, 2.5 s: a switch with a new size (both refused, nothing
+    // changes); 3 s: red; 5 s: "tall", another
+    // shape, drawn at the session's 256 x 256 (a session's size is fixed: no renegotiation);
+    // 6 s: speech on the new avatar.
+    const send = [[2, { type: 'avatar', avatar: 'nobody' }], [2.5, { type: 'avatar', avatar: 'tall', size: 512 }], [3, { type: 'avatar', avatar: 'red' }], [5, { type: 'avatar', avatar: 'tall' }]];
+    const report = await runPeer(`${s.url}/api/v1/realtime/webrtc?avatar=default&size=256`, 'VP8', KEY, 'Hello there.', { send, speakAt: 6 }, 9);
+    assert.equal(report.status, 201);
+    const changed = report.events.filter((e) => e.type === 'avatar.changed') as unknown as { avatar: string; at: number }[];
+    assert.deepEqual(changed.map((e) => e.avatar), ['red', 'tall'], JSON.stringify(report.events));
+    const refused = report.events.filter((e) => e.type === 'error') as unknown as { error: string; message: string; at: number }[];
+    assert.equal(refused.length, 2, JSON.stringify(report.events));
+    assert.ok(refused[0]!.at < changed[0]!.at && /nobody/.test(refused[0]!.message), `the unknown avatar was refused: ${JSON.stringify(refused)}`);
+    assert.match(refused[1]!.message, /avatar takes no "size": a session keeps the size it opened with/);
+    const mean = (from: number, to: number) => {
+      const frames = report.face.filter(([t]) => t > from && t < to);
+      assert.ok(frames.length >= (to - from) * 25 * 0.6, `${frames.length} frames decoded from ${from.toFixed(1)} to ${to.toFixed(1)} s`);
+      return [1, 2, 3].map((i) => frames.reduce((sum, f) => sum + f[i]!, 0) / frames.length) as [number, number, number];
+    };
+    // The face of the drawn avatar, then red (V high, U low), then blue (U high, V low).
+    const [, u0, v0] = mean(1, changed[0]!.at - 0.2);
+    const [, u1, v1] = mean(changed[0]!.at + 0.5, changed[1]!.at - 0.2);
+    const [, u2, v2] = mean(changed[1]!.at + 0.5, 9);
+    const colours = JSON.stringify({ drawn: [u0, v0], red: [u1, v1], tall: [u2, v2] });
+    assert.ok(v1 > v0 + 40 && u1 < 128, `the face turned red after the first switch (U, V): ${colours}`);
+    assert.ok(u2 > u0 + 60 && u2 > u1 + 60 && v2 < v1 - 60, `the face turned blue after the second switch (U, V): ${colours}`);
+    assert.deepEqual(report.sizes, ['256x256'], 'the picture keeps the session size through both switches');
+    const started = report.events.find((e) => e.type === 'speech.started');
+    const ended = report.events.find((e) => e.type === 'speech.ended');
+    assert.ok(started && started.at > changed[1]!.at && ended?.reason === 'done', `speech on the new avatar: ${JSON.stringify(report.events)}`);
+    assert.equal(report.deleteStatus, 204);
+  });
 
   it('refuses what it cannot answer with a JSON reason, and callers without a key', async () => {
     const route = `${s.url}/api/v1/realtime/webrtc`;

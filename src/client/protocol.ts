@@ -98,4 +98,5 @@ export type ServerEvent =
   | { type: 'speech.ended'; id: string; ptsMs: number; reason: 'done' | 'interrupted' | 'error' }
   | { type: 'avatar.changed'; avatar: string; ptsMs: number }
   | { type: 'pong'; t?: number; ptsMs: number }
+  | { type: 'video.bitrate'; kbps: number; reason: 'loss' | 'estimate' | 'clear' }
   | { type: 'error'; error: string; message: string };

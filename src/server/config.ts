@@ -13,8 +13,10 @@ export interface WebRtcConfig {
   readonly iceServers: readonly IceServerConfig[];
   /** Video codecs accepted (the client's offer chooses among them). */
   readonly videoCodecs: readonly WebRtcVideoCodec[];
-  /** Video bitrate per session, kbit/s. */
+  /** Video bitrate per session on a clean path, kbit/s (the most the rate adapts up to). */
   readonly videoKbps: number;
+  /** Lowest video bitrate the rate adapts down to on loss, kbit/s. */
+  readonly minVideoKbps: number;
 }
 
 /** One API key and the tenant it acts for. */
@@ -114,7 +116,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   apiKeys: [], avatarTenants: {}, signingSecret: undefined,
   jobConcurrency: 1, retentionMs: 7 * 24 * 3600 * 1000, urlExpiryMs: 24 * 3600 * 1000,
   realtime: { fps: 25, size: 512, jpegQuality: 80, paintThreads: defaultPaintThreads() },
-  webrtc: { iceServers: [], videoCodecs: ['VP8', 'H264'], videoKbps: 600 },
+  webrtc: { iceServers: [], videoCodecs: ['VP8', 'H264'], videoKbps: 600, minVideoKbps: 150 },
   limits: {
     maxTextChars: 5000, minFps: 1, maxFps: 60, maxSize: 1024, generationsPerMinute: 10,
     imageUploadBytes: 10 * MB, audioUploadBytes: 50 * MB, videoUploadBytes: 200 * MB, maxRealtimeSessions: 32,
@@ -249,7 +251,7 @@ export function validateConfig(raw: Raw): ServerConfig {
     }
   }
   const webrtcRaw = asRaw(raw.webrtc);
-  for (const key of Object.keys(webrtcRaw)) if (!['iceServers', 'videoCodecs', 'videoKbps'].includes(key)) problems.push(`unknown setting "webrtc.${key}"`);
+  for (const key of Object.keys(webrtcRaw)) if (!['iceServers', 'videoCodecs', 'videoKbps', 'minVideoKbps'].includes(key)) problems.push(`unknown setting "webrtc.${key}"`);
   const iceServers: IceServerConfig[] = [];
   if (webrtcRaw.iceServers !== undefined) {
     if (!Array.isArray(webrtcRaw.iceServers)) problems.push('webrtc.iceServers must be a list of {urls, username, credential}');
@@ -266,6 +268,9 @@ export function validateConfig(raw: Raw): ServerConfig {
     if (!names.length || names.some((c) => c !== 'VP8' && c !== 'H264')) problems.push('webrtc.videoCodecs must list VP8 and/or H264');
     else videoCodecs = names as WebRtcVideoCodec[];
   }
+  const videoKbps = num(webrtcRaw.videoKbps, 'webrtc.videoKbps', d.webrtc.videoKbps, 100, 20000);
+  const minVideoKbps = num(webrtcRaw.minVideoKbps, 'webrtc.minVideoKbps', Math.min(d.webrtc.minVideoKbps, videoKbps), 50, 20000);
+  if (minVideoKbps > videoKbps) problems.push(`webrtc.minVideoKbps (${minVideoKbps}) must not exceed webrtc.videoKbps (${videoKbps})`);
   let redis: RedisConfig | undefined;
   const redisRaw = asRaw(raw.redis);
   for (const key of Object.keys(redisRaw)) if (!['url', 'prefix', 'lockSeconds', 'attempts', 'segmentSeconds'].includes(key)) problems.push(`unknown setting "redis.${key}"`);
@@ -316,7 +321,7 @@ export function validateConfig(raw: Raw): ServerConfig {
     logLevel: logLevel as LogLevel,
     logFormat: logFormat as LogFormat,
     corsOrigins,
-    webrtc: { iceServers, videoCodecs, videoKbps: num(webrtcRaw.videoKbps, 'webrtc.videoKbps', d.webrtc.videoKbps, 100, 20000) },
+    webrtc: { iceServers, videoCodecs, videoKbps, minVideoKbps },
     shutdownGraceMs: num(raw.shutdownGraceSeconds, 'shutdownGraceSeconds', d.shutdownGraceMs / 1000, 0, 3600, false) * 1000,
     redis,
   };

@@ -8,6 +8,8 @@ type Labels = Record<string, string>;
 
 /** Upper bounds (seconds) for latencies that should stay well under a second. */
 const LATENCY_BUCKETS_S = [0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2, 5];
+/** Upper bounds (seconds) for encoder delays: a frame takes a few ms on an idle core, tens when the cores are busy. */
+const ENCODE_BUCKETS_S = [0.002, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16];
 /** Upper bounds (seconds) for whole generations. */
 const GENERATION_BUCKETS_S = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 /** Upper bounds (seconds) for HTTP requests (a synchronous generate lasts as long as its render). */
@@ -59,6 +61,10 @@ export class ServerMetrics {
   readonly framesTotal: EventCounter;
   readonly lateFrames: EventCounter;
   readonly errors: EventCounter;
+  /** WebRTC video rate changes, by direction (`down`, `up`) and reason (`loss`, `estimate`, `clear`). */
+  readonly webrtcRateChanges: EventCounter;
+  /** WebRTC video: from a frame written to its encoder to its first RTP packet out. */
+  readonly webrtcEncodeDelay: MillisecondsHistogram;
   private frameWindow: { at: number; frames: number }[] = [];
   private framesSoFar = 0;
 
@@ -76,6 +82,8 @@ export class ServerMetrics {
     this.framesTotal = counter('frames_generated_total', 'Video frames produced, by kind of output', ['kind']);
     this.lateFrames = counter('realtime_late_frames_total', 'Realtime frames sent later than one frame interval or skipped', []);
     this.errors = counter('errors_total', 'Errors by kind', ['kind']);
+    this.webrtcEncodeDelay = histogram('webrtc_encode_delay_seconds', 'WebRTC video: time from a frame written to its encoder to its first RTP packet', ENCODE_BUCKETS_S, []);
+    this.webrtcRateChanges = counter('webrtc_video_rate_changes_total', 'WebRTC video rate changes from receiver feedback, by direction and reason', ['direction', 'reason']);
     const metrics = this;
     new Gauge({ name: `${METRIC_PREFIX}frames_per_second`, help: 'Frames generated per second over the last 5 s', registers, collect() { this.set(metrics.fps()); } });
     new Gauge({ name: `${METRIC_PREFIX}active_sessions`, help: 'Open realtime sessions and streams', registers, collect() { this.set(sessions()); } });

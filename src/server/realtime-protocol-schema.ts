@@ -25,6 +25,7 @@ export const ServerEventSchema = Type.Union([
   Type.Object({ type: Type.Literal('speech.ended'), id: Type.String(), ptsMs, reason: Type.Union([Type.Literal('done'), Type.Literal('interrupted'), Type.Literal('error')]) }, { title: 'speech.ended' }),
   Type.Object({ type: Type.Literal('avatar.changed'), avatar: Type.String(), ptsMs }, { title: 'avatar.changed' }),
   Type.Object({ type: Type.Literal('pong'), t: Type.Optional(Type.Number()), ptsMs }, { title: 'pong' }),
+  Type.Object({ type: Type.Literal('video.bitrate'), kbps: Type.Number(), reason: Type.Union([Type.Literal('loss'), Type.Literal('estimate'), Type.Literal('clear')]) }, { title: 'video.bitrate', description: 'WebRTC only: the video rate changed with what the receiver reports' }),
   Type.Object({ type: Type.Literal('error'), error: Type.String(), message: Type.String() }, { title: 'error' }),
 ], { $id: 'RealtimeServerEvent', description: 'A JSON text frame from the server' });
 

@@ -21,15 +21,24 @@ export class FlatColourRenderer implements Renderer {
   }
 }
 
+/** A flat-colour test avatar: its colour and, optionally, its native size (256 x 256 when not given). */
+export interface FlatAvatar {
+  readonly r: number;
+  readonly g: number;
+  readonly b: number;
+  readonly width?: number;
+  readonly height?: number;
+}
+
 /**
  * The built-in avatars plus flat-colour ones that tests can add and remove, standing in
  * for a registry of prepared avatars (same AvatarCatalog contract).
  */
 export class TestCatalog implements AvatarCatalog {
   private readonly builtin = new BuiltinAvatarCatalog();
-  readonly extra = new Map<string, { r: number; g: number; b: number }>();
+  readonly extra = new Map<string, FlatAvatar>();
 
-  constructor(extra: Record<string, { r: number; g: number; b: number }> = {}) {
+  constructor(extra: Record<string, FlatAvatar> = {}) {
     for (const [id, rgb] of Object.entries(extra)) this.extra.set(id, rgb);
   }
 
@@ -38,14 +47,15 @@ export class TestCatalog implements AvatarCatalog {
   }
 
   get(id: string): AvatarSummary | undefined {
-    if (!this.extra.has(id)) return this.builtin.get(id);
-    return { id, name: `Flat ${id}`, renderer: 'flat', width: 256, height: 256, fps: 25, status: 'ready', loaded: true, builtin: false };
+    const flat = this.extra.get(id);
+    if (!flat) return this.builtin.get(id);
+    return { id, name: `Flat ${id}`, renderer: 'flat', width: flat.width ?? 256, height: flat.height ?? 256, fps: 25, status: 'ready', loaded: true, builtin: false };
   }
 
   async createRenderer(id: string, request: RendererRequest): Promise<Renderer> {
     const rgb = this.extra.get(id);
     if (!rgb) return this.builtin.createRenderer(id, request);
     if (!this.get(id)) throw new AvatarError('unknown_avatar', `unknown avatar "${id}"`);
-    return new FlatColourRenderer(request.width ?? 256, request.height ?? 256, rgb);
+    return new FlatColourRenderer(request.width ?? rgb.width ?? 256, request.height ?? rgb.height ?? 256, rgb);
   }
 }

@@ -56,6 +56,11 @@ export function parseClientMessage(data: Buffer, isBinary: boolean, limits: Mess
     case 'avatar':
       if (typeof message.avatar !== 'string') throw new AvatarError('invalid_input', 'avatar needs "avatar": an avatar id');
       checkAvatarId(message.avatar);
+      // The picture's size is part of the stream (the WebRTC track, the client's canvas); it
+      // is set when the session opens, and a switch draws the new avatar at that size.
+      for (const key of ['size', 'width', 'height']) {
+        if (key in message) throw new AvatarError('invalid_input', `avatar takes no "${key}": a session keeps the size it opened with (the new avatar is drawn at it); open a new session for another size`);
+      }
       return { kind: 'avatar', avatar: message.avatar };
     case 'ping':
       return { kind: 'ping', ...(typeof message.t === 'number' ? { t: message.t } : {}) };

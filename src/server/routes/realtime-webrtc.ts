@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { locateFfmpeg } from '../../encode/ffmpeg.js';
 import { RealtimeSession } from '../../pipeline/realtime/session.js';
 import { MICROPHONE_RATE, MicrophoneTrack } from '../../transport/webrtc/microphone-track.js';
+import { watchReceiverFeedback } from '../../transport/webrtc/receiver-feedback.js';
 import { answerOffer } from '../../transport/webrtc/webrtc-peer.js';
 import { WebRtcTransport } from '../../transport/webrtc/webrtc-transport.js';
 import type { ServerContext } from '../context.js';
@@ -58,8 +59,11 @@ export function registerWebRtcRoutes(app: FastifyInstance, ctx: ServerContext): 
     const { pc } = peer;
     let ended = false;
     const transport = new WebRtcTransport(peer.videoTrack, peer.audioTrack, {
-      codec: peer.videoCodec, width: stage.width, height: stage.height, fps: stage.fps, kbps: ctx.config.webrtc.videoKbps, ffmpeg: ffmpeg.path,
-    }, (message) => session.end({ error: 'render_failed', message }));
+      codec: peer.videoCodec, width: stage.width, height: stage.height, fps: stage.fps, kbps: ctx.config.webrtc.videoKbps, minKbps: ctx.config.webrtc.minVideoKbps, ffmpeg: ffmpeg.path,
+    }, (message) => session.end({ error: 'render_failed', message }), (change) => {
+      ctx.metrics.webrtcRateChanges.inc({ direction: change.reason === 'clear' ? 'up' : 'down', reason: change.reason });
+      log.info({ kbps: change.kbps, reason: change.reason }, 'webrtc video rate changed');
+    }, (delayMs) => ctx.metrics.webrtcEncodeDelay.observe(delayMs));
     const session: RealtimeSession = new RealtimeSession(stage, transport, realtimeSessionDeps(ctx, tenant, stage, peer.videoCodec.toLowerCase(), () => log, () => end()));
     const log = request.log.child({ sessionId: session.id });
     const untrack = ctx.live.track(session);
@@ -68,6 +72,7 @@ export function registerWebRtcRoutes(app: FastifyInstance, ctx: ServerContext): 
       ended = true;
       clearTimeout(connectTimer);
       clearTimeout(disconnectTimer);
+      unwatchFeedback();
       session.close();
       transport.close();
       microphone.stop();
@@ -94,6 +99,11 @@ export function registerWebRtcRoutes(app: FastifyInstance, ctx: ServerContext): 
         log.info({ avatar: stage.avatar, width: stage.width, height: stage.height, fps: stage.fps, codec: peer.videoCodec }, 'realtime session started (webrtc)');
       } else if (state === 'failed' || state === 'closed') end();
       else if (state === 'disconnected') disconnectTimer = setTimeout(end, DISCONNECT_GRACE_MS);
+    });
+    const unwatchFeedback = watchReceiverFeedback(peer.videoTransceiver.sender, 90000, {
+      report: (fractionLost) => transport.receiverReport(fractionLost),
+      estimate: (kbps) => transport.receiverEstimate(kbps),
+      nack: (sequenceNumbers) => transport.receiverNack(sequenceNumbers),
     });
     peer.videoTransceiver.sender.onPictureLossIndication.subscribe(() => transport.requestKeyframe());
     peer.videoTransceiver.sender.onRtcp.subscribe((packet) => {

@@ -11,7 +11,7 @@ export interface RtpVideoEncoderOptions {
   readonly width: number;
   readonly height: number;
   readonly fps: number;
-  /** Target bitrate, kbit/s. */
+  /** Target bitrate at the start, kbit/s (setBitrate changes it). */
   readonly kbps: number;
   /** The ffmpeg executable (with libvpx for VP8, libx264 for H.264). */
   readonly ffmpeg: string;
@@ -40,25 +40,39 @@ const MIN_KEYFRAME_GAP_MS = 500;
  * arrive, tagged with the frame's presentation time.
  *
  * A keyframe on request (PLI/FIR) starts a fresh encoder process: ffmpeg cannot be told to
- * make one mid-stream, and a new encoder begins with one. Requests are rate-limited.
+ * make one mid-stream, and a new encoder begins with one. Requests are rate-limited. A new
+ * rate starts a fresh encoder the same way.
  */
 export class RtpVideoEncoder {
   /** The running encoder; undefined while one starts (frames meanwhile are skipped). */
   private process: LaunchedProcess | undefined;
   private socket: Socket | undefined;
-  private pending: number[] = [];
+  /** Frames written and not yet out: their pts and when they were written (performance.now()). */
+  private pending: { ptsMs: number; writtenAt: number }[] = [];
   private generation = 0;
   private currentTimestamp: number | undefined;
   private currentPts = 0;
   private lastKeyframeAt = -Infinity;
   private stopped = false;
-  private counts = { framesIn: 0, framesSkipped: 0, restarts: 0, bytesOut: 0 };
+  private counts = { framesIn: 0, framesSkipped: 0, restarts: 0, rateChanges: 0, bytesOut: 0 };
+  private rateKbps: number;
 
-  constructor(private readonly options: RtpVideoEncoderOptions, private readonly onPacket: (packet: EncodedRtpPacket) => void, private readonly onFailure: (message: string) => void = () => undefined) {}
+  /**
+   * @param onFrameOut called as each frame's first packet comes out, with the ms since the
+   *   frame was written (the encoder's delay).
+   */
+  constructor(
+    private readonly options: RtpVideoEncoderOptions,
+    private readonly onPacket: (packet: EncodedRtpPacket) => void,
+    private readonly onFailure: (message: string) => void = () => undefined,
+    private readonly onFrameOut: (delayMs: number) => void = () => undefined,
+  ) {
+    this.rateKbps = options.kbps;
+  }
 
-  /** Frames taken, skipped because the encoder was behind, encoder restarts (keyframes on request), RTP bytes out. */
-  get stats(): { framesIn: number; framesSkipped: number; restarts: number; bytesOut: number } {
-    return { ...this.counts };
+  /** Frames taken, skipped because the encoder was behind, restarts for keyframes on request, restarts at a new rate, RTP bytes out, the rate now (kbit/s). */
+  get stats(): { framesIn: number; framesSkipped: number; restarts: number; rateChanges: number; bytesOut: number; kbps: number } {
+    return { ...this.counts, kbps: this.rateKbps };
   }
 
   /** Starts the encoder (once a peer can receive: its first frame is a keyframe). */
@@ -84,7 +98,7 @@ export class RtpVideoEncoder {
       return;
     }
     this.counts.framesIn++;
-    this.pending.push(ptsMs);
+    this.pending.push({ ptsMs, writtenAt: performance.now() });
     stdin.write(frame.data, () => frame.release?.());
   }
 
@@ -99,6 +113,19 @@ export class RtpVideoEncoder {
     this.spawnEncoder();
   }
 
+  /**
+   * Encodes at `kbps` from the next frame: ffmpeg takes no new rate mid-stream, so a fresh
+   * encoder starts at it (its first frame a keyframe). The caller limits how often.
+   */
+  setBitrate(kbps: number): void {
+    if (kbps === this.rateKbps) return;
+    this.rateKbps = kbps;
+    if (this.stopped || !this.socket) return;
+    this.counts.rateChanges++;
+    this.killEncoder();
+    this.spawnEncoder();
+  }
+
   stop(): void {
     this.stopped = true;
     this.killEncoder();
@@ -107,7 +134,8 @@ export class RtpVideoEncoder {
   }
 
   private spawnEncoder(): void {
-    const { width, height, fps, kbps } = this.options;
+    const { width, height, fps } = this.options;
+    const kbps = this.rateKbps;
     const generation = ++this.generation;
     this.pending = [];
     this.currentTimestamp = undefined;
@@ -151,10 +179,11 @@ export class RtpVideoEncoder {
     if (packet.length < 12 || this.stopped || !this.process) return;
     const timestamp = packet.readUInt32BE(4);
     if (timestamp !== this.currentTimestamp) {
-      const ptsMs = this.pending.shift();
-      if (ptsMs === undefined) return;
+      const frame = this.pending.shift();
+      if (frame === undefined) return;
       this.currentTimestamp = timestamp;
-      this.currentPts = ptsMs;
+      this.currentPts = frame.ptsMs;
+      this.onFrameOut(performance.now() - frame.writtenAt);
     }
     this.counts.bytesOut += packet.length;
     this.onPacket({ packet, ptsMs: this.currentPts, last: (packet[1]! & 0x80) !== 0 });

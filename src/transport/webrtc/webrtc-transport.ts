@@ -3,6 +3,8 @@ import type { ServerEvent } from '../../client/protocol.js';
 import type { RealtimePicture, RealtimeTransport } from '../../pipeline/realtime/transport.js';
 import { OpusAudioPacer } from './opus-audio.js';
 import { RtpVideoEncoder, type RtpVideoEncoderOptions } from './rtp-video-encoder.js';
+import { VideoBitrateLadder, type BitrateChange } from './video-bitrate-ladder.js';
+import { VideoLossMeter } from './video-loss-meter.js';
 
 /** Events queued for a data channel that is not open yet, at most. */
 const MAX_EARLY_EVENTS = 64;
@@ -15,10 +17,14 @@ const MAX_EARLY_EVENTS = 64;
  * leave at their presentation time, so the sender reports (RTCP SR) map both onto the same
  * wall clock and the receiver keeps lips and voice together. Events go out as JSON text on
  * the data channel; an interrupt (`speech.ended`, `interrupted`) also drops queued audio.
+ * The video rate follows the receiver's reports (see VideoBitrateLadder); each change is
+ * told to the client as a `video.bitrate` event.
  */
 export class WebRtcTransport implements RealtimeTransport {
   readonly pictureFormat = 'i420';
   private readonly encoder: RtpVideoEncoder;
+  private readonly ladder: VideoBitrateLadder;
+  private readonly loss = new VideoLossMeter();
   private readonly audio: OpusAudioPacer;
   private channel: RTCDataChannel | undefined;
   private readonly early: string[] = [];
@@ -31,20 +37,24 @@ export class WebRtcTransport implements RealtimeTransport {
   constructor(
     private readonly videoTrack: MediaStreamTrack,
     private readonly audioTrack: MediaStreamTrack | undefined,
-    encoderOptions: RtpVideoEncoderOptions,
+    encoderOptions: RtpVideoEncoderOptions & { readonly minKbps: number },
     onFailure: (message: string) => void,
+    private readonly onRateChange: (change: BitrateChange) => void = () => undefined,
+    onFrameEncoded: (delayMs: number) => void = () => undefined,
   ) {
+    this.ladder = new VideoBitrateLadder({ maxKbps: encoderOptions.kbps, minKbps: encoderOptions.minKbps });
     this.encoder = new RtpVideoEncoder(encoderOptions, (encoded) => {
       const packet = encoded.packet;
       packet.writeUInt16BE(this.videoSequence, 2);
       this.videoSequence = (this.videoSequence + 1) & 0xffff;
       packet.writeUInt32BE(Math.round(encoded.ptsMs * 90) >>> 0, 4);
       this.videoTrack.writeRtp(packet);
-    }, onFailure);
+      this.loss.packetSent();
+    }, onFailure, onFrameEncoded);
     this.audio = new OpusAudioPacer((payload, timestamp) => this.audioTrack?.writeRtp(rtpPacket(OPUS_PAYLOAD_TYPE, this.audioSequence++ & 0xffff, timestamp, false, payload)));
   }
 
-  /** Video encoder and audio figures (frames in, skipped, keyframe restarts, bytes). */
+  /** Video encoder and audio figures (frames in, skipped, keyframe restarts, rate changes, bytes, the video rate now). */
   get stats(): { video: RtpVideoEncoder['stats']; audio: OpusAudioPacer['stats'] } {
     return { video: this.encoder.stats, audio: this.audio.stats };
   }
@@ -73,6 +83,28 @@ export class WebRtcTransport implements RealtimeTransport {
     this.mediaFlowing = true;
     void this.encoder.start();
     if (this.origin !== undefined) this.audio.start(this.origin);
+  }
+
+  /** A receiver report on the video: share of packets lost (0 to 1) since its last one. */
+  receiverReport(fractionLost: number): void {
+    this.applyRate(this.ladder.report(this.loss.report(fractionLost), performance.now()));
+  }
+
+  /** The receiver asked for video packets again (NACK). */
+  receiverNack(sequenceNumbers: readonly number[]): void {
+    this.loss.nack(sequenceNumbers);
+  }
+
+  /** The receiver's estimate of the path (REMB), kbit/s. */
+  receiverEstimate(kbps: number): void {
+    this.applyRate(this.ladder.receiverEstimate(kbps, performance.now()));
+  }
+
+  private applyRate(change: BitrateChange | undefined): void {
+    if (!change || this.closed) return;
+    this.encoder.setBitrate(change.kbps);
+    this.onRateChange(change);
+    this.sendEvent({ type: 'video.bitrate', kbps: change.kbps, reason: change.reason });
   }
 
   /** The receiver lost pictures (PLI/FIR): a keyframe follows. */
