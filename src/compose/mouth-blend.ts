@@ -26,6 +26,40 @@ export class ColourMatch {
 export const BLEND_FEATHER = 0.35;
 const FEATHER = BLEND_FEATHER;
 
+/** Donor/background luma differences (after their median) beyond this are another surface, not lighting. */
+const STRAY_LEVEL = 70;
+
+/**
+ * Share of the luma pixels of `patch`, beyond the ellipse `lips` (where mouths differ by
+ * design), where the donor moved by (dx, dy) differs from the background by more than
+ * STRAY_LEVEL once their median difference is taken off: the donor shows another surface
+ * there (the window behind a head that moved), which a blend would bring into the face.
+ */
+export function strayShare(src: Uint8Array, dst: Uint8Array, width: number, height: number, patch: BlendEllipse, lips: BlendEllipse, dx: number, dy: number): number {
+  const sx = Math.round(dx);
+  const sy = Math.round(dy);
+  const x0 = Math.max(0, Math.floor(patch.cx - patch.rx), -sx);
+  const x1 = Math.min(width, Math.ceil(patch.cx + patch.rx) + 1, width - sx);
+  const y0 = Math.max(0, Math.floor(patch.cy - patch.ry), -sy);
+  const y1 = Math.min(height, Math.ceil(patch.cy + patch.ry) + 1, height - sy);
+  const diffs: number[] = [];
+  for (let y = y0; y < y1; y++) {
+    const py = (y - patch.cy) / patch.ry;
+    const ly = (y - lips.cy) / lips.ry;
+    for (let x = x0; x < x1; x++) {
+      const px = (x - patch.cx) / patch.rx;
+      const lx = (x - lips.cx) / lips.rx;
+      if (px * px + py * py >= 1 || lx * lx + ly * ly <= 1) continue;
+      diffs.push(src[(y - sy) * width + x - sx]! - dst[y * width + x]!);
+    }
+  }
+  if (diffs.length === 0) return 0;
+  const median = Float32Array.from(diffs).sort()[diffs.length >> 1]!;
+  let stray = 0;
+  for (const d of diffs) if (Math.abs(d - median) > STRAY_LEVEL) stray++;
+  return stray / diffs.length;
+}
+
 /**
  * Blends an elliptical patch of `src` into `dst` (both I420 of the same size; `dst` holds
  * the background). The source is read shifted by (dx, dy) so its landmarks line up with

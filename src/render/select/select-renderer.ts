@@ -1,7 +1,7 @@
 import type { Box } from '../../core/geometry.js';
 import type { FrameSource } from '../avatar-input.js';
 import type { FrameMouth } from '../avatar-input.js';
-import { BLEND_FEATHER, blendEllipse, ColourMatch } from '../../compose/mouth-blend.js';
+import { BLEND_FEATHER, blendEllipse, ColourMatch, strayShare } from '../../compose/mouth-blend.js';
 import type { VideoFrame } from '../../core/frame.js';
 import type { MouthFrame, MouthParams } from '../../visemes/mouth-params.js';
 import { FramePool, pingPong } from '../frame-pool.js';
@@ -10,6 +10,13 @@ import { regionAround } from '../mouth-region.js';
 import { MouthShapeIndex } from './mouth-shape-index.js';
 import { facePaste } from './face-alignment.js';
 import { pasteFace } from '../../compose/face-paste.js';
+
+/**
+ * Share of a whole-face blend's pixels, beyond the lips, that may differ from the
+ * background as another surface would: a resting drawn face stays under 0.15; a real head
+ * that moved between donor and background, bringing the window into the face, above 0.3.
+ */
+const MAX_STRAY_SHARE = 0.25;
 
 /**
  * The `select` renderer, for avatars made from a video of the person talking. For each
@@ -82,18 +89,24 @@ export class SelectRenderer implements Renderer {
       // is blended whole, nose to below the chin: the two show the same things beside the
       // face, and the background's own talking jaw cannot show through in silence.
       const resting = chosen === this.shapes.restFrame;
-      if (paste && (!resting || paste.toSource.a !== 1 || paste.toSource.b !== 0)) {
-        pasteFace(src, data, this.frames.width, this.frames.height, paste);
-        return { width: this.frames.width, height: this.frames.height, data, ptsMs: frame.ptsMs, release };
-      }
       const [dx, dy] = paste ? [-paste.toSource.tx, -paste.toSource.ty] : [b.ax - s.ax, b.ay - s.ay];
       // Fully opaque from the bottom of the nose to below the chin (everything that moves
       // when talking); the fade lies on the nose, the cheeks and the neck, which do not.
       const top = b.ay;
       const bottom = b.chinY + 0.1 * (b.chinY - b.cy);
-      blendEllipse(src, data, this.frames.width, this.frames.height, {
-        cx: b.cx, cy: (top + bottom) / 2, rx: b.width * 1.3, ry: (bottom - top) / 2 / (1 - BLEND_FEATHER),
-      }, dx, dy, this.colourMatch);
+      const whole = { cx: b.cx, cy: (top + bottom) / 2, rx: b.width * 1.3, ry: (bottom - top) / 2 / (1 - BLEND_FEATHER) };
+      const translated = paste && paste.toSource.a === 1 && paste.toSource.b === 0;
+      // Blended whole only where the donor shows the same things around the face as the
+      // background; when the head has moved between them (the donor's window would come
+      // into the face with it), the face alone is pasted.
+      const wholeFits = () => strayShare(src, data, this.frames.width, this.frames.height, whole, {
+        cx: b.cx, cy: b.cy + 0.15 * b.width, rx: 0.62 * b.width, ry: 0.55 * b.width,
+      }, dx, dy) <= MAX_STRAY_SHARE;
+      if (paste && (!resting || !translated || !wholeFits())) {
+        pasteFace(src, data, this.frames.width, this.frames.height, paste);
+        return { width: this.frames.width, height: this.frames.height, data, ptsMs: frame.ptsMs, release };
+      }
+      blendEllipse(src, data, this.frames.width, this.frames.height, whole, dx, dy, this.colourMatch);
     }
     return { width: this.frames.width, height: this.frames.height, data, ptsMs: frame.ptsMs, release };
   }

@@ -1,0 +1,39 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { strayShare } from '../src/compose/mouth-blend.js';
+
+const W = 128;
+const H = 128;
+const patch = { cx: 64, cy: 70, rx: 40, ry: 40 };
+const lips = { cx: 64, cy: 70, rx: 16, ry: 12 };
+
+/** An I420 frame of flat luma `y`, with `paint` run over every luma pixel. */
+function frame(y: number, paint: (x: number, yy: number) => number | undefined = () => undefined): Uint8Array {
+  const data = new Uint8Array(W * H * 1.5).fill(128);
+  for (let yy = 0; yy < H; yy++) for (let x = 0; x < W; x++) data[yy * W + x] = paint(x, yy) ?? y;
+  return data;
+}
+
+describe('stray surfaces in a whole-face blend', () => {
+  it('a donor lit differently but showing the same face has none', () => {
+    assert.equal(strayShare(frame(130), frame(110), W, H, patch, lips, 0, 0), 0);
+  });
+
+  it('a donor whose open mouth (dark, teeth) differs only between the lips has none', () => {
+    const donor = frame(110, (x, y) => ((x - 64) ** 2 / 15 ** 2 + (y - 70) ** 2 / 10 ** 2 < 1 ? (y < 70 ? 230 : 20) : undefined));
+    assert.equal(strayShare(donor, frame(110), W, H, patch, lips, 0, 0), 0);
+  });
+
+  it('a donor that brings a bright window over a third of the face beside the lips is counted', () => {
+    const donor = frame(110, (x) => (x > 74 ? 240 : undefined));
+    const share = strayShare(donor, frame(110), W, H, patch, lips, 0, 0);
+    assert.ok(share > 0.25 && share < 0.5, `share ${share}`);
+  });
+
+  it('reads the donor where the translation puts it', () => {
+    // The window lies beyond the patch in the donor; moved by 30 px it comes into the face.
+    const donor = frame(110, (x) => (x > 104 ? 240 : undefined));
+    assert.equal(strayShare(donor, frame(110), W, H, patch, lips, 0, 0), 0);
+    assert.ok(strayShare(donor, frame(110), W, H, patch, lips, -30, 0) > 0.25);
+  });
+});
