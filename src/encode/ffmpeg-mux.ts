@@ -22,6 +22,21 @@ export interface MuxInputOptions {
   readonly videoOnly?: boolean;
 }
 
+/** Resolves once `input` has drained or its process has exited (then nothing will drain it). */
+export function drainedOrExited(input: Writable, exited: Promise<unknown>): Promise<void> {
+  return new Promise<void>((resolve) => {
+    let settled = false;
+    const done = () => {
+      if (settled) return;
+      settled = true;
+      input.off('drain', done);
+      resolve();
+    };
+    input.once('drain', done);
+    void exited.then(done);
+  });
+}
+
 /** Frames kept in flight towards ffmpeg before a writer waits: enough to keep it busy, little memory. */
 const FRAMES_IN_FLIGHT = 3;
 
@@ -120,17 +135,7 @@ export class FfmpegMuxProcess {
     this.video.write(frame.data, () => frame.release?.());
     this.framesWritten++;
     if (this.video.writableLength > FRAMES_IN_FLIGHT * this.frameBytes) {
-      let settled = false;
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          if (settled) return;
-          settled = true;
-          this.video.off('drain', done);
-          resolve();
-        };
-        this.video.once('drain', done);
-        void this.exited.then(done);
-      });
+      await drainedOrExited(this.video, this.exited);
       this.raiseFailure();
     }
   }

@@ -3,6 +3,7 @@ import { resample } from '../audio/resample.js';
 import { AvatarError } from '../core/errors.js';
 import { ffmpegErrorTail, locateFfmpeg } from './ffmpeg.js';
 import { processLauncher, type LaunchedProcess } from './process-launcher.js';
+import { drainedOrExited } from './ffmpeg-mux.js';
 
 /** H.264 bytes held towards ffmpeg before a writer waits. */
 const VIDEO_BYTES_IN_FLIGHT = 1 << 20;
@@ -71,17 +72,7 @@ export class Fmp4Joiner {
     this.raiseFailure();
     this.video.write(bytes);
     if (this.video.writableLength > VIDEO_BYTES_IN_FLIGHT) {
-      await new Promise<void>((resolve) => {
-        let settled = false;
-        const done = () => {
-          if (settled) return;
-          settled = true;
-          this.video.off('drain', done);
-          resolve();
-        };
-        this.video.once('drain', done);
-        void this.exited.then(done);
-      });
+      await drainedOrExited(this.video, this.exited);
       this.raiseFailure();
     }
   }
