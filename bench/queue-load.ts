@@ -22,9 +22,9 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { BuiltinAvatarCatalog } from '../src/avatars/catalog.js';
 import { offsetsBySpan } from '../src/eval/segment-sync.js';
+import { dropPrefix } from '../src/queue/redis-connection.js';
 
 const AVATAR = new URL('../../bin/avatar.js', import.meta.url).pathname;
 const SENTENCES = [
@@ -249,17 +249,3 @@ async function reportOffsets(path: string, mouth: readonly [number, number, numb
   }
 }
 
-async function dropPrefix(url: string, prefix: string): Promise<void> {
-  const client = new Redis(url, { maxRetriesPerRequest: 1 });
-  client.on('error', () => undefined);
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-      if (keys.length) await client.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-  } finally {
-    client.disconnect();
-  }
-}

@@ -11,7 +11,7 @@ import { RedisStreamWriter, streamKey } from '../queue/redis-stream-channel.js';
 import { streamJobHandlers } from '../server/stream-jobs.js';
 import { AvatarEvents } from '../queue/redis-avatar-events.js';
 import { avatarJobHandlers } from '../server/avatar-jobs.js';
-import { RendererShelf } from '../server/renderer-shelf.js';
+import { RendererShelf, WORKER_SHELF_LIMITS } from '../pipeline/renderer-shelf.js';
 import { FolderAvatarPreparer } from '../avatars/folder-preparer.js';
 import { segmentedJobHandlers } from '../server/segmented-jobs.js';
 import { createServerTts } from '../server/app.js';
@@ -55,7 +55,7 @@ export async function runWorker(argv: readonly string[]): Promise<number> {
   const streamOutput = openBlockingConnection(config.redis);
   const redis = config.redis;
   // Avatars are prepared into the shared avatars folder; every process hears of each change.
-  const shelf = new RendererShelf(deps.catalog);
+  const shelf = new RendererShelf(deps.catalog, WORKER_SHELF_LIMITS);
   const events = new AvatarEvents(streamOutput, redis);
   events.subscribe(({ avatar, outcome }) => {
     if (outcome === 'ready' || outcome === 'deleted') void registry.refreshAvatar(avatar).catch(() => undefined).then(() => shelf.drop(avatar));

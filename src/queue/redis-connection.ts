@@ -36,3 +36,19 @@ export function openBlockingConnection(config: RedisConfig): Redis {
 export function cancelChannel(config: RedisConfig): string {
   return `${config.prefix}:${RENDER_QUEUE}:cancel`;
 }
+
+/** Deletes every key under `prefix` (a loadtest's or a test's own queue when it ends). */
+export async function dropPrefix(url: string, prefix: string): Promise<void> {
+  const client = new Redis(url, { maxRetriesPerRequest: 1 });
+  client.on('error', () => undefined);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
+      if (keys.length) await client.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    client.disconnect();
+  }
+}

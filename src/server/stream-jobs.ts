@@ -7,7 +7,7 @@ import type { JobHandlers } from '../queue/job-queue.js';
 import type { StreamWriter } from '../queue/redis-stream-channel.js';
 import { HttpError, toHttpError } from './http-errors.js';
 import type { RenderJobDeps } from './render-jobs.js';
-import { RendererShelf } from './renderer-shelf.js';
+import { RendererShelf, WORKER_SHELF_LIMITS } from '../pipeline/renderer-shelf.js';
 import { readSegmentSpeech, type SegmentPayload } from './segmented-jobs.js';
 
 /**
@@ -26,7 +26,7 @@ export const STREAM_SEGMENT_JOB = 'stream-segment';
  * one taken over after its worker died answers `stream_interrupted`, since part of it may
  * already have gone to the client.
  */
-export function streamJobHandlers(deps: RenderJobDeps, writerFor: (jobId: string) => StreamWriter, renderers = new RendererShelf(deps.catalog)): JobHandlers {
+export function streamJobHandlers(deps: RenderJobDeps, writerFor: (jobId: string) => StreamWriter, renderers = new RendererShelf(deps.catalog, WORKER_SHELF_LIMITS)): JobHandlers {
   return {
     [STREAM_SEGMENT_JOB]: async (job, progress, signal) => {
       const out = writerFor(job.id);

@@ -4,6 +4,8 @@ import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import { AVATAR_BIN } from './media.js';
 
+export { dropPrefix } from '../../src/queue/redis-connection.js';
+
 /** The Redis the tests share (scripts/test-all.sh starts one when none runs): REDIS_URL, else the local default. */
 export const SHARED_REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -26,21 +28,6 @@ export async function requireRedis(url = SHARED_REDIS_URL): Promise<void> {
   }
 }
 
-/** Deletes every key under `prefix` (the end of a test). */
-export async function dropPrefix(url: string, prefix: string): Promise<void> {
-  const client = new Redis(url, { maxRetriesPerRequest: 1 });
-  client.on('error', () => undefined);
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-      if (keys.length) await client.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-  } finally {
-    client.disconnect();
-  }
-}
 
 /** A free TCP port on loopback. */
 export function freePort(): Promise<number> {

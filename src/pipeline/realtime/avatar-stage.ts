@@ -4,6 +4,7 @@ import type { AudioConditioning, Renderer } from '../../render/renderer.js';
 import { REST_MOUTH, type MouthParams } from '../../visemes/mouth-params.js';
 import { LocalFramePainter, type FramePainter } from './frame-painter.js';
 import type { PainterThreads } from './painter-threads.js';
+import { RendererShelf, rendererKind } from '../renderer-shelf.js';
 import type { JpegPicture, RawPicture } from './transport.js';
 
 /** Seconds of idle motion that realtime sessions loop over (forwards, then backwards). */
@@ -126,7 +127,9 @@ export class RendererCache {
   /**
    * `threads`: where stages paint when given (see `PainterThreads`); this thread otherwise.
    */
-  constructor(private readonly catalog: AvatarCatalog, private readonly jpeg: JpegEncoder, private readonly maxStages = DEFAULT_MAX_STAGES, private readonly threads?: PainterThreads) {}
+  constructor(private readonly catalog: AvatarCatalog, private readonly jpeg: JpegEncoder, private readonly maxStages = DEFAULT_MAX_STAGES, private readonly threads?: PainterThreads) {
+    this.spare = new RendererShelf(catalog, { maxKinds: maxStages });
+  }
 
   /** Stages held now. */
   get size(): number {
@@ -134,7 +137,7 @@ export class RendererCache {
   }
 
   get(avatar: string, request: { width?: number; height?: number; fps: number }): Promise<AvatarStage> {
-    const key = stageKey(avatar, request);
+    const key = rendererKind(avatar, request);
     let stage = this.stages.get(key);
     if (stage && this.built.get(key)?.usable === false) {
       // Its painter thread died: sessions holding it have ended with an error; build anew.
@@ -175,38 +178,27 @@ export class RendererCache {
     this.built.delete(key);
   }
 
-  private readonly spare = new Map<string, Renderer[]>();
+  /** Renderers lent to streams, kept for the next one. */
+  private readonly spare: RendererShelf;
 
   /**
    * A renderer for one stream, used by it alone until `checkin`: a finished stream's
    * renderer serves the next one, so its set-up (painting, loading) is paid once.
    */
-  async checkout(avatar: string, request: { width?: number; height?: number; fps: number }): Promise<Renderer> {
-    const list = this.spare.get(stageKey(avatar, request));
-    return list?.pop() ?? this.catalog.createRenderer(avatar, request);
+  checkout(avatar: string, request: { width?: number; height?: number; fps: number }): Promise<Renderer> {
+    return this.spare.checkout(avatar, request);
   }
 
   /** Returns a renderer taken with `checkout`. */
   checkin(avatar: string, request: { width?: number; height?: number; fps: number }, renderer: Renderer): void {
-    const key = stageKey(avatar, request);
-    const list = this.spare.get(key) ?? [];
-    if (list.length < SPARE_RENDERERS) list.push(renderer);
-    this.spare.delete(key);
-    while (this.spare.size >= this.maxStages) this.spare.delete(this.spare.keys().next().value!);
-    this.spare.set(key, list);
+    this.spare.checkin(avatar, request, renderer);
   }
 
   /** Forgets an avatar (deleted or changed). */
   drop(avatar: string): void {
     for (const key of this.stages.keys()) if (key.startsWith(`${avatar}|`)) this.forgetStage(key);
     this.threads?.forget(avatar);
-    for (const key of this.spare.keys()) if (key.startsWith(`${avatar}|`)) this.spare.delete(key);
+    this.spare.drop(avatar);
   }
 }
 
-/** Idle renderers kept per avatar, size and rate. */
-const SPARE_RENDERERS = 4;
-
-function stageKey(avatar: string, request: { width?: number; height?: number; fps: number }): string {
-  return `${avatar}|${request.width ?? ''}x${request.height ?? ''}|${request.fps}`;
-}
