@@ -3,6 +3,7 @@
  * reproduces a way one tenant could crash the server, exhaust its memory or its slots,
  * and asserts the bounded behaviour.
  */
+import { AvatarError } from '../src/core/errors.js';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { SharpJpegEncoder } from '../src/compose/jpeg.js';
@@ -24,6 +25,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A catalog whose avatars' renderers fail once the avatar is removed, as a folder avatar's frames do. */
 class RemovableCatalog extends TestCatalog {
+  /** Whether a missing frame fails as an AvatarError (its message goes to the client) or as an unexpected error. */
+  explained = false;
+
   override async createRenderer(id: string, request: RendererRequest): Promise<Renderer> {
     const renderer = await super.createRenderer(id, request);
     if (!this.extra.has(id)) return renderer;
@@ -31,7 +35,8 @@ class RemovableCatalog extends TestCatalog {
     return {
       name: 'removable', width: renderer.width, height: renderer.height, mouthRegion: (renderer as FlatColourRenderer).mouthRegion,
       render(frame: MouthFrame) {
-        if (!catalog.extra.has(id)) throw new Error(`Input file is missing /srv/avatars/${id}/frames/frame_${String(frame.index).padStart(4, '0')}.jpg`);
+        const missing = `Input file is missing /srv/avatars/${id}/frames/frame_${String(frame.index).padStart(4, '0')}.jpg`;
+        if (!catalog.extra.has(id)) throw catalog.explained ? new AvatarError('invalid_input', `avatar "${id}" is broken: ${missing}`) : new Error(missing);
         return renderer.render(frame);
       },
     } as Renderer;
@@ -146,6 +151,23 @@ describe('reliability: realtime', () => {
     await sleep(300);
     assert.equal(ended?.error, 'render_failed');
     const error = socket.events.find((e) => e.type === 'error') as { message: string };
+    assert.doesNotMatch(error.message, /\/srv\//);
+  });
+
+  it('an explained render failure tells the client its reason with file names, not server paths', async (t) => {
+    const catalog = new RemovableCatalog({ gone: { r: 1, g: 2, b: 3 } });
+    catalog.explained = true;
+    const stage = await new RendererCache(catalog, new SharpJpegEncoder(70)).get('gone', { width: 64, height: 64, fps: 25 });
+    catalog.extra.delete('gone');
+    const socket = new ReadingSocket();
+    let ended: { error: string } | undefined;
+    const session = new RealtimeSession(stage, new WebSocketTransport(socket), { tts: new ToneTts(1), maxTextChars: 100, stageFor: async () => stage, onEnded: (r) => (ended = r) });
+    t.after(() => session.close());
+    session.start();
+    await sleep(300);
+    assert.equal(ended?.error, 'invalid_input');
+    const error = socket.events.find((e) => e.type === 'error') as { message: string };
+    assert.match(error.message, /avatar "gone" is broken: Input file is missing frame_\d{4}\.jpg/);
     assert.doesNotMatch(error.message, /\/srv\//);
   });
 

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { AvatarRegistry } from '../src/avatars/registry.js';
-import { withoutServerPaths } from '../src/server/client-messages.js';
+import { withoutServerPaths } from '../src/core/server-paths.js';
 import { prettySink } from '../src/server/logging.js';
 import { AVATAR_BIN, tempDir } from './helpers/media.js';
 import { writeSeedLayoutAvatar } from './helpers/onnx-avatar.js';
@@ -17,6 +17,8 @@ describe('client-facing messages', () => {
     assert.equal(withoutServerPaths(`ffmpeg failed on ${process.cwd()}/avatar-data/x.mp4`), 'ffmpeg failed on x.mp4');
     assert.equal(withoutServerPaths('cannot open /tmp/avatar-serve-test-abc/out.mp4'), 'cannot open out.mp4');
     assert.equal(withoutServerPaths('fetch the job at /api/v1/jobs/123 or http://host/home/x'), 'fetch the job at /api/v1/jobs/123 or http://host/home/x');
+    assert.equal(withoutServerPaths('cannot read /nfs/share/avatars/x/frame_0001.jpg (missing)'), 'cannot read frame_0001.jpg (missing)');
+    assert.equal(withoutServerPaths('a 512/512 ratio and /s units stay'), 'a 512/512 ratio and /s units stay');
   });
 
   it('an error about a file in an avatar folder names the file, not where the server keeps it', async (t) => {

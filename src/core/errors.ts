@@ -1,3 +1,5 @@
+import { withoutServerPaths } from './server-paths.js';
+
 /**
  * Error kinds the project raises on purpose. Each has a stable `code` (for JSON APIs and
  * metrics), a CLI exit code, and whether retrying the same request could succeed.
@@ -58,15 +60,6 @@ export interface ErrorDescription {
 
 /** Describes any thrown value for a client, without internals (stack, paths) of unexpected errors. */
 export function describeError(e: unknown): ErrorDescription {
-  if (e instanceof AvatarError) return { error: e.code, message: hidePaths(e.message) };
+  if (e instanceof AvatarError) return { error: e.code, message: withoutServerPaths(e.message) };
   return { error: 'internal', message: 'internal error' };
-}
-
-/**
- * A message with absolute file paths cut to their last part ("/srv/data/avatars/x/frame.jpg"
- * becomes "frame.jpg"): a client must not learn the server's layout. API routes
- * ("/api/v1/...") are left as they are.
- */
-export function hidePaths(message: string): string {
-  return message.replace(/(?<![\w.:/])\/(?!api\/)(?:[^\s/'"`<>]+\/)+([^\s/'"`<>]*)/g, (_all, last: string) => last || '.');
 }

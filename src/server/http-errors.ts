@@ -1,5 +1,5 @@
 import { AvatarError, type AvatarErrorCode } from '../core/errors.js';
-import { withoutServerPaths } from './client-messages.js';
+import { withoutServerPaths } from '../core/server-paths.js';
 
 /** HTTP status for each project error code. */
 const STATUS: Record<AvatarErrorCode, number> = {

@@ -8,12 +8,14 @@ function serverRoots(extra: readonly string[]): string[] {
   return [...extra, process.cwd(), packageRoot, tmpdir(), homedir()].filter((p) => p.length > 1).sort((a, b) => b.length - a.length);
 }
 
-const SYSTEM_PATH = /(?<![\w.:/])\/(?:home|root|tmp|var|usr|opt|etc|srv|mnt|work|data|app|proc|run|Users)\/[^\s"'`,;)]+/g;
+/** Any other absolute path of two or more parts; API routes (`/api/...`) and URLs stay. */
+const ABSOLUTE_PATH = /(?<![\w.:/])\/(?!api\/)(?:[^\s/"'`<>,;)]+\/)+[^\s/"'`<>,;)]*/g;
 
 /**
  * Replaces absolute server paths in a message meant for a client by their last component
  * (`/srv/avatar-data/uploads/acme/.audio-1` becomes `.audio-1`), so errors keep their
- * meaning without telling the client how the server's disk is laid out. URLs are left alone.
+ * meaning without telling the client how the server's disk is laid out. URLs and API
+ * routes are left alone.
  */
 export function withoutServerPaths(message: string, roots: readonly string[] = []): string {
   let out = message;
@@ -21,5 +23,5 @@ export function withoutServerPaths(message: string, roots: readonly string[] = [
     const escaped = root.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     out = out.replace(new RegExp(`(?<![\\w.:/])${escaped}(?:/[^\\s"'\`,;)]*)?`, 'g'), (path) => basename(path) || '.');
   }
-  return out.replace(SYSTEM_PATH, (path) => basename(path));
+  return out.replace(ABSOLUTE_PATH, (path) => basename(path) || '.');
 }
