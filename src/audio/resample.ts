@@ -49,17 +49,30 @@ interface FilterBank {
  * signal is not delayed (the filter is centred on each output instant).
  */
 export function resample(pcm: Int16Array, fromRate: number, toRate: number, options: ResampleOptions = {}): Int16Array {
-  if (!(fromRate > 0 && toRate > 0 && Number.isInteger(fromRate) && Number.isInteger(toRate))) throw new RangeError(`sample rates must be positive whole numbers, got ${fromRate} and ${toRate}`);
+  checkRates(fromRate, toRate);
   if (fromRate === toRate || pcm.length === 0) return pcm;
+  const out = new Int16Array(Math.round((pcm.length * toRate) / fromRate));
+  resampleRange(pcm, fromRate, toRate, 0, out.length, out, 0, options);
+  return out;
+}
+
+/**
+ * Output samples `first` .. `first + count - 1` of `resample(pcm, fromRate, toRate)`,
+ * written to `out` from `at`: the same values, computed for a part only (a stream resamples
+ * each piece when it is needed instead of the whole at once).
+ */
+export function resampleRange(pcm: Int16Array, fromRate: number, toRate: number, first: number, count: number, out: Int16Array, at: number, options: ResampleOptions = {}): void {
+  checkRates(fromRate, toRate);
+  if (fromRate === toRate) {
+    for (let n = first; n < first + count; n++) out[at + n - first] = pcm[n] ?? 0;
+    return;
+  }
   const g = gcd(fromRate, toRate);
   const up = toRate / g;
   const down = fromRate / g;
-  const bank = filterBank(up, down, options);
-  const outLength = Math.round((pcm.length * toRate) / fromRate);
-  const out = new Int16Array(outLength);
-  const { phases, taps, coefficients, offset } = bank;
+  const { phases, taps, coefficients, offset } = filterBank(up, down, options);
   const last = pcm.length - 1;
-  for (let n = 0; n < outLength; n++) {
+  for (let n = first; n < first + count; n++) {
     // Exact position n * down / up in input samples, split into whole and fraction.
     const scaled = n * down;
     let base = Math.floor(scaled / up);
@@ -69,20 +82,23 @@ export function resample(pcm: Int16Array, fromRate: number, toRate: number, opti
       base++;
     }
     const row = phase * taps;
-    const first = base - offset;
+    const from = base - offset;
     let sum = 0;
-    if (first >= 0 && first + taps - 1 <= last) {
-      for (let k = 0; k < taps; k++) sum += pcm[first + k]! * coefficients[row + k]!;
+    if (from >= 0 && from + taps - 1 <= last) {
+      for (let k = 0; k < taps; k++) sum += pcm[from + k]! * coefficients[row + k]!;
     } else {
       // Edges: samples outside the signal are silence.
       for (let k = 0; k < taps; k++) {
-        const i = first + k;
+        const i = from + k;
         if (i >= 0 && i <= last) sum += pcm[i]! * coefficients[row + k]!;
       }
     }
-    out[n] = sum > 32767 ? 32767 : sum < -32768 ? -32768 : Math.round(sum);
+    out[at + n - first] = sum > 32767 ? 32767 : sum < -32768 ? -32768 : Math.round(sum);
   }
-  return out;
+}
+
+function checkRates(fromRate: number, toRate: number): void {
+  if (!(fromRate > 0 && toRate > 0 && Number.isInteger(fromRate) && Number.isInteger(toRate))) throw new RangeError(`sample rates must be positive whole numbers, got ${fromRate} and ${toRate}`);
 }
 
 function filterBank(up: number, down: number, options: ResampleOptions): FilterBank {

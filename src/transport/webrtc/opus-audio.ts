@@ -1,5 +1,5 @@
 import OpusScript from 'opusscript';
-import { resample } from '../../audio/resample.js';
+import { resampleRange } from '../../audio/resample.js';
 
 /** Opus in WebRTC runs at 48 kHz; one packet carries 20 ms. */
 export const OPUS_RATE = 48000;
@@ -17,15 +17,37 @@ const SILENCE_SETTLE_FRAMES = 5;
 /** A pacer this far behind its clock jumps ahead rather than sending a burst of old audio, ms. */
 const MAX_CATCH_UP_MS = 100;
 
+/** Samples at 48 kHz that `samples` samples at `rate` amount to (as resample gives). */
+function outLength(samples: number, rate: number): number {
+  return Math.round((samples * OPUS_RATE) / rate);
+}
+
+/**
+ * Speech placed on the session clock at its own rate: samples `0 .. length - 1` of `pcm`
+ * play from 48 kHz sample `firstOut`; nothing of it plays at or after `endOut`.
+ */
+interface PlacedSpeech {
+  pcm: Int16Array;
+  length: number;
+  readonly rate: number;
+  readonly firstOut: number;
+  endOut: number;
+  /** Cut by an interrupt: later speech starts a piece of its own. */
+  cut: boolean;
+}
+
 /**
  * The audio of a session as a steady Opus stream: speech PCM arrives ahead of time with
- * presentation times on the session clock; it is resampled to 48 kHz and laid onto 20 ms
- * frames, and each frame is encoded and handed on when it is due, so RTP timestamps and
- * send times agree (the receiver's lip sync reads them against the video's). Frames
- * without speech carry silence. `dropFrom` removes speech not yet sent (interrupt).
+ * presentation times on the session clock, in pieces; pieces that follow one another are
+ * joined, so the resampling to 48 kHz has no seams. Each 20 ms frame is resampled, encoded
+ * and handed on when it is due (resampling a whole utterance at once would hold the event
+ * loop for tens of ms, and every session's frames with it), so RTP timestamps and send
+ * times agree (the receiver's lip sync reads them against the video's). Frames without
+ * speech carry silence. `dropFrom` removes speech not yet sent (interrupt).
  */
 export class OpusAudioPacer {
-  private readonly frames = new Map<number, Int16Array>();
+  private speech: PlacedSpeech[] = [];
+  private readonly frame = new Int16Array(FRAME_SAMPLES);
   private readonly encoder = new OpusScript(OPUS_RATE, 1, OpusScript.Application.VOIP);
   private origin = 0;
   private next = 0;
@@ -55,28 +77,35 @@ export class OpusAudioPacer {
     this.tick();
   }
 
-  /** Places speech at its presentation time; parts whose time has passed are dropped. */
+  /** Places speech at its presentation time; parts whose time has passed are never sent. */
   push(pcm: Int16Array, sampleRate: number, ptsMs: number): void {
-    if (this.stopped) return;
-    const samples = resample(pcm, sampleRate, OPUS_RATE);
-    const first = Math.round(ptsMs * (OPUS_RATE / 1000));
-    const firstSendable = this.next * FRAME_SAMPLES;
-    for (let i = Math.max(0, firstSendable - first); i < samples.length; i++) {
-      const at = first + i;
-      const index = Math.floor(at / FRAME_SAMPLES);
-      let frame = this.frames.get(index);
-      if (!frame) this.frames.set(index, (frame = new Int16Array(FRAME_SAMPLES)));
-      frame[at - index * FRAME_SAMPLES] = samples[i]!;
+    if (this.stopped || pcm.length === 0) return;
+    const firstOut = Math.round(ptsMs * (OPUS_RATE / 1000));
+    const last = this.speech[this.speech.length - 1];
+    // A piece that starts where the last one ends (within a sample) continues it.
+    if (last && !last.cut && last.rate === sampleRate && Math.abs(firstOut - last.endOut) <= 1) {
+      if (last.length + pcm.length > last.pcm.length) {
+        const grown = new Int16Array(Math.max(2 * last.pcm.length, last.length + pcm.length));
+        grown.set(last.pcm.subarray(0, last.length));
+        last.pcm = grown;
+      }
+      last.pcm.set(pcm, last.length);
+      last.length += pcm.length;
+      last.endOut = last.firstOut + outLength(last.length, sampleRate);
+      return;
     }
+    const copy = new Int16Array(pcm.length);
+    copy.set(pcm);
+    this.speech.push({ pcm: copy, length: pcm.length, rate: sampleRate, firstOut, endOut: firstOut + outLength(pcm.length, sampleRate), cut: false });
   }
 
   /** Forgets speech at and after `ptsMs` that has not been sent. */
   dropFrom(ptsMs: number): void {
     const at = Math.round(ptsMs * (OPUS_RATE / 1000));
-    const cut = Math.floor(at / FRAME_SAMPLES);
-    for (const index of [...this.frames.keys()]) {
-      if (index > cut) this.frames.delete(index);
-      else if (index === cut) this.frames.get(index)!.fill(0, at - index * FRAME_SAMPLES);
+    this.speech = this.speech.filter((s) => s.firstOut < at);
+    for (const s of this.speech) {
+      if (s.endOut > at) s.endOut = at;
+      s.cut = true;
     }
   }
 
@@ -84,7 +113,7 @@ export class OpusAudioPacer {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    this.frames.clear();
+    this.speech = [];
     this.encoder.delete();
   }
 
@@ -93,7 +122,6 @@ export class OpusAudioPacer {
     const now = performance.now();
     const due = Math.floor((now - this.origin) / FRAME_MS);
     if (due - this.next > MAX_CATCH_UP_MS / FRAME_MS) {
-      for (let k = this.next; k < due; k++) this.frames.delete(k);
       this.next = due;
     }
     while (this.next <= due) this.sendFrame(this.next++);
@@ -101,8 +129,7 @@ export class OpusAudioPacer {
   }
 
   private sendFrame(index: number): void {
-    const pcm = this.frames.get(index);
-    this.frames.delete(index);
+    const pcm = this.frameSamples(index);
     let payload: Buffer;
     if (pcm) {
       this.silentRun = 0;
@@ -118,5 +145,25 @@ export class OpusAudioPacer {
     this.counts.packets++;
     this.counts.bytes += payload.length;
     this.send(payload, index * FRAME_SAMPLES);
+  }
+
+  /**
+   * The 48 kHz samples of frame `index` (what is encoded when it is due), or undefined when
+   * no speech falls in it; speech that ends by the frame's end is let go.
+   */
+  frameSamples(index: number): Int16Array | undefined {
+    const from = index * FRAME_SAMPLES;
+    const to = from + FRAME_SAMPLES;
+    let filled = false;
+    for (const s of this.speech) {
+      const lo = Math.max(from, s.firstOut);
+      const hi = Math.min(to, s.endOut);
+      if (lo >= hi) continue;
+      if (!filled) this.frame.fill(0);
+      filled = true;
+      resampleRange(s.pcm.subarray(0, s.length), s.rate, OPUS_RATE, lo - s.firstOut, hi - lo, this.frame, lo - from);
+    }
+    if (this.speech.some((s) => s.endOut <= to)) this.speech = this.speech.filter((s) => s.endOut > to);
+    return filled ? this.frame : undefined;
   }
 }
