@@ -1,17 +1,8 @@
-import OpusScript from 'opusscript';
 import { resampleRange } from '../../audio/resample.js';
+import { openOpusEncoder, type OpusFrameEncoder } from './opus-encoders.js';
+import { OPUS_FRAME_MS as FRAME_MS, OPUS_FRAME_SAMPLES as FRAME_SAMPLES, OPUS_RATE } from './opus-settings.js';
 
-/** Opus in WebRTC runs at 48 kHz; one packet carries 20 ms. */
-export const OPUS_RATE = 48000;
-const FRAME_MS = 20;
-const FRAME_SAMPLES = (OPUS_RATE * FRAME_MS) / 1000;
-/** Opus CTLs (opus_defines.h). */
-const OPUS_SET_BITRATE = 4002;
-const OPUS_SET_COMPLEXITY = 4010;
-/** Speech bitrate, bit/s: clear voice at a small fraction of the video's. */
-const OPUS_BITRATE = 32000;
-/** Encoder effort 0..10: 5 sounds like 10 for speech at about half the CPU. */
-const OPUS_COMPLEXITY = 5;
+
 /** Silent frames encoded before the last one is reused (the encoder has settled on silence by then). */
 const SILENCE_SETTLE_FRAMES = 5;
 /** A pacer this far behind its clock jumps ahead rather than sending a burst of old audio, ms. */
@@ -48,21 +39,20 @@ interface PlacedSpeech {
 export class OpusAudioPacer {
   private speech: PlacedSpeech[] = [];
   private readonly frame = new Int16Array(FRAME_SAMPLES);
-  private readonly encoder = new OpusScript(OPUS_RATE, 1, OpusScript.Application.VOIP);
+  private readonly encoder: OpusFrameEncoder = openOpusEncoder();
+  /** Packets go out in frame order: each send waits for the one before. */
+  private sending: Promise<void> = Promise.resolve();
   private origin = 0;
   private next = 0;
   private timer: NodeJS.Timeout | undefined;
   private silentRun = 0;
   private silencePacket: Buffer | undefined;
-  private readonly silence = Buffer.alloc(FRAME_SAMPLES * 2);
+  private readonly silence = new Int16Array(FRAME_SAMPLES);
   private stopped = false;
   private counts = { packets: 0, speechPackets: 0, bytes: 0 };
 
   /** `send(payload, timestamp)`: one Opus packet with its RTP timestamp (48 kHz units from the session origin). */
-  constructor(private readonly send: (payload: Buffer, timestamp: number) => void) {
-    this.encoder.encoderCTL(OPUS_SET_BITRATE, OPUS_BITRATE);
-    this.encoder.encoderCTL(OPUS_SET_COMPLEXITY, OPUS_COMPLEXITY);
-  }
+  constructor(private readonly send: (payload: Buffer, timestamp: number) => void) {}
 
   /** Packets sent, packets carrying speech, payload bytes. */
   get stats(): { packets: number; speechPackets: number; bytes: number } {
@@ -114,7 +104,7 @@ export class OpusAudioPacer {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     this.speech = [];
-    this.encoder.delete();
+    this.encoder.close();
   }
 
   private tick(): void {
@@ -128,23 +118,37 @@ export class OpusAudioPacer {
     this.timer = setTimeout(() => this.tick(), Math.max(0, this.origin + this.next * FRAME_MS - performance.now()));
   }
 
+  /** Encodes frame `index` (on the Opus thread) and sends it after the frames before it. */
   private sendFrame(index: number): void {
     const pcm = this.frameSamples(index);
-    let payload: Buffer;
+    let payload: Buffer | Promise<Buffer>;
     if (pcm) {
       this.silentRun = 0;
       this.silencePacket = undefined;
-      payload = Buffer.from(this.encoder.encode(Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength), FRAME_SAMPLES));
+      payload = this.encoder.encode(pcm);
       this.counts.speechPackets++;
     } else if (this.silencePacket) {
       payload = this.silencePacket;
     } else {
-      payload = Buffer.from(this.encoder.encode(this.silence, FRAME_SAMPLES));
-      if (++this.silentRun >= SILENCE_SETTLE_FRAMES) this.silencePacket = payload;
+      const settled = ++this.silentRun >= SILENCE_SETTLE_FRAMES;
+      payload = this.encoder.encode(this.silence).then((packet) => {
+        if (settled && this.silentRun > 0) this.silencePacket = packet;
+        return packet;
+      });
     }
     this.counts.packets++;
-    this.counts.bytes += payload.length;
-    this.send(payload, index * FRAME_SAMPLES);
+    const timestamp = index * FRAME_SAMPLES;
+    this.sending = this.sending.then(async () => {
+      let packet: Buffer;
+      try {
+        packet = await payload;
+      } catch {
+        return; // closed, or the thread was lost: the frame is skipped, the stream goes on
+      }
+      if (this.stopped) return;
+      this.counts.bytes += packet.length;
+      this.send(packet, timestamp);
+    });
   }
 
   /**
