@@ -8,7 +8,7 @@ import { BLEND_FEATHER, blendEllipse } from '../src/compose/mouth-blend.js';
 import { i420ToRgb, rgbToI420 } from '../src/compose/color-convert.js';
 import type { FrameMouth } from '../src/render/avatar-input.js';
 import { ParametricRenderer } from '../src/render/parametric/parametric-renderer.js';
-import { seamScore } from '../src/eval/seam-metric.js';
+import { faceRoll, seamRegion, seamScore } from '../src/eval/seam-metric.js';
 import { REST_MOUTH } from '../src/visemes/mouth-params.js';
 
 const SIZE = 512;
@@ -95,5 +95,41 @@ describe('seam/ghost metric: known answers', () => {
       const s = score(f, paste(f, f.frame, Math.round(1.6 * f.face.width), 0));
       assert.ok(s > 8, `${f.name}: the side of the head on the cheek scores ${s.toFixed(2)}`);
     }
+  });
+});
+
+describe('seam/ghost metric: the left-out lips ellipse follows the face', () => {
+  /** A face with its mouth at (256, 300), 80 px wide, chin 90 px below the mouth along the face, rolled by `roll` radians about the mouth. */
+  function tilted(roll: number): FrameMouth {
+    const turn = (x: number, y: number) => [256 + (x - 256) * Math.cos(roll) - (y - 300) * Math.sin(roll), 300 + (x - 256) * Math.sin(roll) + (y - 300) * Math.cos(roll)];
+    const eyes = [[196, 180], [236, 180], [276, 180], [316, 180]].flatMap(([x, y]) => turn(x!, y!));
+    const chinY = turn(256, 390)[1]!;
+    return { cx: 256, cy: 300, width: 80, open: 0, ax: 256, ay: 250, chinY, face: { align: [...eyes, 256, 200, 256, 230, 256, 245, 256, 250], jaw: [], yaw: 0, pitch: 0 } };
+  }
+  const inside = (r: ReturnType<typeof seamRegion>, x: number, y: number) => {
+    const { cx, cy, rx, ry, angle } = r.lips;
+    const u = ((x - cx) * Math.cos(angle) + (y - cy) * Math.sin(angle)) / rx;
+    const v = ((y - cy) * Math.cos(angle) - (x - cx) * Math.sin(angle)) / ry;
+    return u * u + v * v < 1;
+  };
+
+  it('reads the roll from the eye line and leaves an upright face axis-aligned', () => {
+    assert.equal(faceRoll(tilted(0)), 0);
+    assert.ok(Math.abs(faceRoll(tilted(0.35)) - 0.35) < 1e-9);
+    assert.equal(seamRegion(tilted(0), 512, 512).lips.angle, 0);
+    assert.equal(faceRoll({ ...tilted(0.35), face: undefined }), 0, 'no landmarks: upright');
+  });
+
+  it('covers the chin of a tilted face, which an upright ellipse would leave in the compared region', () => {
+    const roll = 0.35;
+    const m = tilted(roll);
+    const chin = [256 - 90 * Math.sin(roll), 300 + 90 * Math.cos(roll)] as const;
+    const jawDrop = [256 - 100 * Math.sin(roll), 300 + 100 * Math.cos(roll)] as const;
+    const r = seamRegion(m, 512, 512);
+    assert.ok(inside(r, ...chin) && inside(r, ...jawDrop), 'the chin and a dropped jaw lie in the left-out ellipse');
+    const upright = seamRegion({ ...m, face: undefined }, 512, 512);
+    assert.ok(!inside(upright, ...jawDrop), 'an axis-aligned ellipse misses the dropped jaw of this tilted face');
+    // The cheek beside the mouth, across the face, stays compared.
+    assert.ok(!inside(r, 256 + 70 * Math.cos(roll), 300 + 70 * Math.sin(roll)));
   });
 });

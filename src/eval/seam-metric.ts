@@ -43,15 +43,31 @@ export interface SeamRegion {
   readonly y0: number;
   readonly x1: number;
   readonly y1: number;
-  /** Lips-and-chin ellipse that is left out (what moves when a person talks: the render's own business). */
-  readonly lips: { readonly cx: number; readonly cy: number; readonly rx: number; readonly ry: number };
+  /**
+   * Lips-and-chin ellipse that is left out (what moves when a person talks: the render's
+   * own business), its axes along the face: `angle` is the face's roll in radians (the eye
+   * line's slope; positive turns the face's downward axis towards -x).
+   */
+  readonly lips: { readonly cx: number; readonly cy: number; readonly rx: number; readonly ry: number; readonly angle: number };
+}
+
+/**
+ * The face's roll from its eye line (outer eye corners, the first and fourth alignment
+ * points), radians; 0 for faces measured without landmarks.
+ */
+export function faceRoll(m: FrameMouth): number {
+  const a = m.face?.align;
+  if (!a || a.length < 8) return 0;
+  return Math.atan2(a[7]! - a[1]!, a[6]! - a[0]!);
 }
 
 /**
  * The region the metric compares for a face measured as `m`: from above the nose bottom to
  * below the chin, about three mouth widths across (cheeks, jawline, the background beside
  * the jaw), less an ellipse over the lips and the chin, which move when a person talks
- * (a dropping jaw moves the chin by more than the edge slack).
+ * (a dropping jaw moves the chin by more than the edge slack). On a tilted head the chin
+ * lies along the tilted face, so the ellipse turns with the face's roll; upright faces
+ * (roll 0) get the axis-aligned ellipse.
  */
 export function seamRegion(m: FrameMouth, width: number, height: number): SeamRegion {
   const faceH = Math.max(m.chinY - m.ay, m.width * 0.6);
@@ -59,9 +75,13 @@ export function seamRegion(m: FrameMouth, width: number, height: number): SeamRe
   const x1 = Math.min(width - 1, Math.ceil(m.cx + 1.5 * m.width));
   const y0 = Math.max(1, Math.floor(m.ay - 0.35 * faceH));
   const y1 = Math.min(height - 1, Math.ceil(m.chinY + 0.4 * faceH));
-  const top = m.cy - 0.35 * m.width;
-  const bottom = m.chinY + 0.2 * Math.max(m.chinY - m.cy, 0.3 * m.width);
-  return { x0, y0, x1, y1, lips: { cx: m.cx, cy: (top + bottom) / 2, rx: 0.7 * m.width, ry: (bottom - top) / 2 } };
+  const angle = faceRoll(m);
+  // Distances along the face's downward axis from the mouth centre.
+  const chin = (m.chinY - m.cy) / Math.max(0.5, Math.cos(angle));
+  const top = -0.35 * m.width;
+  const bottom = chin + 0.2 * Math.max(chin, 0.3 * m.width);
+  const along = (top + bottom) / 2;
+  return { x0, y0, x1, y1, lips: { cx: m.cx - along * Math.sin(angle), cy: m.cy + along * Math.cos(angle), rx: 0.7 * m.width, ry: (bottom - top) / 2, angle } };
 }
 
 /**
@@ -84,11 +104,15 @@ export function seamScore(output: Uint8Array, background: Uint8Array, width: num
   let energy = 0;
   let pixels = 0;
   let changed = 0;
-  const { cx, cy, rx, ry } = r.lips;
+  const { cx, cy, rx, ry, angle } = r.lips;
+  const cos = Math.cos(angle);
+  const sin = Math.sin(angle);
   for (let y = 0; y < h; y++) {
-    const ny = (y + r.y0 - cy) / ry;
+    const dy = y + r.y0 - cy;
     for (let x = 0; x < w; x++) {
-      const nx = (x + r.x0 - cx) / rx;
+      const dx = x + r.x0 - cx;
+      const nx = (dx * cos + dy * sin) / rx;
+      const ny = (dy * cos - dx * sin) / ry;
       if (nx * nx + ny * ny < 1) continue;
       const k = y * w + x;
       pixels++;
