@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { pasteFace, type FacePaste } from '../src/compose/face-paste.js';
 import { strayShare } from '../src/compose/mouth-blend.js';
+import { IDENTITY } from '../src/compose/similarity.js';
 
 const W = 128;
 const H = 128;
@@ -35,5 +37,29 @@ describe('stray surfaces in a whole-face blend', () => {
     const donor = frame(110, (x) => (x > 104 ? 240 : undefined));
     assert.equal(strayShare(donor, frame(110), W, H, patch, lips, 0, 0), 0);
     assert.ok(strayShare(donor, frame(110), W, H, patch, lips, -30, 0) > 0.25);
+  });
+});
+
+describe('strays beyond the mouth zone in a face paste', () => {
+  const square = (x0: number, y0: number, x1: number, y1: number) => [x0, y0, x1, y0, x1, y1, x0, y1];
+  const paste: FacePaste = {
+    toSource: IDENTITY, polygons: [square(20, 20, 108, 120)], clip: { x: 0, y: 0, nx: 0, ny: 1 }, feather: 12,
+    mouthZone: { cx: 64, cy: 70, rx: 16, ry: 12, nx: 0, ny: 1 },
+  };
+  // The donor: the background's face with an open mouth, and a thin bright line on one cheek
+  // (the rim of a jaw, a cable caught against a window) that the background lacks.
+  const donor = frame(110, (x, y) => {
+    if ((x - 64) ** 2 / 12 ** 2 + (y - 70) ** 2 / 8 ** 2 < 1) return 30;
+    if (Math.abs(x - (90 + (y - 60) * 0.3)) < 1 && y > 50 && y < 100) return 175;
+    return undefined;
+  });
+
+  it('hides a thin stray whole, and still shows the mouth', () => {
+    const out = frame(110);
+    pasteFace(donor, out, W, H, paste);
+    let worst = 0;
+    for (let y = 55; y < 95; y++) for (let x = 80; x < 110; x++) worst = Math.max(worst, Math.abs(out[y * W + x]! - 110));
+    assert.ok(worst <= 6, `the line shows by up to ${worst} levels`);
+    assert.ok(out[70 * W + 64]! < 50, `the open mouth shows (luma ${out[70 * W + 64]})`);
   });
 });
