@@ -51,6 +51,8 @@ const INTERIOR_EDGE = 2.5;
  */
 export class MouthWarp {
   private readonly seam: Float32Array;
+  /** Per column: how far the upper lip's outer line lies above the seam (its thickness, and any teeth below it). */
+  private readonly upperBand: Float32Array;
   private readonly x0: number;
   private readonly halfWidth: number;
   /** The geometry in the mouth's frame: rotated about the mouth centre so the lip corners are level. */
@@ -71,11 +73,14 @@ export class MouthWarp {
     this.x0 = Math.floor(geometry.cx - 2 * this.halfWidth);
     const span = Math.ceil(4 * this.halfWidth) + 2;
     this.seam = new Float32Array(span);
+    this.upperBand = new Float32Array(span);
     const upper = sortByX(geometry.upperInner);
     const lower = sortByX(geometry.lowerInner);
+    const outer = sortByX(geometry.upperOuter);
     for (let i = 0; i < span; i++) {
       const x = this.x0 + i;
       this.seam[i] = (interpolateY(upper, x) + interpolateY(lower, x)) / 2;
+      this.upperBand[i] = Math.max(2, this.seam[i]! - interpolateY(outer, x));
     }
   }
 
@@ -174,7 +179,10 @@ export class MouthWarp {
         const top = seam - pose.upperRise * lens;
         const bottom = seam + pose.lowerDrop * lens;
         if (y < seam) {
-          const rise = pose.upperRise * lens * smoothstep(g.noseY, seam - upperLip * 0.3, y);
+          // The whole upper lip (outer line to the seam) rises by the full amount, so it
+          // shows above the opening as it is; the skin between it and the nose stretches.
+          const lipTop = top - Math.max(upperLip * 0.3, this.bandAt(x));
+          const rise = pose.upperRise * lens * smoothstep(g.noseY, Math.max(g.noseY + 1, lipTop), y);
           ys = y + rise;
           if (y > top - 0.5) cavity = clamp01((y - top + 0.5) / INTERIOR_EDGE);
         } else {
@@ -194,7 +202,7 @@ export class MouthWarp {
         const syImage = g.cy + sx0 * sin + sy0 * cos;
         let value = sampleBilinear(src, base, pw, ph, (sxImage - offset) / scale, (syImage - offset) / scale);
         if (cavity > 0) {
-          const inner = this.interiorColour(plane, y, top, bottom, pose);
+          const inner = this.interiorColour(plane, y, top, bottom, u, pose);
           value += (inner - value) * cavity;
         }
         dst[base + py * pw + px] = value;
@@ -202,21 +210,37 @@ export class MouthWarp {
     }
   }
 
-  private interiorColour(plane: 'y' | 'u' | 'v', y: number, top: number, bottom: number, pose: WarpPose): number {
+  /**
+   * The drawn interior at height `y` of an opening from `top` to `bottom`, `u` across it
+   * (-1..1, corner to corner): upper teeth, the dark of the cavity, the tongue, blended into
+   * one another over a few pixels (hard bands read as painted), darker towards the corners
+   * and just under the teeth (their shadow), lighter towards the tongue: depth.
+   */
+  private interiorColour(plane: 'y' | 'u' | 'v', y: number, top: number, bottom: number, u: number, pose: WarpPose): number {
     const gap = Math.max(1, bottom - top);
     const c = this.colours;
-    const teethEdge = c.photoShowsTeeth ? top : top + Math.min(gap * 0.4, this.halfWidth * 0.28) * pose.teeth;
+    const teethEdge = c.photoShowsTeeth ? top : top + Math.min(gap * 0.4, this.halfWidth * 0.28) * pose.teeth * (1 - u * u);
     const tongueEdge = bottom - gap * (0.2 + 0.3 * pose.tongue);
-    const colour = y < teethEdge ? c.teeth : y > tongueEdge ? c.tongue : c.cavity;
-    // Darkest just under the upper teeth (their shadow), lighter towards the tongue: depth.
+    const soft = Math.max(1, gap * 0.12);
+    const teeth = 1 - smoothstep(teethEdge - soft / 2, teethEdge + soft / 2, y);
+    const tongue = smoothstep(tongueEdge - soft, tongueEdge + soft, y);
+    let value = c.cavity[plane] + (c.tongue[plane] - c.cavity[plane]) * tongue;
+    value += (c.teeth[plane] - value) * teeth;
+    if (plane !== 'y') return value;
     const at = clamp01((y - teethEdge) / Math.max(1, bottom - teethEdge));
-    const depth = plane === 'y' && y >= teethEdge ? 0.7 + 0.5 * at * at : 1;
-    return colour[plane] * depth + (plane === 'y' ? 0 : 128 * (1 - depth));
+    const depth = teeth + (1 - teeth) * (0.7 + 0.5 * at * at);
+    const corners = 0.55 + 0.45 * Math.sqrt(Math.max(0, 1 - u * u));
+    return value * depth * corners;
   }
 
   private seamAt(x: number): number {
     const i = Math.round(x - this.x0);
     return this.seam[i < 0 ? 0 : i >= this.seam.length ? this.seam.length - 1 : i]!;
+  }
+
+  private bandAt(x: number): number {
+    const i = Math.round(x - this.x0);
+    return this.upperBand[i < 0 ? 0 : i >= this.upperBand.length ? this.upperBand.length - 1 : i]!;
   }
 }
 

@@ -104,8 +104,9 @@ export class WarpRenderer implements Renderer {
 /** Mouth parameters to pixel displacements for a mouth `mouthWidth` pixels wide. */
 export function warpPose(mouth: MouthParams, mouthWidth: number): WarpPose {
   const open = mouth.jawOpen * (1 - smooth(mouth.closure));
-  // A wide-open jaw ("aa") opens the lips to about half the mouth's width.
-  const gap = open * 0.55 * mouthWidth;
+  // A wide-open jaw ("aa") opens the lips to about 0.4 of the mouth's width, as a person
+  // speaking does (more reads as a shout, and on a photo as a hole).
+  const gap = open * 0.4 * mouthWidth;
   return {
     lowerDrop: gap * 0.75,
     upperRise: gap * 0.25,
