@@ -138,8 +138,10 @@ describe('reliability: realtime', () => {
     });
   });
 
-  it('a session whose renderer fails ends with an error event that names no server path', async (t) => {
+  /** A session whose avatar's frames vanish once it has started: how it ended and the error event the client got. */
+  async function sessionWhoseFramesVanish(t: { after(fn: () => void): void }, explained: boolean): Promise<{ ended: string | undefined; message: string }> {
     const catalog = new RemovableCatalog({ gone: { r: 1, g: 2, b: 3 } });
+    catalog.explained = explained;
     const stage = await new RendererCache(catalog, new SharpJpegEncoder(70)).get('gone', { width: 64, height: 64, fps: 25 });
     catalog.extra.delete('gone');
     const socket = new ReadingSocket();
@@ -149,26 +151,21 @@ describe('reliability: realtime', () => {
     t.after(() => session.close());
     session.start();
     await sleep(300);
-    assert.equal(ended?.error, 'render_failed');
-    const error = socket.events.find((e) => e.type === 'error') as { message: string };
-    assert.doesNotMatch(error.message, /\/srv\//);
+    const error = socket.events.find((e) => e.type === 'error') as { message: string } | undefined;
+    return { ended: ended?.error, message: error?.message ?? '' };
+  }
+
+  it('a session whose renderer fails ends with an error event that names no server path', async (t) => {
+    const { ended, message } = await sessionWhoseFramesVanish(t, false);
+    assert.equal(ended, 'render_failed');
+    assert.doesNotMatch(message, /\/srv\//);
   });
 
   it('an explained render failure tells the client its reason with file names, not server paths', async (t) => {
-    const catalog = new RemovableCatalog({ gone: { r: 1, g: 2, b: 3 } });
-    catalog.explained = true;
-    const stage = await new RendererCache(catalog, new SharpJpegEncoder(70)).get('gone', { width: 64, height: 64, fps: 25 });
-    catalog.extra.delete('gone');
-    const socket = new ReadingSocket();
-    let ended: { error: string } | undefined;
-    const session = new RealtimeSession(stage, new WebSocketTransport(socket), { tts: new ToneTts(1), maxTextChars: 100, stageFor: async () => stage, onEnded: (r) => (ended = r) });
-    t.after(() => session.close());
-    session.start();
-    await sleep(300);
-    assert.equal(ended?.error, 'invalid_input');
-    const error = socket.events.find((e) => e.type === 'error') as { message: string };
-    assert.match(error.message, /avatar "gone" is broken: Input file is missing frame_\d{4}\.jpg/);
-    assert.doesNotMatch(error.message, /\/srv\//);
+    const { ended, message } = await sessionWhoseFramesVanish(t, true);
+    assert.equal(ended, 'invalid_input');
+    assert.match(message, /avatar "gone" is broken: Input file is missing frame_\d{4}\.jpg/);
+    assert.doesNotMatch(message, /\/srv\//);
   });
 
   it('a client that never reads holds little and is dropped once nothing gets through', async (t) => {

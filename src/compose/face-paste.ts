@@ -1,4 +1,5 @@
 import { smoothstep } from '../render/pixel-math.js';
+import { windowExtreme } from './window-extremes.js';
 import type { Similarity } from './similarity.js';
 
 /** What to paste from a donor frame into a background frame. */
@@ -125,7 +126,7 @@ function pastePlane(src: Uint8Array, dst: Uint8Array, base: number, pw: number, 
     // Eroded before it is blurred: a thin stray (a cable, the bright rim of a jaw) would
     // otherwise be averaged with the shown pixels around it and stay half visible; this way
     // it is hidden whole and the fade lies beside it.
-    shown = boxBlur(minFilter(raw, bw, bh, r), bw, bh, r);
+    shown = boxBlur(windowExtreme(raw, bw, bh, r, 'min'), bw, bh, r);
   }
   for (let y = 0; y < bh; y++) {
     const row = base + (by0 + y) * pw + bx0;
@@ -164,27 +165,6 @@ function rasterize(polygons: readonly (readonly number[])[], bx0: number, by0: n
     }
   }
   return Float32Array.from(count, (c) => (c === polygons.length ? 1 : 0));
-}
-
-/** Minimum over a (2r+1)-square window, separably; edges see only the values inside the box. */
-function minFilter(values: Float32Array, w: number, h: number, r: number): Float32Array {
-  const rows = new Float32Array(values.length);
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      let m = 1;
-      for (let i = Math.max(0, x - r); i <= Math.min(w - 1, x + r); i++) m = Math.min(m, values[y * w + i]!);
-      rows[y * w + x] = m;
-    }
-  }
-  const out = new Float32Array(values.length);
-  for (let x = 0; x < w; x++) {
-    for (let y = 0; y < h; y++) {
-      let m = 1;
-      for (let j = Math.max(0, y - r); j <= Math.min(h - 1, y + r); j++) m = Math.min(m, rows[j * w + x]!);
-      out[y * w + x] = m;
-    }
-  }
-  return out;
 }
 
 /** Mean over a (2r+1)-square window, separably with running sums; edges see zeros beyond the box. */

@@ -1,3 +1,4 @@
+import { windowExtreme } from '../compose/window-extremes.js';
 import type { FrameMouth } from '../render/avatar-input.js';
 
 /**
@@ -97,8 +98,8 @@ export function seamScore(output: Uint8Array, background: Uint8Array, width: num
   const sBg = smoothed(background, width, r);
   const gOut = gradient(sOut, w, h);
   const gBg = gradient(sBg, w, h);
-  const nearOut = dilate(gOut, w, h, EDGE_SLACK_PX);
-  const nearBg = dilate(gBg, w, h, EDGE_SLACK_PX);
+  const nearOut = windowExtreme(gOut, w, h, EDGE_SLACK_PX, 'max');
+  const nearBg = windowExtreme(gBg, w, h, EDGE_SLACK_PX, 'max');
   let spurious = 0;
   let missing = 0;
   let energy = 0;
@@ -165,27 +166,6 @@ function gradient(smooth: Float32Array, w: number, h: number): Float32Array {
       const gx = at(1, -1) + 2 * at(1, 0) + at(1, 1) - at(-1, -1) - 2 * at(-1, 0) - at(-1, 1);
       const gy = at(-1, 1) + 2 * at(0, 1) + at(1, 1) - at(-1, -1) - 2 * at(0, -1) - at(1, -1);
       out[y * w + x] = Math.hypot(gx, gy) / 4;
-    }
-  }
-  return out;
-}
-
-/** Maximum over a (2r+1)-square neighbourhood, separably. */
-function dilate(values: Float32Array, w: number, h: number, radius: number): Float32Array {
-  const rows = new Float32Array(values.length);
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      let m = 0;
-      for (let k = Math.max(0, x - radius); k <= Math.min(w - 1, x + radius); k++) m = Math.max(m, values[y * w + k]!);
-      rows[y * w + x] = m;
-    }
-  }
-  const out = new Float32Array(values.length);
-  for (let x = 0; x < w; x++) {
-    for (let y = 0; y < h; y++) {
-      let m = 0;
-      for (let k = Math.max(0, y - radius); k <= Math.min(h - 1, y + radius); k++) m = Math.max(m, rows[k * w + x]!);
-      out[y * w + x] = m;
     }
   }
   return out;
