@@ -10,11 +10,11 @@ export interface OpusFrameEncoder {
 }
 
 /**
- * The Opus thread of this process (opus-thread.ts), shared by every session: started with
- * the first stream, let go (unref'd) while none is open, and started again with its streams
- * re-opened if it ever exits.
+ * An Opus thread (opus-thread.ts) and the streams open on it: started with the first
+ * stream, let go (unref'd) while none is open, and started again with its streams re-opened
+ * if it ever exits. A process shares one (`openOpusEncoder`).
  */
-class OpusThread {
+export class OpusThread {
   private worker: Worker | undefined;
   private nextStream = 1;
   private nextSeq = 1;
