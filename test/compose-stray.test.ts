@@ -61,5 +61,6 @@ describe('strays beyond the mouth zone in a face paste', () => {
     for (let y = 55; y < 95; y++) for (let x = 80; x < 110; x++) worst = Math.max(worst, Math.abs(out[y * W + x]! - 110));
     assert.ok(worst <= 6, `the line shows by up to ${worst} levels`);
     assert.ok(out[70 * W + 64]! < 50, `the open mouth shows (luma ${out[70 * W + 64]})`);
+    assert.ok(out[70 * W + 74]! < 60 && out[75 * W + 64]! < 60, `the mouth shows to its edges (luma ${out[70 * W + 74]}, ${out[75 * W + 64]})`);
   });
 });

@@ -132,4 +132,18 @@ describe('seam/ghost metric: the left-out lips ellipse follows the face', () => 
     // The cheek beside the mouth, across the face, stays compared.
     assert.ok(!inside(r, 256 + 70 * Math.cos(roll), 300 + 70 * Math.sin(roll)));
   });
+
+  it('scores a tilted face whose jaw drops as clean, which an upright ellipse would not', () => {
+    const roll = 0.35;
+    const m = tilted(roll);
+    const background = new Uint8Array(512 * 512).fill(120);
+    // The output: the same, with the chin moved down along the face (a dark patch where it lands).
+    const output = Uint8Array.from(background);
+    const [jx, jy] = [256 - 100 * Math.sin(roll), 300 + 100 * Math.cos(roll)];
+    for (let y = 0; y < 512; y++) for (let x = 0; x < 512; x++) if ((x - jx) ** 2 + (y - jy) ** 2 < 25) output[y * 512 + x] = 60;
+    const rolled = seamScore(output, background, 512, 512, m).score;
+    const upright = seamScore(output, background, 512, 512, { ...m, face: undefined }).score;
+    assert.ok(rolled < 0.5, `the rolled ellipse leaves the jaw out: ${rolled.toFixed(2)}`);
+    assert.ok(upright > 1, `an upright ellipse counts it: ${upright.toFixed(2)}`);
+  });
 });

@@ -52,4 +52,15 @@ describe('OpusAudioPacer', () => {
     assert.ok(pacer.frameSamples(61)!.some((v) => v !== 0), 'speech after the interrupt plays');
     pacer.stop();
   });
+
+  it('plays new speech that starts right at an interrupt, not the rest of the old', () => {
+    const pacer = new OpusAudioPacer(() => undefined);
+    pacer.push(speech(1), RATE, 0);
+    pacer.dropFrom(500);
+    const next = Int16Array.from({ length: Math.round(RATE * 0.2) }, (_, i) => Math.round(6000 * Math.sin((i * 2 * Math.PI * 1000) / RATE)));
+    pacer.push(next, RATE, 500);
+    const expected = resample(next, RATE, 48000).subarray(0, FRAME);
+    assert.deepEqual(pacer.frameSamples(25), expected);
+    pacer.stop();
+  });
 });

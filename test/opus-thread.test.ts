@@ -12,13 +12,16 @@ describe('Opus thread', () => {
     const thread = new OpusThread();
     const a = thread.openStream();
     const b = thread.openStream();
-    const sent = Array.from({ length: 10 }, (_, k) => (k % 2 ? b : a).encode(tone(960 * k)));
+    const answered: number[] = [];
+    const sent = Array.from({ length: 10 }, (_, k) => (k % 2 ? b : a).encode(tone(960 * k)).then((p) => (answered.push(k), p)));
     const packets = await Promise.all(sent);
+    assert.deepEqual(answered, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 'answers come in the order asked');
     assert.ok(packets.every((p) => p.length > 0 && p.length < 400), `packet sizes ${packets.map((p) => p.length).join(' ')}`);
-    // A crash of the thread: what it was encoding fails, the streams carry on on a new one.
+    // A crash of the thread: a frame sent to it as it dies fails, the streams carry on on a new one.
+    const dying = (thread as unknown as { worker: Worker }).worker.terminate();
     const pending = a.encode(tone(0));
-    await (thread as unknown as { worker: Worker }).worker.terminate();
-    await pending.then(() => undefined, () => undefined);
+    await dying;
+    await assert.rejects(pending, /Opus thread/, 'the frame sent as the thread died fails');
     const after = await Promise.all([a.encode(tone(0)), b.encode(tone(960))]);
     assert.ok(after.every((p) => p.length > 0));
     a.close();

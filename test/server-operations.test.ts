@@ -19,6 +19,9 @@ describe('client-facing messages', () => {
     assert.equal(withoutServerPaths('fetch the job at /api/v1/jobs/123 or http://host/home/x'), 'fetch the job at /api/v1/jobs/123 or http://host/home/x');
     assert.equal(withoutServerPaths('cannot read /nfs/share/avatars/x/frame_0001.jpg (missing)'), 'cannot read frame_0001.jpg (missing)');
     assert.equal(withoutServerPaths('a 512/512 ratio and /s units stay'), 'a 512/512 ratio and /s units stay');
+    assert.equal(withoutServerPaths('see file:///srv/data/x.jpg'), 'see x.jpg');
+    assert.equal(withoutServerPaths('C:\\data\\avatars\\x.jpg or C:/data/y.jpg is missing'), 'x.jpg or y.jpg is missing');
+    assert.equal(withoutServerPaths('at 10:30/11:00, http://host/a/b'), 'at 10:30/11:00, http://host/a/b');
   });
 
   it('an error about a file in an avatar folder names the file, not where the server keeps it', async (t) => {

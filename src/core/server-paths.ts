@@ -8,6 +8,10 @@ function serverRoots(extra: readonly string[]): string[] {
   return [...extra, process.cwd(), packageRoot, tmpdir(), homedir()].filter((p) => p.length > 1).sort((a, b) => b.length - a.length);
 }
 
+/** A file URL (`file:///srv/x.jpg`). */
+const FILE_URL = /file:\/\/[^\s"'`<>,;)]+/g;
+/** A Windows path (`C:\\data\\x.jpg`, `C:/data/x.jpg`). */
+const DRIVE_PATH = /(?<![\w])[A-Za-z]:[\\/][^\s"'`<>,;)]+/g;
 /** Any other absolute path of two or more parts; API routes (`/api/...`) and URLs stay. */
 const ABSOLUTE_PATH = /(?<![\w.:/])\/(?!api\/)(?:[^\s/"'`<>,;)]+\/)+[^\s/"'`<>,;)]*/g;
 
@@ -23,5 +27,8 @@ export function withoutServerPaths(message: string, roots: readonly string[] = [
     const escaped = root.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     out = out.replace(new RegExp(`(?<![\\w.:/])${escaped}(?:/[^\\s"'\`,;)]*)?`, 'g'), (path) => basename(path) || '.');
   }
-  return out.replace(ABSOLUTE_PATH, (path) => basename(path) || '.');
+  return out
+    .replace(FILE_URL, (path) => basename(path) || '.')
+    .replace(DRIVE_PATH, (path) => basename(path.replace(/\\/g, '/')) || '.')
+    .replace(ABSOLUTE_PATH, (path) => basename(path) || '.');
 }

@@ -181,7 +181,9 @@ export class MouthWarp {
         if (y < seam) {
           // The whole upper lip (outer line to the seam) rises by the full amount, so it
           // shows above the opening as it is; the skin between it and the nose stretches.
-          const lipTop = top - Math.max(upperLip * 0.3, this.bandAt(x));
+          // The stretch keeps at least 40% of the way down from the nose (a thick lip or a
+          // short philtrum must not squeeze it into a tear under the nose).
+          const lipTop = Math.max(g.noseY + 0.4 * (top - g.noseY), top - Math.max(upperLip * 0.3, this.bandAt(x)));
           const rise = pose.upperRise * lens * smoothstep(g.noseY, Math.max(g.noseY + 1, lipTop), y);
           ys = y + rise;
           if (y > top - 0.5) cavity = clamp01((y - top + 0.5) / INTERIOR_EDGE);

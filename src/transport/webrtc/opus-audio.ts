@@ -7,6 +7,8 @@ import { OPUS_FRAME_MS as FRAME_MS, OPUS_FRAME_SAMPLES as FRAME_SAMPLES, OPUS_RA
 const SILENCE_SETTLE_FRAMES = 5;
 /** A pacer this far behind its clock jumps ahead rather than sending a burst of old audio, ms. */
 const MAX_CATCH_UP_MS = 100;
+/** Frames of one session on the Opus thread at once; beyond it (the thread is behind) a frame is skipped. */
+const MAX_IN_FLIGHT = 5;
 
 /** Samples at 48 kHz that `samples` samples at `rate` amount to (as resample gives). */
 function outLength(samples: number, rate: number): number {
@@ -39,9 +41,13 @@ interface PlacedSpeech {
 export class OpusAudioPacer {
   private speech: PlacedSpeech[] = [];
   private readonly frame = new Int16Array(FRAME_SAMPLES);
-  private readonly encoder: OpusFrameEncoder = openOpusEncoder();
+  /** Opened when the pacer starts: a pacer never started holds no stream on the Opus thread. */
+  private encoder: OpusFrameEncoder | undefined;
   /** Packets go out in frame order: each send waits for the one before. */
   private sending: Promise<void> = Promise.resolve();
+  private inFlight = 0;
+  /** Counts frames with speech: a silent packet encoded before the latest of them is not cached. */
+  private speechSeen = 0;
   private origin = 0;
   private next = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -49,19 +55,20 @@ export class OpusAudioPacer {
   private silencePacket: Buffer | undefined;
   private readonly silence = new Int16Array(FRAME_SAMPLES);
   private stopped = false;
-  private counts = { packets: 0, speechPackets: 0, bytes: 0 };
+  private counts = { packets: 0, speechPackets: 0, bytes: 0, skipped: 0 };
 
   /** `send(payload, timestamp)`: one Opus packet with its RTP timestamp (48 kHz units from the session origin). */
   constructor(private readonly send: (payload: Buffer, timestamp: number) => void) {}
 
-  /** Packets sent, packets carrying speech, payload bytes. */
-  get stats(): { packets: number; speechPackets: number; bytes: number } {
+  /** Packets sent, packets carrying speech, payload bytes, frames skipped while the Opus thread was behind. */
+  get stats(): { packets: number; speechPackets: number; bytes: number; skipped: number } {
     return { ...this.counts };
   }
 
   /** Starts sending: frame k is due at `originMs + 20 k` (performance.now() time). */
   start(originMs: number): void {
     if (this.stopped || this.timer) return;
+    this.encoder ??= openOpusEncoder();
     this.origin = originMs;
     this.next = Math.max(0, Math.floor((performance.now() - originMs) / FRAME_MS));
     this.tick();
@@ -104,7 +111,7 @@ export class OpusAudioPacer {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     this.speech = [];
-    this.encoder.close();
+    this.encoder?.close();
   }
 
   private tick(): void {
@@ -118,25 +125,45 @@ export class OpusAudioPacer {
     this.timer = setTimeout(() => this.tick(), Math.max(0, this.origin + this.next * FRAME_MS - performance.now()));
   }
 
-  /** Encodes frame `index` (on the Opus thread) and sends it after the frames before it. */
+  /**
+   * Encodes frame `index` (on the Opus thread) and sends it after the frames before it;
+   * skipped while the thread is `MAX_IN_FLIGHT` frames behind.
+   */
   private sendFrame(index: number): void {
+    const encoder = this.encoder;
+    if (!encoder) return;
     const pcm = this.frameSamples(index);
-    let payload: Buffer | Promise<Buffer>;
     if (pcm) {
       this.silentRun = 0;
       this.silencePacket = undefined;
-      payload = this.encoder.encode(pcm);
-      this.counts.speechPackets++;
-    } else if (this.silencePacket) {
+      this.speechSeen++;
+    }
+    let payload: Buffer | Promise<Buffer>;
+    if (!pcm && this.silencePacket) {
       payload = this.silencePacket;
     } else {
-      const settled = ++this.silentRun >= SILENCE_SETTLE_FRAMES;
-      payload = this.encoder.encode(this.silence).then((packet) => {
-        if (settled && this.silentRun > 0) this.silencePacket = packet;
-        return packet;
-      });
+      if (this.inFlight >= MAX_IN_FLIGHT) {
+        this.counts.skipped++;
+        return;
+      }
+      this.inFlight++;
+      const encoded = encoder.encode(pcm ?? this.silence).finally(() => this.inFlight--);
+      if (pcm) {
+        this.counts.speechPackets++;
+        payload = encoded;
+      } else {
+        const settled = ++this.silentRun >= SILENCE_SETTLE_FRAMES;
+        const seen = this.speechSeen;
+        // Cached only if no speech came after it was asked for (it may come back late).
+        payload = encoded.then((packet) => {
+          if (settled && seen === this.speechSeen) this.silencePacket = packet;
+          return packet;
+        });
+      }
     }
     this.counts.packets++;
+    // Handled now, awaited in turn: a frame that fails while earlier ones wait is not unhandled.
+    if (payload instanceof Promise) payload.catch(() => undefined);
     const timestamp = index * FRAME_SAMPLES;
     this.sending = this.sending.then(async () => {
       let packet: Buffer;

@@ -1,6 +1,10 @@
 import { Worker } from 'node:worker_threads';
 import type { OpusThreadReply, OpusThreadRequest } from './opus-thread.js';
 
+/** Restarts of a thread that dies allowed within RESTART_WINDOW_MS before it is given up. */
+const MAX_RESTARTS = 3;
+const RESTART_WINDOW_MS = 10_000;
+
 /** One session's Opus stream: frames encoded in order, each answered by its packet. */
 export interface OpusFrameEncoder {
   /** Encodes one 20 ms frame (48 kHz mono); the PCM may be reused once this returns. */
@@ -16,6 +20,10 @@ export interface OpusFrameEncoder {
  */
 export class OpusThread {
   private worker: Worker | undefined;
+  /** When the thread last died, in the window that MAX_RESTARTS counts over. */
+  private deaths: number[] = [];
+  /** Set once the thread keeps dying: every encode fails with it. */
+  private failure: Error | undefined;
   private nextStream = 1;
   private nextSeq = 1;
   private readonly open = new Set<number>();
@@ -33,6 +41,7 @@ export class OpusThread {
 
   private encode(stream: number, pcm: Int16Array): Promise<Buffer> {
     if (!this.open.has(stream)) return Promise.reject(new Error('the Opus encoder is closed'));
+    if (this.failure) return Promise.reject(this.failure);
     const seq = this.nextSeq++;
     return new Promise((resolve, reject) => {
       this.pending.set(seq, { stream, resolve, reject });
@@ -52,6 +61,7 @@ export class OpusThread {
   }
 
   private post(request: OpusThreadRequest): void {
+    if (this.failure) return;
     const worker = this.thread();
     worker.ref();
     if (request.kind === 'encode') worker.postMessage(request, [request.pcm.buffer as ArrayBuffer]);
@@ -71,10 +81,22 @@ export class OpusThread {
     const lost = (why: string) => {
       if (this.worker !== worker) return;
       this.worker = undefined;
-      for (const p of this.pending.values()) p.reject(new Error(`the Opus thread ${why}`));
+      const error = new Error(`the Opus thread ${why}`);
+      for (const p of this.pending.values()) p.reject(error);
       this.pending.clear();
+      const now = Date.now();
+      this.deaths = [...this.deaths.filter((t) => now - t < RESTART_WINDOW_MS), now];
+      if (this.deaths.length > MAX_RESTARTS) {
+        // It dies as it starts (a broken install): stop, and say why at every encode.
+        this.failure = new Error(`the Opus thread ${why}, ${this.deaths.length} times in ${RESTART_WINDOW_MS / 1000} s: audio is off`);
+        return;
+      }
       // Streams still open go on, each with a fresh encoder, on a new thread.
-      for (const stream of this.open) this.post({ kind: 'open', stream });
+      try {
+        for (const stream of this.open) this.post({ kind: 'open', stream });
+      } catch (e) {
+        this.failure = new Error(`the Opus thread cannot start: ${(e as Error).message}`);
+      }
     };
     worker.on('error', (e) => lost(`failed: ${e.message}`));
     worker.on('exit', (code) => lost(`exited (${code})`));
