@@ -7,11 +7,11 @@
  *
  *   npm run loadtest -- --sessions 12 --seconds 30 --generate 1 [--size 512] [--fps 25]
  *                       [--pause-ms 1000] [--url http://host:port --key KEY]
- *                       [--upload-video SECONDS] [--transport websocket|webrtc]
+ *                       [--upload-video SECONDS] [--transport websocket|webrtc] [--codec vp8|h264]
  *
  * `--transport webrtc` runs each session as a WebRTC peer in this process (werift, VP8 +
- * Opus through POST /api/v1/realtime/webrtc, control on the data channel) and adds the
- * video bitrate per session.
+ * Opus through POST /api/v1/realtime/webrtc, control on the data channel; `--codec h264`
+ * offers H.264 instead) and adds the video bitrate per session.
  *
  * `--queue` runs the queue load test instead (bench/queue-load.ts: jobs against worker
  * processes on Redis, a long script with 1 and 2 workers, its stream).
@@ -50,6 +50,7 @@ const { values } = parseArgs({
     key: { type: 'string' },
     'upload-video': { type: 'string', default: '0' },
     transport: { type: 'string', default: 'websocket' },
+    codec: { type: 'string', default: 'vp8' },
   },
 });
 const SESSIONS = Number(values.sessions);
@@ -201,7 +202,7 @@ async function main(): Promise<void> {
   const upload = video ? uploadDuringRun(baseUrl, headers, video) : undefined;
   const rtcUrl = `${baseUrl}/api/v1/realtime/webrtc?avatar=default&size=${values.size}&fps=${FPS}`;
   const sessions = Array.from({ length: SESSIONS }, (_, i) => (values.transport === 'webrtc'
-    ? runWebRtcSession(rtcUrl, headers, until, (i * 1000) / Math.max(1, SESSIONS), LINES, PAUSE_MS, FPS)
+    ? runWebRtcSession(rtcUrl, headers, until, (i * 1000) / Math.max(1, SESSIONS), LINES, PAUSE_MS, FPS, values.codec === 'h264' ? 'h264' : 'vp8')
     : runSession(wsUrl, until, (i * 1000) / Math.max(1, SESSIONS))));
   const generators = Array.from({ length: GENERATE }, () => runGenerator(baseUrl, headers, until));
   const results = await Promise.all(sessions);

@@ -19,12 +19,16 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * frame's arrival. A `ping` maps the session clock onto the RTP clock, so the first frame
  * of each utterance (at its `speech.started` ptsMs) is found among the arrivals.
  */
-export async function runWebRtcSession(routeUrl: string, headers: Record<string, string>, until: number, stagger: number, lines: readonly string[], pauseMs: number, fps: number): Promise<WebRtcSessionFigures> {
+export async function runWebRtcSession(routeUrl: string, headers: Record<string, string>, until: number, stagger: number, lines: readonly string[], pauseMs: number, fps: number, codec: 'vp8' | 'h264' = 'vp8'): Promise<WebRtcSessionFigures> {
   const figures: WebRtcSessionFigures = { arrivals: [], firstFrame: [], errors: [], videoBytes: 0, seconds: 0 };
   await sleep(stagger);
   const pc = new RTCPeerConnection({
     iceServers: [],
-    codecs: { video: [new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90000 })], audio: [new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2 })] },
+    codecs: {
+      video: [codec === 'h264'
+        ? new RTCRtpCodecParameters({ mimeType: 'video/H264', clockRate: 90000, parameters: 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f' })
+        : new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90000 })],
+      audio: [new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2 })] },
     headerExtensions: { video: [useSdesMid()], audio: [useSdesMid()] },
   });
   pc.addTransceiver('video', { direction: 'recvonly' });
