@@ -51,9 +51,14 @@ interface FilterBank {
 export function resample(pcm: Int16Array, fromRate: number, toRate: number, options: ResampleOptions = {}): Int16Array {
   checkRates(fromRate, toRate);
   if (fromRate === toRate || pcm.length === 0) return pcm;
-  const out = new Int16Array(Math.round((pcm.length * toRate) / fromRate));
+  const out = new Int16Array(resampledLength(pcm.length, fromRate, toRate));
   resampleRange(pcm, fromRate, toRate, 0, out.length, out, 0, options);
   return out;
+}
+
+/** How many samples `samples` samples at `fromRate` become at `toRate` (as resample gives them). */
+export function resampledLength(samples: number, fromRate: number, toRate: number): number {
+  return Math.round((samples * toRate) / fromRate);
 }
 
 /**

@@ -236,13 +236,17 @@ export class MouthWarp {
   }
 
   private seamAt(x: number): number {
-    const i = Math.round(x - this.x0);
-    return this.seam[i < 0 ? 0 : i >= this.seam.length ? this.seam.length - 1 : i]!;
+    return this.atColumn(this.seam, x);
   }
 
   private bandAt(x: number): number {
+    return this.atColumn(this.upperBand, x);
+  }
+
+  /** A per-column value (seam, upperBand) at image column x, clamped to the span. */
+  private atColumn(values: Float32Array, x: number): number {
     const i = Math.round(x - this.x0);
-    return this.upperBand[i < 0 ? 0 : i >= this.upperBand.length ? this.upperBand.length - 1 : i]!;
+    return values[i < 0 ? 0 : i >= values.length ? values.length - 1 : i]!;
   }
 }
 

@@ -1,4 +1,4 @@
-import { resampleRange } from '../../audio/resample.js';
+import { resampledLength, resampleRange } from '../../audio/resample.js';
 import { openOpusEncoder, type OpusFrameEncoder } from './opus-encoders.js';
 import { OPUS_FRAME_MS as FRAME_MS, OPUS_FRAME_SAMPLES as FRAME_SAMPLES, OPUS_RATE } from './opus-settings.js';
 
@@ -9,11 +9,6 @@ const SILENCE_SETTLE_FRAMES = 5;
 const MAX_CATCH_UP_MS = 100;
 /** Frames of one session on the Opus thread at once; beyond it (the thread is behind) a frame is skipped. */
 const MAX_IN_FLIGHT = 5;
-
-/** Samples at 48 kHz that `samples` samples at `rate` amount to (as resample gives). */
-function outLength(samples: number, rate: number): number {
-  return Math.round((samples * OPUS_RATE) / rate);
-}
 
 /**
  * Speech placed on the session clock at its own rate: samples `0 .. length - 1` of `pcm`
@@ -88,12 +83,12 @@ export class OpusAudioPacer {
       }
       last.pcm.set(pcm, last.length);
       last.length += pcm.length;
-      last.endOut = last.firstOut + outLength(last.length, sampleRate);
+      last.endOut = last.firstOut + resampledLength(last.length, sampleRate, OPUS_RATE);
       return;
     }
     const copy = new Int16Array(pcm.length);
     copy.set(pcm);
-    this.speech.push({ pcm: copy, length: pcm.length, rate: sampleRate, firstOut, endOut: firstOut + outLength(pcm.length, sampleRate), cut: false });
+    this.speech.push({ pcm: copy, length: pcm.length, rate: sampleRate, firstOut, endOut: firstOut + resampledLength(pcm.length, sampleRate, OPUS_RATE), cut: false });
   }
 
   /** Forgets speech at and after `ptsMs` that has not been sent. */
