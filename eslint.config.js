@@ -4,7 +4,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'eval-report/**', 'avatar-data/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'assembly/**', 'eval-report/**', 'avatar-data/**'] },
   {
     files: ['src/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts', 'web/**/*.ts'],
     languageOptions: {

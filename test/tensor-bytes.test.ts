@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { outputBytes } from '../src/grpc/tensor-bytes.js';
+
+/** What the contract says a UINT8 output byte is: trunc(v * 255 + 0.5) in float64, clamped to 0..255, NaN 0. */
+function expectedByte(v: number): number {
+  const x = v * 255 + 0.5;
+  return x >= 255 ? 255 : x > 0 ? Math.trunc(x) : 0;
+}
+
+describe('model output as UINT8 bytes (WebAssembly kernel)', () => {
+  it('rounds, clamps and drops rows like the contract, ties, NaN and infinities included, for plane lengths that are not whole vectors', () => {
+    const n = 2;
+    const size = 13; // 13 x 13 planes: kept rows make 117 values, not a multiple of 16
+    const firstRow = 4;
+    const values = new Float32Array(n * 3 * size * size);
+    const specials = [NaN, Infinity, -Infinity, -0.2, 1.3, 0, 1, 0.5 / 255, 1.5 / 255, 127.5 / 255, 254.5 / 255];
+    for (let i = 0; i < values.length; i++) values[i] = i < specials.length * 9 ? specials[i % specials.length]! : ((i * 7919) % 1000) / 999;
+    // Values of row firstRow onward, plane by plane.
+    for (let k = 0; k < n * 3; k++) values.set(specials, k * size * size + firstRow * size);
+    const bytes = outputBytes(values, n, size, firstRow, 'UINT8');
+    const kept = (size - firstRow) * size;
+    assert.equal(bytes.length, n * 3 * kept);
+    for (let k = 0; k < n * 3; k++) {
+      for (let i = 0; i < kept; i++) {
+        const v = values[k * size * size + firstRow * size + i]!;
+        assert.equal(bytes[k * kept + i], expectedByte(v), `plane ${k}, value ${i} (${v})`);
+      }
+    }
+    // 254.5 / 255 as float32 lies just under the tie.
+    assert.deepEqual([...bytes.subarray(0, specials.length)], [0, 255, 0, 0, 255, 0, 255, 1, 2, 128, 254]);
+  });
+
+  it('FLOAT32 from row 0 is the values themselves; from a later row, those rows of each plane', () => {
+    const values = Float32Array.from({ length: 3 * 16 }, (_, i) => i / 47);
+    assert.deepEqual(new Float32Array(outputBytes(values, 1, 4, 0, 'FLOAT32').buffer.slice(0)), values);
+    const rows = outputBytes(values, 1, 4, 3, 'FLOAT32');
+    assert.deepEqual([...new Float32Array(rows.buffer, rows.byteOffset, rows.length / 4)], [...values.subarray(12, 16), ...values.subarray(28, 32), ...values.subarray(44, 48)]);
+  });
+});
