@@ -14,7 +14,7 @@
  * them; UINT8 model output).
  * Options: --batch N (24), --size N (512), --model tiny|real (tiny), --repeats N (5),
  * --seconds S (per FPS run, 5), --workers N (inference worker_count_per_gpu, 8),
- * --cpu-prof DIR (profile both services into DIR).
+ * --cpu-prof DIR (profile both services into DIR), --path seed|fast|both (both).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -37,12 +37,15 @@ import { writeSeedLayoutAvatar } from '../test/helpers/onnx-avatar.js';
 const { values } = parseArgs({ options: {
   batch: { type: 'string', default: '24' }, size: { type: 'string', default: '512' }, model: { type: 'string', default: 'tiny' },
   repeats: { type: 'string', default: '5' }, seconds: { type: 'string', default: '5' }, 'cpu-prof': { type: 'string' }, stat: { type: 'string', default: 'best' }, workers: { type: 'string', default: '8' },
+  path: { type: 'string', default: 'both' },
 } });
 const BATCH = Number(values.batch);
 const SIZE = Number(values.size);
 const REPEATS = Number(values.repeats);
 const SECONDS = Number(values.seconds);
 const MODEL = values.model === 'real' ? 'real' : 'tiny';
+/** Which paths to measure (--path seed|fast|both). */
+const PATHS = values.path === 'seed' || values.path === 'fast' ? [values.path] as const : ['seed', 'fast'] as const;
 const work = mkdtempSync(join(tmpdir(), 'avatar-grpc-bench-'));
 const children: ChildProcess[] = [];
 
@@ -155,7 +158,7 @@ async function main(): Promise<void> {
   Object.assign(paths.fast.direct, { visual_keys: asked.keys, output_first_row: asked.firstRow });
   paths.fast.downBytes = BATCH * 3 * (320 - asked.firstRow) * 320;
   const measured = new Map<keyof typeof paths, Figures>();
-  for (const name of ['seed', 'fast'] as const) {
+  for (const name of PATHS) {
     const path = paths[name];
     const rows: { rt: number; inf: number; comp: number; jpegBytes: number; directRt: number; directInf: number; convert: number }[] = [];
     const bare: number[] = [];
@@ -230,14 +233,14 @@ async function main(): Promise<void> {
     return { total: frames / seconds, perClient: frames / seconds / clients, inferenceCpu: inferenceCpu!, compositingCpu: compositingCpu!, clientCpu: (own.user + own.system) / 1000 / frames };
   }
   const rates = new Map<keyof typeof paths, { one: Rate; eight: Rate }>();
-  for (const name of ['seed', 'fast'] as const) rates.set(name, { one: await fps(1, paths[name].request), eight: await fps(8, paths[name].request) });
+  for (const name of PATHS) rates.set(name, { one: await fps(1, paths[name].request), eight: await fps(8, paths[name].request) });
   compositing.close();
   inference.close();
 
   const per = (v: number) => v / BATCH;
   const [pasteCpu, bareCpu, copyCpu] = [pick(cpu.paste), pick(cpu.bare), pick(cpu.copy)];
   console.log(`\ngRPC services (seed 002): seed320 model (${MODEL}, random weights) on the CPU, batch ${BATCH}, ${SIZE}x${SIZE} frames, JPEG q75; two processes + this client; ${STAT} of ${REPEATS} runs; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
-  for (const name of ['seed', 'fast'] as const) {
+  for (const name of PATHS) {
     const path = paths[name];
     const f = measured.get(name)!;
     const rate = rates.get(name)!;

@@ -7,6 +7,7 @@ import { SERVICE_VERSION, ServiceError, serviceDefinitions, type InferBatchReque
 import { grpcHandler } from './handler.js';
 import { serverCredentials } from './tls.js';
 import { outputBytes } from './tensor-bytes.js';
+import { OutputBuffers } from './output-buffers.js';
 import { batchTensors } from './batch-tensors.js';
 import { VisualCache } from './visual-cache.js';
 import { contractByName } from '../render/onnx/contracts.js';
@@ -50,10 +51,11 @@ export async function startInferenceService(config: InferenceConfig): Promise<In
   const preloaded = await registry.preload();
   const queue = new AdmissionQueue(config.workersPerDevice, config.queueSize);
   const visualCache = new VisualCache(config.capacity.visualCacheBytes, config.capacity.eviction);
+  const outputBuffers = new OutputBuffers();
   const server = new grpc.Server({ 'grpc.max_receive_message_length': config.maxMessageBytes, 'grpc.max_send_message_length': config.maxMessageBytes });
   const gpuCount = devices.filter((d) => d.provider === 'cuda').length;
   server.addService(serviceDefinitions().inference.service, {
-    InferBatch: grpcHandler((request: InferBatchRequest) => inferBatch(request, registry, queue, visualCache)),
+    InferBatch: grpcHandler((request: InferBatchRequest) => inferBatch(request, registry, queue, visualCache, outputBuffers)),
     Health: grpcHandler((): Promise<InferenceHealth> => Promise.resolve({
       healthy: true, gpu_count: gpuCount, loaded_models: registry.loaded, max_models: registry.capacity,
       version: SERVICE_VERSION, queued_requests: queue.queued, registered_models: registry.registered,
@@ -83,6 +85,7 @@ export async function startInferenceService(config: InferenceConfig): Promise<In
     close: async () => {
       await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
       server.forceShutdown();
+      outputBuffers.clear();
       await registry.close();
     },
   };
@@ -95,7 +98,7 @@ export function bind(server: grpc.Server, address: string, credentials: grpc.Ser
   });
 }
 
-async function inferBatch(request: InferBatchRequest, registry: ModelRegistry, queue: AdmissionQueue, cache: VisualCache): Promise<InferBatchResponse> {
+async function inferBatch(request: InferBatchRequest, registry: ModelRegistry, queue: AdmissionQueue, cache: VisualCache, outputBuffers: OutputBuffers): Promise<InferBatchResponse> {
   const { model_id: id, batch_size: n } = request;
   if (!id) throw new ServiceError(grpc.status.INVALID_ARGUMENT, 'model_id is empty');
   if (!Number.isInteger(n) || n < 1 || n > MAX_BATCH) throw new ServiceError(grpc.status.INVALID_ARGUMENT, `batch_size must be 1 to ${MAX_BATCH}, got ${n}`);
@@ -121,11 +124,16 @@ async function inferBatch(request: InferBatchRequest, registry: ModelRegistry, q
         const queueMs = performance.now() - queuedAt;
         const ort = await loadOrt();
         const tensor = (data: Float32Array, dims: number[]) => (model.fp16 ? new ort.Tensor('float16', toFloat16(data), dims) : new ort.Tensor('float32', data, dims));
+        // Outputs that are copied on (bytes, or rows) are written into a reused buffer.
+        const outputDims = [n, 3, s, s];
+        const reused = !model.fp16 && (outputType === 'UINT8' || outputFirstRow > 0) ? outputBuffers.take(n * 3 * s * s) : undefined;
+        const fetches = reused ? { [model.output]: new ort.Tensor('float32', reused, outputDims) } : undefined;
         const t0 = performance.now();
         let out;
         try {
-          out = await model.session.run({ [model.visualInput]: tensor(visual, [n, 6, s, s]), [model.audioInput]: tensor(audio, [n, ...model.contract.audioShape]) });
+          out = await model.session.run({ [model.visualInput]: tensor(visual, [n, 6, s, s]), [model.audioInput]: tensor(audio, [n, ...model.contract.audioShape]) }, fetches);
         } catch (e) {
+          if (reused) outputBuffers.give(reused);
           throw new ServiceError(grpc.status.INTERNAL, `model "${id}" failed on a batch of ${n}: ${(e as Error).message.split('\n')[0]}`);
         }
         const inferMs = performance.now() - t0;
@@ -133,6 +141,7 @@ async function inferBatch(request: InferBatchRequest, registry: ModelRegistry, q
         const data = raw instanceof Uint16Array ? fromFloat16(raw) : raw;
         const t1 = performance.now();
         const outputs = outputBytes(data, n, s, outputFirstRow, outputType);
+        if (reused) outputBuffers.give(reused);
         return {
           success: true, error: '', outputs, gpu_id: device.id, inference_time_ms: inferMs, output_size: s, queue_time_ms: queueMs,
           output_type: outputType, output_first_row: outputFirstRow, convert_time_ms: convertMs + performance.now() - t1,

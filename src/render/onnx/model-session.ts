@@ -13,7 +13,11 @@ export type ProviderChoice = 'auto' | 'cpu' | 'cuda';
 
 /** What runs a model: an onnxruntime session here, or a remote inference service. */
 export interface ModelRunner {
-  run(feeds: Record<string, import('onnxruntime-node').Tensor>): Promise<Record<string, import('onnxruntime-node').OnnxValue>>;
+  /**
+   * Runs the model. `fetches` may name tensors for outputs to be written into (a local
+   * session does; a remote one answers with its own): read the outputs from the result.
+   */
+  run(feeds: Record<string, import('onnxruntime-node').Tensor>, fetches?: Record<string, import('onnxruntime-node').Tensor>): Promise<Record<string, import('onnxruntime-node').OnnxValue>>;
   release(): Promise<void>;
 }
 
