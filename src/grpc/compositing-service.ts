@@ -17,6 +17,7 @@ import {
 import { serverCredentials } from './tls.js';
 import { float32View } from './tensor-bytes.js';
 import { widenServerFlowControl } from './flow-control.js';
+import { BufferPool } from './buffer-pool.js';
 
 /** A running compositing service. */
 export interface CompositingService {
@@ -44,6 +45,8 @@ const OUTPUT_ORDER = 'bgr';
 const OUTPUT_UINT8_FIELD = Buffer.from([(8 << 3) | 0, 1]);
 
 const EMPTY = Buffer.alloc(0);
+/** Bytes of frame copies kept for reuse: four batches of 24 frames at 512x512. */
+const CANVAS_POOL_BYTES = 4 * 24 * 512 * 512 * 3;
 
 /** A non-negative int32 field as protobuf bytes (tag, then the value as a varint). */
 function varintField(field: number, value: number): Buffer {
@@ -129,6 +132,8 @@ export async function startCompositingService(config: CompositingConfig): Promis
 class BatchCompositor {
   /** Seed 002's model contract: the visual tensor the service builds from backgrounds. */
   private readonly contract = contractByName('seed320');
+  /** Copies of background frames to paste on, reused once encoded (JPEG output only: raw output sends them). */
+  private readonly canvases = new BufferPool((length) => Buffer.allocUnsafe(length), CANVAS_POOL_BYTES);
 
   constructor(private readonly store: BackgroundStore, private readonly pool: InferencePool, private readonly config: CompositingConfig) {}
 
@@ -168,7 +173,13 @@ class BatchCompositor {
     const inferring = this.infer(request, backgrounds, indices, pictures);
     inferring.catch(() => undefined); // awaited below; a failure meanwhile is not unhandled
     await new Promise((resolve) => setImmediate(resolve));
-    const canvases = pictures.map((p) => p.then((picture) => Buffer.from(picture)));
+    const reuse = this.config.output.format !== 'raw';
+    const canvases = pictures.map((p) => p.then((picture) => {
+      if (!reuse) return Buffer.from(picture);
+      const canvas = this.canvases.take(picture.length);
+      canvas.set(picture);
+      return canvas;
+    }));
     for (const p of canvases) p.catch(() => undefined);
     const result = await inferring;
     inferred?.(result.gpu_id, result.inference_time_ms);
@@ -181,7 +192,9 @@ class BatchCompositor {
     }
     const t0 = performance.now();
     await Promise.all(canvases.map(async (canvas, i) => {
-      const data = await this.compositeOne(backgrounds, indices[i]!, await canvas, output, i * 3 * planeStride, { firstRow, planeStride }, size);
+      const frame = await canvas;
+      const data = await this.compositeOne(backgrounds, indices[i]!, frame, output, i * 3 * planeStride, { firstRow, planeStride }, size);
+      if (reuse) this.canvases.give(frame);
       emit({ index: request.start_frame_idx + i, data });
     }));
     return { gpuId: result.gpu_id, inferenceMs: result.inference_time_ms, compositeMs: performance.now() - t0 };

@@ -7,7 +7,7 @@ import { SERVICE_VERSION, ServiceError, serviceDefinitions, type InferBatchReque
 import { grpcHandler } from './handler.js';
 import { serverCredentials } from './tls.js';
 import { outputBytes } from './tensor-bytes.js';
-import { OutputBuffers } from './output-buffers.js';
+import { BufferPool } from './buffer-pool.js';
 import { batchTensors } from './batch-tensors.js';
 import { VisualCache } from './visual-cache.js';
 import { contractByName } from '../render/onnx/contracts.js';
@@ -15,6 +15,8 @@ import { widenServerFlowControl } from './flow-control.js';
 
 /** Largest batch one request may carry. */
 export const MAX_BATCH = 256;
+/** Bytes of a batch of 24 seed320 outputs as float32, the size reused output buffers are kept for. */
+const MAX_OUTPUT_BYTES = 24 * 3 * 320 * 320 * 4;
 
 /** A running inference service. */
 export interface InferenceService {
@@ -51,7 +53,8 @@ export async function startInferenceService(config: InferenceConfig): Promise<In
   const preloaded = await registry.preload();
   const queue = new AdmissionQueue(config.workersPerDevice, config.queueSize);
   const visualCache = new VisualCache(config.capacity.visualCacheBytes, config.capacity.eviction);
-  const outputBuffers = new OutputBuffers();
+  // Two batch outputs: runs are serial on the event loop, so one is in use at a time.
+  const outputBuffers = new BufferPool((length) => new Float32Array(length), 2 * MAX_OUTPUT_BYTES);
   const server = new grpc.Server({ 'grpc.max_receive_message_length': config.maxMessageBytes, 'grpc.max_send_message_length': config.maxMessageBytes });
   const gpuCount = devices.filter((d) => d.provider === 'cuda').length;
   server.addService(serviceDefinitions().inference.service, {
@@ -98,7 +101,7 @@ export function bind(server: grpc.Server, address: string, credentials: grpc.Ser
   });
 }
 
-async function inferBatch(request: InferBatchRequest, registry: ModelRegistry, queue: AdmissionQueue, cache: VisualCache, outputBuffers: OutputBuffers): Promise<InferBatchResponse> {
+async function inferBatch(request: InferBatchRequest, registry: ModelRegistry, queue: AdmissionQueue, cache: VisualCache, outputBuffers: BufferPool<Float32Array>): Promise<InferBatchResponse> {
   const { model_id: id, batch_size: n } = request;
   if (!id) throw new ServiceError(grpc.status.INVALID_ARGUMENT, 'model_id is empty');
   if (!Number.isInteger(n) || n < 1 || n > MAX_BATCH) throw new ServiceError(grpc.status.INVALID_ARGUMENT, `batch_size must be 1 to ${MAX_BATCH}, got ${n}`);
