@@ -1,5 +1,5 @@
 import type * as grpc from '@grpc/grpc-js';
-import type { Http2Server, Http2Session } from 'node:http2';
+import http2, { type Http2Server, type Http2Session } from 'node:http2';
 
 /**
  * HTTP/2 receive window for batch-sized messages. Seed 002's requests are ~60 MB; at
@@ -36,4 +36,26 @@ export function widenServerFlowControl(server: grpc.Server): void {
       });
     });
   }
+}
+
+let largeClientFrames = false;
+
+/**
+ * Makes this process's HTTP/2 client sessions accept frames of up to 16 MB (the protocol's
+ * maximum). grpc-js has no option for it, so its sessions announce HTTP/2's default of
+ * 16 KB, and a batch's 4.3 MB model output comes back as ~270 frames, each an event of its
+ * own in grpc-js's decoder: about 0.3 ms per video frame of the compositing -> inference
+ * hop (`npm run bench:grpc`). This wraps `http2.connect`, which grpc-js calls when it
+ * connects, to add the setting wherever the caller sets no frame size; every HTTP/2
+ * client of the process is affected alike (a peer may then send larger frames, nothing
+ * else changes). Idempotent.
+ */
+export function acceptLargeClientFrames(): void {
+  if (largeClientFrames) return;
+  largeClientFrames = true;
+  const connect = http2.connect.bind(http2) as (authority: string | URL, options?: http2.ClientSessionOptions, listener?: () => void) => http2.ClientHttp2Session;
+  (http2 as { connect: typeof connect }).connect = (authority, options, listener) => {
+    const settings = { maxFrameSize: MAX_FRAME_SIZE, ...options?.settings };
+    return connect(authority, { ...options, settings }, listener);
+  };
 }

@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { WIDE_WINDOW_CHANNEL_OPTIONS } from './flow-control.js';
+import { acceptLargeClientFrames, WIDE_WINDOW_CHANNEL_OPTIONS } from './flow-control.js';
 import { channelCredentials, type ClientTlsConfig } from './tls.js';
 import { ServiceError, VISUAL_CACHE_MISS, serviceDefinitions, withRawRequest, type InferBatchRequest, type InferBatchResponse, type InferenceHealth } from './proto-loading.js';
 
@@ -54,6 +54,7 @@ export class InferencePool {
   /** Creates the clients (connections are made lazily) and asks every server for its Health once. */
   static async connect(options: InferencePoolOptions): Promise<InferencePool> {
     const { credentials, options: channelOptions } = await channelCredentials(options.tls);
+    acceptLargeClientFrames();
     const Client = grpc.makeGenericClientConstructor(withRawRequest(serviceDefinitions().inference.service, 'InferBatch'), 'InferenceService');
     const endpoints = options.urls.map((url): Endpoint => ({
       url, healthy: true, inFlight: 0, lastError: '',
