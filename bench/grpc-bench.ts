@@ -137,7 +137,7 @@ async function main(): Promise<void> {
   await startRole('compositing', join(work, 'compositing.yaml'));
   const compositing = new TestClient('compositing', `127.0.0.1:${cp}`, 300 * 1024 * 1024);
   const inference = new TestClient('inference', `127.0.0.1:${ip}`, 300 * 1024 * 1024);
-  const request = seedRequest('bench', BATCH);
+  const request = seedRequest('bench', BATCH, 0, 1, 'pixels'); // seed 002's clients send 8-bit pixels / 255
   const requestBytes = request.visual_frames.length + request.audio_features.length;
   await compositing.call('InferBatchComposite', request, 300_000); // warm-up: model, backgrounds, connections
 
@@ -146,7 +146,7 @@ async function main(): Promise<void> {
   const backgrounds = await Promise.all(Array.from({ length: BATCH }, (_, i) => sharp(join(work, 'bench', 'frames', `frame_${String(i).padStart(4, '0')}.jpg`)).raw().toBuffer()));
   const outputFloats = BATCH * 3 * 320 * 320;
   const paths = {
-    seed: { label: 'seed 002 path (float32 visual from the client)', request, direct: request, upBytes: requestBytes, downBytes: outputFloats * 4 },
+    seed: { label: 'seed 002 path (float32 visual of 8-bit pixels from the client)', request, direct: request, upBytes: requestBytes, downBytes: outputFloats * 4 },
     fast: {
       label: 'fast path (audio only; visual tensors kept by key; UINT8 output, rows the paste uses)', request: fast,
       direct: { ...fast, visual_frames: Buffer.alloc(0), visual_keys: [] as string[], output_type: 'UINT8' },
@@ -251,7 +251,7 @@ async function main(): Promise<void> {
     console.log(`| compositing (paste + JPEG, all frames at once) | ${fmt(f.compMs, 1)} | ${fmt(per(f.compMs))} | ~2.3 |`);
     console.log(`| bare JPEG encode of the same frames, same run | ${fmt(f.bareMs, 1)} | ${fmt(per(f.bareMs))} | |`);
     console.log(`| gRPC transport, both hops (round trip - inference - compositing) | ${fmt(f.transportMs, 1)} | ${fmt(per(f.transportMs))} | ~5.8 |`);
-    console.log(`| of which compositing -> inference hop (direct InferBatch round trip - model run) | ${fmt(f.hopMs, 1)} | ${fmt(per(f.hopMs))} | |`);
+    console.log(`| compositing -> inference hop alone: a direct InferBatch of the path's tensors (round trip - model run) | ${fmt(f.hopMs, 1)} | ${fmt(per(f.hopMs))} | |`);
     console.log(`| of which tensor conversion on the inference service (types, kept frames) | ${fmt(f.convertMs, 1)} | ${fmt(per(f.convertMs))} | |`);
     if (name === 'fast') console.log(`| tensor conversion when the kept frames come in another order (copied) | ${fmt(pick(otherOrder), 1)} | ${fmt(per(pick(otherOrder)))} | |`);
     console.log(`| bare HTTP/2 (node:http2) carrying one hop's bytes, same run | ${fmt(f.h2Ms, 1)} | ${fmt(per(f.h2Ms))} | |`);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { outputBytes } from '../src/grpc/tensor-bytes.js';
+import { decodeInto, exactUnitBytes, outputBytes } from '../src/grpc/tensor-bytes.js';
 
 /** What the contract says a UINT8 output byte is: trunc(v * 255 + 0.5) in float64, clamped to 0..255, NaN 0. */
 function expectedByte(v: number): number {
@@ -37,4 +37,32 @@ describe('model output as UINT8 bytes (WebAssembly kernel)', () => {
     const rows = outputBytes(values, 1, 4, 3, 'FLOAT32');
     assert.deepEqual([...new Float32Array(rows.buffer, rows.byteOffset, rows.length / 4)], [...values.subarray(12, 16), ...values.subarray(28, 32), ...values.subarray(44, 48)]);
   });
+
+  it('UINT8 tensors decode to k / 255 exactly, at any offset and length, and pixel floats encode back to the same bytes', () => {
+    const bytes = Uint8Array.from({ length: 3 * 256 + 7 }, (_, i) => (i * 37) % 256);
+    const out = new Float32Array(bytes.length + 5).fill(-1);
+    decodeInto(bytes, 'UINT8', out, 3);
+    assert.deepEqual([...out.subarray(0, 3)], [-1, -1, -1]);
+    assert.deepEqual([...out.subarray(bytes.length + 3)], [-1, -1]);
+    for (let i = 0; i < bytes.length; i++) assert.equal(out[3 + i], Math.fround(bytes[i]! / 255), `byte ${bytes[i]}`);
+    const floats = out.subarray(3, 3 + bytes.length);
+    // Unaligned float bytes, as a protobuf field may hand them out.
+    const unaligned = new Uint8Array(floats.byteLength + 1).subarray(1);
+    unaligned.set(new Uint8Array(floats.buffer, floats.byteOffset, floats.byteLength));
+    assert.deepEqual(exactUnitBytes(unaligned), Buffer.from(bytes));
+  });
+
+  it('a tensor is sent as bytes only when every value is some k / 255', () => {
+    const floats = Float32Array.from({ length: 5000 }, (_, i) => (i % 256) / 255);
+    const asBytes = (f: Float32Array) => exactUnitBytes(new Uint8Array(f.buffer, f.byteOffset, f.byteLength));
+    assert.ok(asBytes(floats));
+    for (const odd of [0.5, NaN, -1 / 255, 1.0000001, 2, -0.0000001]) {
+      for (const at of [3, 4999]) {
+        const copy = floats.slice();
+        copy[at] = odd;
+        assert.equal(asBytes(copy), undefined, `${odd} at ${at}`);
+      }
+    }
+  });
 });
+

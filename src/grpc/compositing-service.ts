@@ -15,7 +15,7 @@ import {
   type CompositeBatchRequest, type CompositeBatchResponse, type CompositedFrame, type CompositingHealth,
 } from './proto-loading.js';
 import { serverCredentials } from './tls.js';
-import { float32View } from './tensor-bytes.js';
+import { exactUnitBytes, float32View } from './tensor-bytes.js';
 import { widenServerFlowControl } from './flow-control.js';
 import { BufferPool } from './buffer-pool.js';
 
@@ -134,6 +134,8 @@ class BatchCompositor {
   private readonly contract = contractByName('seed320');
   /** Copies of background frames to paste on, reused once encoded (JPEG output only: raw output sends them). */
   private readonly canvases = new BufferPool((length) => Buffer.allocUnsafe(length), CANVAS_POOL_BYTES);
+  /** Whether the inference servers take visual tensors as UINT8 (until one refuses them and takes the floats). */
+  private visualBytesTaken = true;
 
   constructor(private readonly store: BackgroundStore, private readonly pool: InferencePool, private readonly config: CompositingConfig) {}
 
@@ -202,7 +204,8 @@ class BatchCompositor {
 
   /**
    * The inference call, asking for UINT8 output (a server that does not know the field
-   * answers FLOAT32, which works too). A request with visual_frames goes on as it came; one
+   * answers FLOAT32, which works too). A request with visual_frames goes on as it came, or as
+   * UINT8 when its float32 values are all k / 255 (exactly the same model input); one
    * with neither frames nor keys has its visual tensor named by background frame, sent by
    * key alone, and built from the backgrounds only when the inference server does not hold it.
    */
@@ -216,12 +219,27 @@ class BatchCompositor {
     const base = { model_id: request.model_id, audio_features: request.audio_features, batch_size: n, output_type: 'UINT8' as const, output_first_row: firstRow };
     const clientKeys = visualKeys(request.visual_keys, n);
     if (request.visual_frames.length > 0 || clientKeys.length > 0) {
-      const forward = { ...base, visual_frames: request.visual_frames, visual_type: tensorType('visual_type', request.visual_type), visual_keys: [...clientKeys] };
-      // The request as received is a valid InferBatchRequest: sent on without encoding it
-      // again, with output_type and output_first_row appended (a later field value wins in protobuf).
-      const raw = (request as { [RAW_MESSAGE]?: Buffer })[RAW_MESSAGE];
-      if (raw) Object.defineProperty(forward, RAW_MESSAGE, { value: Buffer.concat([raw, OUTPUT_UINT8_FIELD, varintField(9, firstRow)]) });
-      return this.pool.infer(forward);
+      const visualType = tensorType('visual_type', request.visual_type);
+      const forward = () => {
+        const asReceived = { ...base, visual_frames: request.visual_frames, visual_type: visualType, visual_keys: [...clientKeys] };
+        // The request as received is a valid InferBatchRequest: sent on without encoding it
+        // again, with output_type and output_first_row appended (a later field value wins in protobuf).
+        const raw = (request as { [RAW_MESSAGE]?: Buffer })[RAW_MESSAGE];
+        if (raw) Object.defineProperty(asReceived, RAW_MESSAGE, { value: Buffer.concat([raw, OUTPUT_UINT8_FIELD, varintField(9, firstRow)]) });
+        return asReceived;
+      };
+      // Seed 002's float32 pixels (k / 255) travel on as the same values in UINT8, a quarter of the bytes.
+      const bytes = visualType === 'FLOAT32' && this.visualBytesTaken && request.visual_frames.length % 4 === 0 ? exactUnitBytes(request.visual_frames) : undefined;
+      if (!bytes) return this.pool.infer(forward());
+      try {
+        return await this.pool.infer({ ...base, visual_frames: bytes, visual_type: 'UINT8', visual_keys: [...clientKeys] });
+      } catch (e) {
+        if (!(e instanceof ServiceError && e.code === grpc.status.INVALID_ARGUMENT)) throw e;
+        // A server without visual_type (seed 002's), or a request wrong either way: the floats as they came decide.
+        const result = await this.pool.infer(forward());
+        this.visualBytesTaken = false;
+        return result;
+      }
     }
     const keys = indices.map((index) => backgroundKey(bg, index, this.contract.size));
     try {

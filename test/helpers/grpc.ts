@@ -22,11 +22,13 @@ export function compositingConfig(raw: Record<string, unknown>, baseDir = proces
 }
 
 /** Seed 002's request tensors: visual [B, 6, 320, 320] and one audio [32, 16, 16], float32, seeded noise. */
-export function seedRequest(modelId: string, batch: number, start = 0, seed = 1): CompositeBatchRequest {
+export function seedRequest(modelId: string, batch: number, start = 0, seed = 1, values: 'random' | 'pixels' = 'random'): CompositeBatchRequest {
   let x = seed;
   const rand = () => ((x = (x * 1103515245 + 12345) >>> 0) / 2 ** 32);
   const visual = new Float32Array(batch * 6 * 320 * 320);
-  for (let i = 0; i < visual.length; i += 7) visual[i] = rand();
+  // `pixels`: 8-bit pixels / 255, as seed 002's clients make the tensor from images.
+  const value = values === 'pixels' ? () => Math.floor(rand() * 256) / 255 : rand;
+  for (let i = 0; i < visual.length; i += 7) visual[i] = value();
   const audio = new Float32Array(32 * 16 * 16).map(() => rand() * 2 - 1);
   return {
     model_id: modelId, batch_size: batch, start_frame_idx: start,

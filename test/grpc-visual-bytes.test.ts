@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
+import { startCompositingService, type CompositingService } from '../src/grpc/compositing-service.js';
+import { startInferenceService, type InferenceService } from '../src/grpc/inference-service.js';
+import type { CompositeBatchResponse } from '../src/grpc/proto-loading.js';
+import { exactUnitBytes } from '../src/grpc/tensor-bytes.js';
+import { generateModel } from '../src/render/onnx/model-init.js';
+import { compositingConfig, inferenceConfig, seedRequest, TestClient, type CallError } from './helpers/grpc.js';
+import { tempDir } from './helpers/media.js';
+import { writeSeedLayoutAvatar } from './helpers/onnx-avatar.js';
+
+/**
+ * Seed 002's float32 visual tensors of pixels (k / 255) go from the compositing service to
+ * the inference service as UINT8. The inference service here takes messages of at most
+ * 3 MB: a batch of 3 is 7.4 MB as float32 and 1.8 MB as bytes, so a batch gets through
+ * only when it was converted.
+ */
+describe('seed 002 visual tensors forwarded as bytes', () => {
+  let cleanup: () => Promise<void> = async () => undefined;
+  let inference: InferenceService;
+  let compositing: CompositingService;
+  let client: TestClient;
+
+  before(async () => {
+    let dir: string;
+    ({ dir, cleanup } = await tempDir('avatar-grpc-bytes-'));
+    await writeSeedLayoutAvatar(join(dir, 'anna'), { size: 256, frames: 6, model: generateModel('seed320', 'tiny').bytes });
+    inference = await startInferenceService(inferenceConfig({
+      server: { port: '127.0.0.1:0', worker_count_per_gpu: 1, queue_size: 4, max_message_size_mb: 3 }, models_dir: dir,
+    }));
+    compositing = await startCompositingService(compositingConfig({
+      server: { port: '127.0.0.1:0', max_message_size_mb: 10 },
+      inference_server: { url: `127.0.0.1:${inference.port}`, timeout_seconds: 20, max_retries: 0 },
+      output: { format: 'jpeg', jpeg_quality: 75 }, models_dir: dir,
+    }));
+    client = new TestClient('compositing', `127.0.0.1:${compositing.port}`, 20 << 20);
+  });
+
+  after(async () => {
+    client?.close();
+    await compositing?.close();
+    await inference?.close();
+    await cleanup();
+  });
+
+  it('pixel floats get through in a quarter of the bytes, and composite exactly as the same tensor sent as UINT8', async () => {
+    const floats = seedRequest('anna', 3, 1, 5, 'pixels');
+    const converted = await client.call<CompositeBatchResponse>('InferBatchComposite', floats);
+    assert.equal(converted.composited_frames.length, 3);
+    const bytes = exactUnitBytes(floats.visual_frames)!;
+    const asBytes = await client.call<CompositeBatchResponse>('InferBatchComposite', { ...floats, visual_frames: bytes, visual_type: 'UINT8' });
+    assert.deepEqual(converted.composited_frames, asBytes.composited_frames);
+  });
+
+  it('floats that are not pixels go on as float32 (here: over the inference service\'s message limit)', async () => {
+    await assert.rejects(client.call('InferBatchComposite', seedRequest('anna', 3, 1, 5, 'random')), (e: CallError) => e.code === grpc.status.RESOURCE_EXHAUSTED);
+  });
+
+  it('a wrongly sized tensor of pixels is refused with the float32 sizes the client sent', async () => {
+    const floats = seedRequest('anna', 3, 1, 5, 'pixels');
+    const one = seedRequest('anna', 1, 1, 5, 'pixels'); // 2.46 MB as float32: within the limit either way
+    const short = { ...one, visual_frames: one.visual_frames.subarray(0, one.visual_frames.length - 4 * 320) };
+    await assert.rejects(client.call('InferBatchComposite', short), (e: CallError) => e.code === grpc.status.INVALID_ARGUMENT && /float32/.test(e.details) && !/uint8/.test(e.details));
+    // The refusal was the request's fault: pixels still travel as bytes afterwards.
+    assert.equal((await client.call<CompositeBatchResponse>('InferBatchComposite', floats)).composited_frames.length, 3);
+  });
+});
