@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { startCompositingService, type CompositingService } from '../src/grpc/compositing-service.js';
 import { startInferenceService, type InferenceService } from '../src/grpc/inference-service.js';
-import type { CompositeBatchResponse } from '../src/grpc/proto-loading.js';
+import { serviceDefinitions, type CompositeBatchResponse, type InferBatchRequest } from '../src/grpc/proto-loading.js';
 import { exactUnitBytes } from '../src/grpc/tensor-bytes.js';
 import { generateModel } from '../src/render/onnx/model-init.js';
 import { compositingConfig, inferenceConfig, seedRequest, TestClient, type CallError } from './helpers/grpc.js';
@@ -65,5 +65,54 @@ describe('seed 002 visual tensors forwarded as bytes', () => {
     await assert.rejects(client.call('InferBatchComposite', short), (e: CallError) => e.code === grpc.status.INVALID_ARGUMENT && /float32/.test(e.details) && !/uint8/.test(e.details));
     // The refusal was the request's fault: pixels still travel as bytes afterwards.
     assert.equal((await client.call<CompositeBatchResponse>('InferBatchComposite', floats)).composited_frames.length, 3);
+  });
+});
+
+/**
+ * An inference server that knows seed 002's fields only: a visual tensor of bytes is the
+ * wrong size for it (INVALID_ARGUMENT); float32 gets an all-grey float32 output.
+ */
+async function startSeedOnlyInference(types: string[]): Promise<{ port: number; server: grpc.Server }> {
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 << 20, 'grpc.max_send_message_length': 64 << 20 });
+  server.addService(serviceDefinitions().inference.service, {
+    InferBatch: (call: grpc.ServerUnaryCall<InferBatchRequest, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      const { batch_size: n, visual_frames: frames, visual_type: type } = call.request;
+      types.push(String(type ?? 'FLOAT32'));
+      if (frames.length !== n * 6 * 320 * 320 * 4) {
+        callback({ code: grpc.status.INVALID_ARGUMENT, details: `visual_frames has ${frames.length} bytes, expected ${n * 6 * 320 * 320 * 4}` });
+        return;
+      }
+      callback(null, { success: true, error: '', outputs: Buffer.from(new Float32Array(n * 3 * 320 * 320).fill(0.5).buffer), gpu_id: 0, inference_time_ms: 1, output_size: 320 });
+    },
+    Health: (_call: unknown, callback: grpc.sendUnaryData<unknown>) => callback(null, { healthy: true, gpu_count: 1, loaded_models: 1, max_models: 1, version: 'seed 002' }),
+  });
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+  return { port, server };
+}
+
+describe('a seed 002 inference server behind the compositing service', () => {
+  it('gets the floats as they came once it refuses bytes, and only floats after that', async () => {
+    const { dir, cleanup } = await tempDir('avatar-grpc-seed-only-');
+    const types: string[] = [];
+    const seedOnly = await startSeedOnlyInference(types);
+    await writeSeedLayoutAvatar(join(dir, 'anna'), { size: 256, frames: 6 });
+    const compositing = await startCompositingService(compositingConfig({
+      server: { port: '127.0.0.1:0', max_message_size_mb: 20 },
+      inference_server: { url: `127.0.0.1:${seedOnly.port}`, timeout_seconds: 20, max_retries: 0 },
+      output: { format: 'jpeg', jpeg_quality: 75 }, models_dir: dir,
+    }));
+    const client = new TestClient('compositing', `127.0.0.1:${compositing.port}`, 20 << 20);
+    try {
+      for (let i = 0; i < 2; i++) {
+        const response = await client.call<CompositeBatchResponse>('InferBatchComposite', seedRequest('anna', 2, 0, 3, 'pixels'));
+        assert.equal(response.composited_frames.length, 2);
+      }
+      assert.deepEqual(types, ['UINT8', 'FLOAT32', 'FLOAT32']);
+    } finally {
+      client.close();
+      await compositing.close();
+      seedOnly.server.forceShutdown();
+      await cleanup();
+    }
   });
 });
