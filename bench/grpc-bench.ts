@@ -251,7 +251,7 @@ async function main(): Promise<void> {
     console.log(`| compositing (paste + JPEG, all frames at once) | ${fmt(f.compMs, 1)} | ${fmt(per(f.compMs))} | ~2.3 |`);
     console.log(`| bare JPEG encode of the same frames, same run | ${fmt(f.bareMs, 1)} | ${fmt(per(f.bareMs))} | |`);
     console.log(`| gRPC transport, both hops (round trip - inference - compositing) | ${fmt(f.transportMs, 1)} | ${fmt(per(f.transportMs))} | ~5.8 |`);
-    console.log(`| compositing -> inference hop alone: a direct InferBatch of the path's tensors (round trip - model run) | ${fmt(f.hopMs, 1)} | ${fmt(per(f.hopMs))} | |`);
+    console.log(`| a direct InferBatch of the client's tensors (round trip - model run) | ${fmt(f.hopMs, 1)} | ${fmt(per(f.hopMs))} | |`);
     console.log(`| of which tensor conversion on the inference service (types, kept frames) | ${fmt(f.convertMs, 1)} | ${fmt(per(f.convertMs))} | |`);
     if (name === 'fast') console.log(`| tensor conversion when the kept frames come in another order (copied) | ${fmt(pick(otherOrder), 1)} | ${fmt(per(pick(otherOrder)))} | |`);
     console.log(`| bare HTTP/2 (node:http2) carrying one hop's bytes, same run | ${fmt(f.h2Ms, 1)} | ${fmt(per(f.h2Ms))} | |`);
