@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import { describe, it } from 'node:test';
+import { acceptLargeClientFrames } from '../src/grpc/flow-control.js';
 import { InferencePool } from '../src/grpc/inference-pool.js';
 
 describe('HTTP/2 settings of the inference client', () => {
@@ -20,4 +21,33 @@ describe('HTTP/2 settings of the inference client', () => {
       server.close();
     }
   });
+
+  it('leaves http2.connect working for other clients of the process, its (authority, listener) form included', async () => {
+    acceptLargeClientFrames();
+    const server = http2.createServer((_req, res) => res.end('ok'));
+    const announced = new Promise<http2.Settings>((resolve) => server.on('session', (s) => s.once('remoteSettings', resolve)));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    let session: http2.ClientHttp2Session | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        session = http2.connect(`http://127.0.0.1:${port}`, () => resolve());
+        session.once('error', reject);
+      });
+      assert.equal((await announced).maxFrameSize, (1 << 24) - 1);
+      const body = await new Promise<string>((resolve, reject) => {
+        const req = session!.request({ ':path': '/' });
+        let text = '';
+        req.on('data', (d: Buffer) => (text += d.toString()));
+        req.on('end', () => resolve(text));
+        req.on('error', reject);
+        req.end();
+      });
+      assert.equal(body, 'ok');
+    } finally {
+      session?.close();
+      server.close();
+    }
+  });
 });
+

@@ -5,7 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import { startCompositingService, type CompositingService } from '../src/grpc/compositing-service.js';
 import { startInferenceService, type InferenceService } from '../src/grpc/inference-service.js';
 import { serviceDefinitions, type CompositeBatchResponse, type InferBatchRequest } from '../src/grpc/proto-loading.js';
-import { exactUnitBytes } from '../src/grpc/tensor-bytes.js';
+import { float32View } from '../src/grpc/tensor-bytes.js';
 import { generateModel } from '../src/render/onnx/model-init.js';
 import { compositingConfig, inferenceConfig, seedRequest, TestClient, type CallError } from './helpers/grpc.js';
 import { tempDir } from './helpers/media.js';
@@ -49,7 +49,10 @@ describe('seed 002 visual tensors forwarded as bytes', () => {
     const floats = seedRequest('anna', 3, 1, 5, 'pixels');
     const converted = await client.call<CompositeBatchResponse>('InferBatchComposite', floats);
     assert.equal(converted.composited_frames.length, 3);
-    const bytes = exactUnitBytes(floats.visual_frames)!;
+    // The same tensor as bytes, made here: round(v * 255) of each value.
+    const values = float32View(floats.visual_frames);
+    const bytes = Buffer.alloc(values.length);
+    for (let i = 0; i < values.length; i++) bytes[i] = Math.round(values[i]! * 255);
     const asBytes = await client.call<CompositeBatchResponse>('InferBatchComposite', { ...floats, visual_frames: bytes, visual_type: 'UINT8' });
     assert.deepEqual(converted.composited_frames, asBytes.composited_frames);
   });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { planPaste, pasteIntoRgb, type PastePlan } from '../src/compose/rgb-paste.js';
-import { firstRowOf, pasteBytesIntoRgb, usePasteSimd } from '../src/compose/rgb-paste-bytes.js';
+import { firstRowOf, pasteBytesIntoRgb, pasteTakesSimd, usePasteSimd } from '../src/compose/rgb-paste-bytes.js';
 
 const SIZE = 320;
 
@@ -37,20 +37,22 @@ describe('pasting a UINT8 model output (WebAssembly kernels)', () => {
   const out = floatOutput();
   // Faces of 270 px and 200 px take the eight-pixel kernel; one of 100 px samples too sparsely for it.
   const crops = [
-    { name: 'a 270 px face', width: 512, height: 512, crop: { x: 121, y: 150, side: 270 } },
-    { name: 'a 200 px face at the left edge', width: 512, height: 512, crop: { x: 3, y: 40, side: 200 } },
-    { name: 'a 100 px face', width: 512, height: 512, crop: { x: 200, y: 100, side: 100 } },
-    { name: 'a 900 px face in a 1920x1080 frame', width: 1920, height: 1080, crop: { x: 500, y: 100, side: 900 } },
+    { name: 'a 270 px face', width: 512, height: 512, crop: { x: 121, y: 150, side: 270 }, simd: true },
+    { name: 'a 200 px face at the left edge', width: 512, height: 512, crop: { x: 3, y: 40, side: 200 }, simd: true },
+    { name: 'a 100 px face', width: 512, height: 512, crop: { x: 200, y: 100, side: 100 }, simd: false },
+    { name: 'a 900 px face in a 1920x1080 frame', width: 1920, height: 1080, crop: { x: 500, y: 100, side: 900 }, simd: true },
   ];
-  for (const { name, width, height, crop } of crops) {
+  for (const { name, width, height, crop, simd: eightPixels } of crops) {
     it(`${name}: within three levels of the float paste, the same bytes from both kernels, nothing outside the ellipse's box touched`, () => {
       const plan = planPaste(crop, SIZE, width, height)!;
+      assert.equal(pasteTakesSimd(plan), eightPixels, 'the kernel this face takes');
       const bg = background(width, height);
       const float = bg.slice();
       pasteIntoRgb(out, 0, 'bgr', plan, float, width);
       const simd = bg.slice();
       pasteBytes(plan, simd, width, out);
       usePasteSimd(false);
+      assert.equal(pasteTakesSimd(plan), false);
       const scalar = bg.slice();
       pasteBytes(plan, scalar, width, out);
       let worst = 0;

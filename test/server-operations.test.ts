@@ -22,6 +22,7 @@ describe('client-facing messages', () => {
     assert.equal(withoutServerPaths('see file:///srv/data/x.jpg'), 'see x.jpg');
     assert.equal(withoutServerPaths('C:\\data\\avatars\\x.jpg or C:/data/y.jpg is missing'), 'x.jpg or y.jpg is missing');
     assert.equal(withoutServerPaths('at 10:30/11:00, http://host/a/b'), 'at 10:30/11:00, http://host/a/b');
+    assert.equal(withoutServerPaths('speech server said: Cannot POST /v1/audio/speech (404)'), 'speech server said: Cannot POST /v1/audio/speech (404)');
   });
 
   it('an error about a file in an avatar folder names the file, not where the server keeps it', async (t) => {

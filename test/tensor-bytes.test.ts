@@ -16,8 +16,11 @@ describe('model output as UINT8 bytes (WebAssembly kernel)', () => {
     const values = new Float32Array(n * 3 * size * size);
     const specials = [NaN, Infinity, -Infinity, -0.2, 1.3, 0, 1, 0.5 / 255, 1.5 / 255, 127.5 / 255, 254.5 / 255];
     for (let i = 0; i < values.length; i++) values[i] = i < specials.length * 9 ? specials[i % specials.length]! : ((i * 7919) % 1000) / 999;
-    // Values of row firstRow onward, plane by plane.
-    for (let k = 0; k < n * 3; k++) values.set(specials, k * size * size + firstRow * size);
+    // The specials at the start of the kept rows of each plane (whole vectors) and at their end (the tail).
+    for (let k = 0; k < n * 3; k++) {
+      values.set(specials, k * size * size + firstRow * size);
+      values.set(specials, (k + 1) * size * size - specials.length);
+    }
     const bytes = outputBytes(values, n, size, firstRow, 'UINT8');
     const kept = (size - firstRow) * size;
     assert.equal(bytes.length, n * 3 * kept);
@@ -63,6 +66,19 @@ describe('model output as UINT8 bytes (WebAssembly kernel)', () => {
         assert.equal(asBytes(copy), undefined, `${odd} at ${at}`);
       }
     }
+  });
+
+  it('tensors of more than one pass through the kernels\' memory (1M values) convert whole, value by value', () => {
+    const length = (1 << 20) * 2 + 37;
+    const bytes = Uint8Array.from({ length }, (_, i) => (i * 131 + (i >> 20)) % 256);
+    const floats = new Float32Array(length);
+    decodeInto(bytes, 'UINT8', floats, 0);
+    for (let i = 0; i < length; i++) if (floats[i] !== Math.fround(bytes[i]! / 255)) assert.fail(`value ${i}: ${floats[i]} for byte ${bytes[i]}`);
+    const back = exactUnitBytes(new Uint8Array(floats.buffer));
+    assert.ok(back);
+    for (let i = 0; i < length; i++) if (back[i] !== bytes[i]) assert.fail(`byte ${i}: ${back[i]}, expected ${bytes[i]}`);
+    floats[(1 << 20) + 5] = 0.3; // in the second pass
+    assert.equal(exactUnitBytes(new Uint8Array(floats.buffer)), undefined);
   });
 });
 

@@ -37,6 +37,11 @@ export function firstRowOf(plan: PastePlan): number {
 
 let scalarOnly = false;
 
+/** Whether a plan's pastes take the eight-pixel kernel (every group of 8 columns samples within 16 bytes). */
+export function pasteTakesSimd(plan: PastePlan): boolean {
+  return tablesOf(plan).simd && !scalarOnly;
+}
+
 /** Whether pastes use the eight-pixel kernel where a plan allows it (default true; tests compare both). */
 export function usePasteSimd(on: boolean): void {
   scalarOnly = !on;
@@ -111,7 +116,7 @@ export interface OutputRows {
  * `rows.firstRow`.. of size x size) in integer arithmetic: the same bilinear sampling,
  * colour match (the mean over every fourth pixel of every fourth row of the feather ring)
  * and feathered blend, with sampling weights in 1/256 and blend weights in 1/32768 (within
- * two levels of the float version). The plan must not sample above `rows.firstRow` (see
+ * three levels of the float version). The plan must not sample above `rows.firstRow` (see
  * firstRowOf). The sampled rows and the plan's box of the frame are copied into the
  * kernel's memory, and the box back.
  */
@@ -136,7 +141,7 @@ export function pasteBytesIntoRgb(output: Uint8Array, offset: number, rows: Outp
     memory.set(frame.subarray(p, p + boxRow), boxAt + j * boxStride);
   }
   const [red, green, blue] = (order === 'bgr' ? [2, 1, 0] : [0, 1, 2]).map((k) => planesAt + k * planeBytes) as [number, number, number];
-  kernel.paste(0, tables.w8, h, red, green, blue, boxAt, tables.simd && !scalarOnly);
+  kernel.paste(0, tables.w8, h, red, green, blue, boxAt, pasteTakesSimd(plan));
   for (let j = 0; j < h; j++) {
     const p = ((y0 + j) * width + x0) * 3;
     frame.set(memory.subarray(boxAt + j * boxStride, boxAt + j * boxStride + boxRow), p);

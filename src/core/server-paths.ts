@@ -12,8 +12,12 @@ function serverRoots(extra: readonly string[]): string[] {
 const FILE_URL = /file:\/\/[^\s"'`<>,;)]+/g;
 /** A Windows path (`C:\\data\\x.jpg`, `C:/data/x.jpg`). */
 const DRIVE_PATH = /(?<![\w])[A-Za-z]:[\\/][^\s"'`<>,;)]+/g;
-/** Any other absolute path of two or more parts; API routes (`/api/...`) and URLs stay. */
-const ABSOLUTE_PATH = /(?<![\w.:/])\/(?!api\/)(?:[^\s/"'`<>,;)]+\/)+[^\s/"'`<>,;)]*/g;
+/**
+ * Any other absolute path of two or more parts. API routes stay: ours (`/api/...`) and any
+ * after an HTTP method (`Cannot POST /v1/audio/speech`, as another server reports them), as
+ * do URLs.
+ */
+const ABSOLUTE_PATH = /(?<![\w.:/])(?<!\b(?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) )\/(?!api\/)(?:[^\s/"'`<>,;)]+\/)+[^\s/"'`<>,;)]*/g;
 
 /**
  * Replaces absolute server paths in a message meant for a client by their last component

@@ -9,13 +9,18 @@ export class BufferPool<T extends Float32Array | Uint8Array> {
   private readonly spare = new Map<number, T[]>();
   private keptBytes = 0;
 
+  /** `make` allocates a buffer when none of the length is kept (`take`); `budgetBytes` bounds the kept ones. */
   constructor(private readonly make: (length: number) => T, private readonly budgetBytes: number) {}
 
   /** A buffer of `length` elements (its contents are whatever its last user left). */
   take(length: number): T {
+    return this.reuse(length) ?? this.make(length);
+  }
+
+  /** A kept buffer of `length` elements, if there is one (nothing is allocated). */
+  reuse(length: number): T | undefined {
     const buffer = this.spare.get(length)?.pop();
-    if (!buffer) return this.make(length);
-    this.keptBytes -= buffer.byteLength;
+    if (buffer) this.keptBytes -= buffer.byteLength;
     return buffer;
   }
 

@@ -53,9 +53,13 @@ let largeClientFrames = false;
 export function acceptLargeClientFrames(): void {
   if (largeClientFrames) return;
   largeClientFrames = true;
-  const connect = http2.connect.bind(http2) as (authority: string | URL, options?: http2.ClientSessionOptions, listener?: () => void) => http2.ClientHttp2Session;
-  (http2 as { connect: typeof connect }).connect = (authority, options, listener) => {
+  type Listener = (session: http2.ClientHttp2Session, socket: unknown) => void;
+  const connect = http2.connect.bind(http2) as (authority: string | URL, options?: http2.ClientSessionOptions, listener?: Listener) => http2.ClientHttp2Session;
+  (http2 as { connect: unknown }).connect = (authority: string | URL, optionsOrListener?: http2.ClientSessionOptions | Listener, listener?: Listener) => {
+    // connect(authority, listener) is a form of its own.
+    const options = typeof optionsOrListener === 'function' ? undefined : optionsOrListener;
+    const callback = typeof optionsOrListener === 'function' ? optionsOrListener : listener;
     const settings = { maxFrameSize: MAX_FRAME_SIZE, ...options?.settings };
-    return connect(authority, { ...options, settings }, listener);
+    return connect(authority, { ...options, settings }, callback);
   };
 }

@@ -53,7 +53,7 @@ export async function startInferenceService(config: InferenceConfig): Promise<In
   const preloaded = await registry.preload();
   const queue = new AdmissionQueue(config.workersPerDevice, config.queueSize);
   const visualCache = new VisualCache(config.capacity.visualCacheBytes, config.capacity.eviction);
-  // Two batch outputs: runs are serial on the event loop, so one is in use at a time.
+  // Two batch outputs: onnxruntime's runs take turns on the event loop, each output copied on at once.
   const outputBuffers = new BufferPool((length) => new Float32Array(length), 2 * MAX_OUTPUT_BYTES);
   const server = new grpc.Server({ 'grpc.max_receive_message_length': config.maxMessageBytes, 'grpc.max_send_message_length': config.maxMessageBytes });
   const gpuCount = devices.filter((d) => d.provider === 'cuda').length;
@@ -127,10 +127,12 @@ async function inferBatch(request: InferBatchRequest, registry: ModelRegistry, q
         const queueMs = performance.now() - queuedAt;
         const ort = await loadOrt();
         const tensor = (data: Float32Array, dims: number[]) => (model.fp16 ? new ort.Tensor('float16', toFloat16(data), dims) : new ort.Tensor('float32', data, dims));
-        // Outputs that are copied on (bytes, or rows) are written into a reused buffer.
-        const outputDims = [n, 3, s, s];
-        const reused = !model.fp16 && (outputType === 'UINT8' || outputFirstRow > 0) ? outputBuffers.take(n * 3 * s * s) : undefined;
-        const fetches = reused ? { [model.output]: new ort.Tensor('float32', reused, outputDims) } : undefined;
+        // Outputs that are copied on (bytes, or rows) are written into a kept buffer when one
+        // is free, else where onnxruntime puts them, and that buffer is kept afterwards. Taken
+        // only from what is kept: runs waiting together never allocate outputs ahead of time.
+        const copiedOn = !model.fp16 && (outputType === 'UINT8' || outputFirstRow > 0);
+        const reused = copiedOn ? outputBuffers.reuse(n * 3 * s * s) : undefined;
+        const fetches = reused ? { [model.output]: new ort.Tensor('float32', reused, [n, 3, s, s]) } : undefined;
         const t0 = performance.now();
         let out;
         try {
@@ -144,7 +146,7 @@ async function inferBatch(request: InferBatchRequest, registry: ModelRegistry, q
         const data = raw instanceof Uint16Array ? fromFloat16(raw) : raw;
         const t1 = performance.now();
         const outputs = outputBytes(data, n, s, outputFirstRow, outputType);
-        if (reused) outputBuffers.give(reused);
+        if (copiedOn && data instanceof Float32Array && data.length === n * 3 * s * s) outputBuffers.give(data);
         return {
           success: true, error: '', outputs, gpu_id: device.id, inference_time_ms: inferMs, output_size: s, queue_time_ms: queueMs,
           output_type: outputType, output_first_row: outputFirstRow, convert_time_ms: convertMs + performance.now() - t1,

@@ -7,7 +7,7 @@ const kernels = loadWasmKernel<{
   exactUnitBytes(src: number, dst: number, count: number): number;
   bytesToUnitFloats(src: number, dst: number, count: number): void;
 }>(new URL('./tensor-bytes.wasm', import.meta.url));
-/** Values per pass through the kernels' memory (at most 5 MB of it). */
+/** Values per pass of the chunked conversions through the kernels' memory (5 MB of it). */
 const CHUNK = 1 << 20;
 
 /**
