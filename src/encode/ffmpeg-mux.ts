@@ -4,7 +4,7 @@ import { i420FrameBytes, type VideoFrame } from '../core/frame.js';
 import type { VideoSink } from '../core/video-sink.js';
 import { resample } from '../audio/resample.js';
 import type { H264Encoder } from './encoder-probe.js';
-import { ffmpegErrorTail } from './ffmpeg.js';
+import { aacArgs, ffmpegErrorTail } from './ffmpeg.js';
 import { processLauncher, type LaunchedProcess } from './process-launcher.js';
 
 /** Raw inputs of an ffmpeg H.264 + AAC encode. */
@@ -69,7 +69,7 @@ export class FfmpegMuxProcess {
       ...(options.videoOnly ? ['-map', '0:v'] : ['-probesize', '32', '-analyzeduration', '0', '-f', 's16le', '-ar', String(options.sampleRate), '-ac', '1', '-i', 'pipe:3', '-map', '0:v', '-map', '1:a']),
       ...options.encoder.outputArgs,
       '-pix_fmt', 'yuv420p', '-color_range', 'tv', '-colorspace', 'bt709', '-color_primaries', 'bt709', '-color_trc', 'bt709',
-      ...(options.videoOnly ? [] : ['-c:a', 'aac', '-b:a', `${options.audioBitrateKbps ?? 96}k`]),
+      ...(options.videoOnly ? [] : aacArgs(options.audioBitrateKbps ?? 96)),
       ...containerArgs, target,
     ];
     const toPipe = target === 'pipe:1';

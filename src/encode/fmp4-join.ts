@@ -1,7 +1,7 @@
 import type { Readable, Writable } from 'node:stream';
 import { resample } from '../audio/resample.js';
 import { AvatarError } from '../core/errors.js';
-import { ffmpegErrorTail, locateFfmpeg } from './ffmpeg.js';
+import { aacArgs, ffmpegErrorTail, locateFfmpeg } from './ffmpeg.js';
 import { processLauncher, type LaunchedProcess } from './process-launcher.js';
 import { drainedOrExited } from './ffmpeg-mux.js';
 
@@ -42,7 +42,7 @@ export class Fmp4Joiner {
       // The inputs are described by their flags; probing would wait on pipes fed as rendering goes.
       '-probesize', '32', '-analyzeduration', '0', '-f', 'h264', '-framerate', String(options.fps), '-i', 'pipe:0',
       '-probesize', '32', '-analyzeduration', '0', '-f', 's16le', '-ar', String(options.sampleRate), '-ac', '1', '-i', 'pipe:3',
-      '-map', '0:v', '-map', '1:a', '-c:v', 'copy', '-c:a', 'aac', '-b:a', '96k',
+      '-map', '0:v', '-map', '1:a', '-c:v', 'copy', ...aacArgs(96),
       // The AAC encoder's priming delays the sound by 1024 samples, and fragmented MP4 has
       // no edit list to take it back: ffmpeg's default shift delays every frame but the
       // first by as much (the first shows that much longer), which keeps lips on the sound.

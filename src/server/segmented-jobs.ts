@@ -4,7 +4,7 @@ import { encodeWav } from '../audio/wav.js';
 import { AvatarError } from '../core/errors.js';
 import { concatSpeech, type Speech } from '../core/speech.js';
 import { chooseEncoder } from '../encode/encoder-probe.js';
-import { ffmpegErrorTail, runFfmpeg } from '../encode/ffmpeg.js';
+import { aacArgs, ffmpegErrorTail, runFfmpeg } from '../encode/ffmpeg.js';
 import { speechToMp4 } from '../pipeline/speech-to-mp4.js';
 import type { JobHandlers } from '../queue/job-queue.js';
 import { JOB_ENCODER_NICENESS, type RenderJobDeps } from './render-jobs.js';
@@ -111,7 +111,7 @@ export function segmentedJobHandlers(deps: RenderJobDeps, scheduler: SegmentSche
       const temp = `${output}.${process.pid}.part`;
       const result = await runFfmpeg([
         '-v', 'error', '-y', '-f', 'concat', '-safe', '0', '-i', join(folder, 'list.txt'), '-i', join(folder, 'audio.wav'),
-        '-map', '0:v', '-map', '1:a', '-c:v', 'copy', '-c:a', 'aac', '-b:a', '128k', '-movflags', '+faststart', '-f', 'mp4', temp,
+        '-map', '0:v', '-map', '1:a', '-c:v', 'copy', ...aacArgs(128), '-movflags', '+faststart', '-f', 'mp4', temp,
       ], { signal });
       if (result.code !== 0) {
         await rm(temp, { force: true });
