@@ -1,5 +1,6 @@
 import type * as grpc from '@grpc/grpc-js';
 import http2, { type Http2Server, type Http2Session } from 'node:http2';
+import type { Socket } from 'node:net';
 
 /**
  * HTTP/2 receive window for batch-sized messages. Seed 002's requests are ~60 MB; at
@@ -16,9 +17,10 @@ const MAX_FRAME_SIZE = (1 << 24) - 1;
 export const WIDE_WINDOW_CHANNEL_OPTIONS: grpc.ChannelOptions = { 'grpc-node.flow_control_window': FLOW_CONTROL_WINDOW };
 
 /**
- * Raises a bound grpc-js server's receive windows and frame size. grpc-js has no option for
- * the server side, so this reaches its HTTP/2 servers (the `http2Servers` map that grpc-js
- * 1.14 keeps); with another layout it does nothing and the defaults stay (slower, correct).
+ * Raises a bound grpc-js server's receive windows and frame size, and turns Nagle's delay
+ * off on its connections. grpc-js has no option for the server side, so this reaches its
+ * HTTP/2 servers (the `http2Servers` map that grpc-js 1.14 keeps); with another layout it
+ * does nothing and the defaults stay (slower, correct).
  */
 export function widenServerFlowControl(server: grpc.Server): void {
   const http2Servers = (server as unknown as { http2Servers?: Map<Http2Server, unknown> }).http2Servers;
@@ -26,6 +28,9 @@ export function widenServerFlowControl(server: grpc.Server): void {
   for (const http2 of http2Servers.keys()) {
     if (typeof http2.updateSettings !== 'function') continue;
     http2.updateSettings({ initialWindowSize: FLOW_CONTROL_WINDOW - 1, maxFrameSize: MAX_FRAME_SIZE });
+    // The last part of an answer goes out at once instead of waiting for the client's
+    // acknowledgement of the part before (Nagle's algorithm); grpc-js does so for its clients.
+    http2.on('connection', (socket: Socket) => socket.setNoDelay(true));
     http2.on('session', (session: Http2Session) => {
       session.once('localSettings', () => {
         try {
