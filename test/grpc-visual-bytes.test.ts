@@ -55,6 +55,15 @@ describe('seed 002 visual tensors forwarded as bytes', () => {
     for (let i = 0; i < values.length; i++) bytes[i] = Math.round(values[i]! * 255);
     const asBytes = await client.call<CompositeBatchResponse>('InferBatchComposite', { ...floats, visual_frames: bytes, visual_type: 'UINT8' });
     assert.deepEqual(converted.composited_frames, asBytes.composited_frames);
+    // Other pixels into the reused bytes of the first conversion: composited from their own values.
+    const other = seedRequest('anna', 3, 1, 9, 'pixels');
+    const again = await client.call<CompositeBatchResponse>('InferBatchComposite', other);
+    const otherValues = float32View(other.visual_frames);
+    const otherBytes = Buffer.alloc(otherValues.length);
+    for (let i = 0; i < otherValues.length; i++) otherBytes[i] = Math.round(otherValues[i]! * 255);
+    const otherAsBytes = await client.call<CompositeBatchResponse>('InferBatchComposite', { ...other, visual_frames: otherBytes, visual_type: 'UINT8' });
+    assert.deepEqual(again.composited_frames, otherAsBytes.composited_frames);
+    assert.notDeepEqual(again.composited_frames, converted.composited_frames);
   });
 
   it('floats that are not pixels go on as float32 (here: over the inference service\'s message limit)', async () => {

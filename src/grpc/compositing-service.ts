@@ -47,6 +47,8 @@ const OUTPUT_UINT8_FIELD = Buffer.from([(8 << 3) | 0, 1]);
 const EMPTY = Buffer.alloc(0);
 /** Bytes of frame copies kept for reuse: four batches of 24 frames at 512x512. */
 const CANVAS_POOL_BYTES = 4 * 24 * 512 * 512 * 3;
+/** Bytes of converted visual tensors kept for reuse: two batches of 24 seed320 frames. */
+const VISUAL_BYTES_POOL_BYTES = 2 * 24 * 6 * 320 * 320;
 
 /** A non-negative int32 field as protobuf bytes (tag, then the value as a varint). */
 function varintField(field: number, value: number): Buffer {
@@ -134,6 +136,8 @@ class BatchCompositor {
   private readonly contract = contractByName('seed320');
   /** Copies of background frames to paste on, reused once encoded (JPEG output only: raw output sends them). */
   private readonly canvases = new BufferPool((length) => Buffer.allocUnsafe(length), CANVAS_POOL_BYTES);
+  /** Visual tensors converted to bytes, reused: a batch of 24 is 14.7 MB. */
+  private readonly visualBytes = new BufferPool<Buffer>((length) => Buffer.allocUnsafe(length), VISUAL_BYTES_POOL_BYTES);
   /** Whether the inference servers take visual tensors as UINT8 (until one refuses them and takes the floats). */
   private visualBytesTaken = true;
 
@@ -229,9 +233,15 @@ class BatchCompositor {
         return asReceived;
       };
       // Seed 002's float32 pixels (k / 255) travel on as the same values in UINT8, a quarter of the bytes.
-      const bytes = visualType === 'FLOAT32' && this.visualBytesTaken && request.visual_frames.length % 4 === 0 ? exactUnitBytes(request.visual_frames) : undefined;
-      if (!bytes) return this.pool.infer(forward());
+      const convertible = visualType === 'FLOAT32' && this.visualBytesTaken && request.visual_frames.length % 4 === 0;
+      const spare = convertible ? this.visualBytes.take(request.visual_frames.length >> 2) : undefined;
+      const bytes = spare && exactUnitBytes(request.visual_frames, spare);
+      if (!bytes) {
+        if (spare) this.visualBytes.give(spare);
+        return this.pool.infer(forward());
+      }
       try {
+        // Sent (copied into the message) before the answer comes, so the bytes are free again after it.
         return await this.pool.infer({ ...base, visual_frames: bytes, visual_type: 'UINT8', visual_keys: [...clientKeys] });
       } catch (e) {
         if (!(e instanceof ServiceError && e.code === grpc.status.INVALID_ARGUMENT)) throw e;
@@ -239,6 +249,8 @@ class BatchCompositor {
         const result = await this.pool.infer(forward());
         this.visualBytesTaken = false;
         return result;
+      } finally {
+        this.visualBytes.give(bytes);
       }
     }
     const keys = indices.map((index) => backgroundKey(bg, index, this.contract.size));

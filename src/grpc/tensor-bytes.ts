@@ -95,11 +95,12 @@ export function outputBytes(values: Float32Array, n: number, size: number, first
  * A float32 tensor (little-endian bytes, any alignment) as UINT8 bytes when that loses
  * nothing: every value exactly k / 255 for a byte k (the float32 quotient), as a 0..1
  * tensor made from 8-bit pixels is. The bytes then decode (decodeInto) to the very same
- * floats, in a quarter of the bytes. Undefined as soon as one value is not.
+ * floats, in a quarter of the bytes (written to `out` when given). Undefined as soon as one
+ * value is not.
  */
-export function exactUnitBytes(floatBytes: Uint8Array): Buffer | undefined {
+export function exactUnitBytes(floatBytes: Uint8Array, out: Buffer = Buffer.allocUnsafe(floatBytes.length >> 2)): Buffer | undefined {
   const values = floatBytes.length >> 2;
-  const out = Buffer.allocUnsafe(values);
+  if (out.length !== values) throw new RangeError(`exactUnitBytes: ${values} values need ${values} bytes of output, got ${out.length}`);
   const memory = kernelBytes(kernels.memory, CHUNK * 5);
   for (let at = 0; at < values; at += CHUNK) {
     const count = Math.min(CHUNK, values - at);
