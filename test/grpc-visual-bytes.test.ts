@@ -82,16 +82,19 @@ describe('seed 002 visual tensors forwarded as bytes', () => {
 
 /**
  * An inference server that knows seed 002's fields only: a visual tensor of bytes is the
- * wrong size for it (INVALID_ARGUMENT); float32 gets an all-grey float32 output.
+ * wrong size for it, refused with INVALID_ARGUMENT or (`inBand`) answered `success: false`
+ * with an OK status; float32 gets an all-grey float32 output.
  */
-async function startSeedOnlyInference(types: string[]): Promise<{ port: number; server: grpc.Server }> {
+async function startSeedOnlyInference(types: string[], inBand = false): Promise<{ port: number; server: grpc.Server }> {
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 << 20, 'grpc.max_send_message_length': 64 << 20 });
   server.addService(serviceDefinitions().inference.service, {
     InferBatch: (call: grpc.ServerUnaryCall<InferBatchRequest, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       const { batch_size: n, visual_frames: frames, visual_type: type } = call.request;
       types.push(String(type ?? 'FLOAT32'));
       if (frames.length !== n * 6 * 320 * 320 * 4) {
-        callback({ code: grpc.status.INVALID_ARGUMENT, details: `visual_frames has ${frames.length} bytes, expected ${n * 6 * 320 * 320 * 4}` });
+        const reason = `visual_frames has ${frames.length} bytes, expected ${n * 6 * 320 * 320 * 4}`;
+        if (inBand) callback(null, { success: false, error: reason });
+        else callback({ code: grpc.status.INVALID_ARGUMENT, details: reason });
         return;
       }
       callback(null, { success: true, error: '', outputs: Buffer.from(new Float32Array(n * 3 * 320 * 320).fill(0.5).buffer), gpu_id: 0, inference_time_ms: 1, output_size: 320 });
@@ -103,28 +106,35 @@ async function startSeedOnlyInference(types: string[]): Promise<{ port: number; 
 }
 
 describe('a seed 002 inference server behind the compositing service', () => {
-  it('gets the floats as they came once it refuses bytes, and only floats after that', async () => {
-    const { dir, cleanup } = await tempDir('avatar-grpc-seed-only-');
-    const types: string[] = [];
-    const seedOnly = await startSeedOnlyInference(types);
-    await writeSeedLayoutAvatar(join(dir, 'anna'), { size: 256, frames: 6 });
-    const compositing = await startCompositingService(compositingConfig({
-      server: { port: '127.0.0.1:0', max_message_size_mb: 20 },
-      inference_server: { url: `127.0.0.1:${seedOnly.port}`, timeout_seconds: 20, max_retries: 0 },
-      output: { format: 'jpeg', jpeg_quality: 75 }, models_dir: dir,
-    }));
-    const client = new TestClient('compositing', `127.0.0.1:${compositing.port}`, 20 << 20);
-    try {
-      for (let i = 0; i < 2; i++) {
-        const response = await client.call<CompositeBatchResponse>('InferBatchComposite', seedRequest('anna', 2, 0, 3, 'pixels'));
-        assert.equal(response.composited_frames.length, 2);
+  for (const inBand of [false, true]) {
+    it(`gets the floats as they came once it refuses bytes (${inBand ? 'success: false in its answer' : 'INVALID_ARGUMENT'}), and only floats after that`, async () => {
+      const { dir, cleanup } = await tempDir('avatar-grpc-seed-only-');
+      const types: string[] = [];
+      const seedOnly = await startSeedOnlyInference(types, inBand);
+      await writeSeedLayoutAvatar(join(dir, 'anna'), { size: 256, frames: 6 });
+      const compositing = await startCompositingService(compositingConfig({
+        server: { port: '127.0.0.1:0', max_message_size_mb: 20 },
+        inference_server: { url: `127.0.0.1:${seedOnly.port}`, timeout_seconds: 20, max_retries: 0 },
+        output: { format: 'jpeg', jpeg_quality: 75 }, models_dir: dir,
+      }));
+      const client = new TestClient('compositing', `127.0.0.1:${compositing.port}`, 20 << 20);
+      try {
+        for (let i = 0; i < 2; i++) {
+          const response = await client.call<CompositeBatchResponse>('InferBatchComposite', seedRequest('anna', 2, 0, 3, 'pixels'));
+          assert.equal(response.composited_frames.length, 2);
+        }
+        assert.deepEqual(types, ['UINT8', 'FLOAT32', 'FLOAT32']);
+        if (inBand) {
+          // Its failures reach the client with its reason.
+          const short = seedRequest('anna', 1, 0, 3, 'random');
+          await assert.rejects(client.call('InferBatchComposite', { ...short, visual_frames: short.visual_frames.subarray(0, 4000) }), (e: CallError) => e.code === grpc.status.INTERNAL && /visual_frames has 4000 bytes/.test(e.details));
+        }
+      } finally {
+        client.close();
+        await compositing.close();
+        seedOnly.server.forceShutdown();
+        await cleanup();
       }
-      assert.deepEqual(types, ['UINT8', 'FLOAT32', 'FLOAT32']);
-    } finally {
-      client.close();
-      await compositing.close();
-      seedOnly.server.forceShutdown();
-      await cleanup();
-    }
-  });
+    });
+  }
 });

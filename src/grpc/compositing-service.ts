@@ -11,7 +11,7 @@ import { tensorType, visualKeys } from './batch-tensors.js';
 import { writeVisualBytes } from './visual-builder.js';
 import { contractByName } from '../render/onnx/contracts.js';
 import {
-  RAW_MESSAGE, SERVICE_VERSION, ServiceError, VISUAL_CACHE_MISS, serviceDefinitions, withRawRequest,
+  FAILED_IN_BAND, RAW_MESSAGE, SERVICE_VERSION, ServiceError, VISUAL_CACHE_MISS, serviceDefinitions, withRawRequest,
   type CompositeBatchRequest, type CompositeBatchResponse, type CompositedFrame, type CompositingHealth,
 } from './proto-loading.js';
 import { serverCredentials } from './tls.js';
@@ -244,7 +244,7 @@ class BatchCompositor {
         // Sent (copied into the message) before the answer comes, so the bytes are free again after it.
         return await this.pool.infer({ ...base, visual_frames: bytes, visual_type: 'UINT8', visual_keys: [...clientKeys] });
       } catch (e) {
-        if (!(e instanceof ServiceError && e.code === grpc.status.INVALID_ARGUMENT)) throw e;
+        if (!(e instanceof ServiceError && (e.code === grpc.status.INVALID_ARGUMENT || e.trailers[FAILED_IN_BAND]))) throw e;
         // A server without visual_type (seed 002's), or a request wrong either way: the floats as they came decide.
         const result = await this.pool.infer(forward());
         this.visualBytesTaken = false;

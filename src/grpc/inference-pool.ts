@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { acceptLargeClientFrames, WIDE_WINDOW_CHANNEL_OPTIONS } from './flow-control.js';
 import { channelCredentials, type ClientTlsConfig } from './tls.js';
-import { ServiceError, VISUAL_CACHE_MISS, serviceDefinitions, withRawRequest, type InferBatchRequest, type InferBatchResponse, type InferenceHealth } from './proto-loading.js';
+import { FAILED_IN_BAND, ServiceError, VISUAL_CACHE_MISS, serviceDefinitions, withRawRequest, type InferBatchRequest, type InferBatchResponse, type InferenceHealth } from './proto-loading.js';
 
 /** How an InferencePool connects and balances. */
 export interface InferencePoolOptions {
@@ -100,8 +100,13 @@ export class InferencePool {
       endpoint.inFlight++;
       try {
         const response = await this.call(endpoint, request);
+        // Seed 002's servers may report a failure in the answer itself, with an OK status.
+        if (!response.success && response.outputs.length === 0) {
+          throw new ServiceError(grpc.status.INTERNAL, `inference server ${endpoint.url}: ${response.error || 'failed, without a reason'}`, { [FAILED_IN_BAND]: '1' });
+        }
         return { ...response, url: endpoint.url };
       } catch (e) {
+        if (e instanceof ServiceError) throw e;
         const err = e as grpc.ServiceError;
         if (!SERVER_DOWN.has(err.code)) {
           const miss = err.metadata?.get(VISUAL_CACHE_MISS)[0];

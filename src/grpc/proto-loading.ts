@@ -142,6 +142,9 @@ export interface InferenceHealth {
 /** Trailing metadata key of a call that named visual_keys the inference server does not hold. */
 export const VISUAL_CACHE_MISS = 'visual-cache-miss';
 
+/** Marks an error made of an answer that said `success: false` (seed 002's in-band failure) rather than a gRPC status. */
+export const FAILED_IN_BAND = 'failed-in-band';
+
 /** A gRPC error with a status code (and trailing metadata), as services throw and clients receive them. */
 export class ServiceError extends Error {
   constructor(readonly code: grpc.status, message: string, readonly trailers: Readonly<Record<string, string>> = {}) {
