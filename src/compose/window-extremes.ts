@@ -4,28 +4,27 @@
  * edges, so what lies beyond them counts for nothing.
  */
 export function windowExtreme(values: Float32Array, w: number, h: number, r: number, kind: 'min' | 'max'): Float32Array {
-  const max = kind === 'max';
   const rows = new Float32Array(values.length);
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      let m = values[y * w + x]!;
-      for (let i = Math.max(0, x - r); i <= Math.min(w - 1, x + r); i++) {
-        const v = values[y * w + i]!;
-        if (max ? v > m : v < m) m = v;
-      }
-      rows[y * w + x] = m;
-    }
-  }
+  slide(values, rows, h, w, w, 1, r, kind === 'max');
   const out = new Float32Array(values.length);
-  for (let x = 0; x < w; x++) {
-    for (let y = 0; y < h; y++) {
-      let m = rows[y * w + x]!;
-      for (let j = Math.max(0, y - r); j <= Math.min(h - 1, y + r); j++) {
-        const v = rows[j * w + x]!;
+  slide(rows, out, w, h, 1, w, r, kind === 'max');
+  return out;
+}
+
+/**
+ * One separable pass: along each of `lines` lines (starting `lineStep` apart) of `length`
+ * values (`step` apart), each value becomes the extreme of those within `r` of it.
+ */
+function slide(src: Float32Array, dst: Float32Array, lines: number, length: number, lineStep: number, step: number, r: number, max: boolean): void {
+  for (let line = 0; line < lines; line++) {
+    const base = line * lineStep;
+    for (let i = 0; i < length; i++) {
+      let m = src[base + i * step]!;
+      for (let k = Math.max(0, i - r); k <= Math.min(length - 1, i + r); k++) {
+        const v = src[base + k * step]!;
         if (max ? v > m : v < m) m = v;
       }
-      out[y * w + x] = m;
+      dst[base + i * step] = m;
     }
   }
-  return out;
 }

@@ -7,8 +7,26 @@ const kernels = loadWasmKernel<{
   exactUnitBytes(src: number, dst: number, count: number): number;
   bytesToUnitFloats(src: number, dst: number, count: number): void;
 }>(new URL('./tensor-bytes.wasm', import.meta.url));
-/** Values per pass of the chunked conversions through the kernels' memory (5 MB of it). */
+/** Values per pass of a conversion through the kernels' memory (at most 5 MB of it). */
 const CHUNK = 1 << 20;
+
+/**
+ * Converts `values` values of `input` (`inSize` bytes each) into `output` from byte `outAt`
+ * (`outSize` bytes each) by `kernel`, in passes of CHUNK values through the kernels'
+ * memory (input at 0, output after it). False as soon as the kernel answers 0 for a pass.
+ */
+function convert(input: Uint8Array, inSize: number, output: Uint8Array, outAt: number, outSize: number, kernel: (src: number, dst: number, count: number) => number | void): boolean {
+  const values = input.length / inSize;
+  const memory = kernelBytes(kernels.memory, CHUNK * (inSize + outSize));
+  const dst = CHUNK * inSize;
+  for (let at = 0; at < values; at += CHUNK) {
+    const count = Math.min(CHUNK, values - at);
+    memory.set(input.subarray(at * inSize, (at + count) * inSize), 0);
+    if (kernel(0, dst, count) === 0) return false;
+    output.set(memory.subarray(dst, dst + count * outSize), outAt + at * outSize);
+  }
+  return true;
+}
 
 /**
  * A float32 (little-endian) view of received bytes: no copy when the bytes are 4-byte
@@ -51,14 +69,7 @@ export function decodeInto(bytes: Uint8Array, type: TensorType, out: Float32Arra
   if (type === 'FLOAT32') {
     out.set(float32View(bytes), offset);
   } else if (type === 'UINT8') {
-    const memory = kernelBytes(kernels.memory, CHUNK * 5);
-    const floats = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
-    for (let at = 0; at < bytes.length; at += CHUNK) {
-      const count = Math.min(CHUNK, bytes.length - at);
-      memory.set(bytes.subarray(at, at + count), 0);
-      kernels.bytesToUnitFloats(0, CHUNK, count);
-      floats.set(memory.subarray(CHUNK, CHUNK + count * 4), (offset + at) * 4);
-    }
+    convert(bytes, 1, new Uint8Array(out.buffer, out.byteOffset, out.byteLength), offset * 4, 4, kernels.bytesToUnitFloats);
   } else {
     const table = halfToFloat();
     const n = bytes.length >> 1;
@@ -80,13 +91,9 @@ export function outputBytes(values: Float32Array, n: number, size: number, first
     return float32Bytes(out);
   }
   const out = Buffer.allocUnsafe(n * 3 * kept);
-  // One plane at a time through the kernel's memory: floats at 0, bytes after them.
-  const memory = kernelBytes(kernels.memory, kept * 5);
   for (let k = 0; k < n * 3; k++) {
-    const from = values.byteOffset + (k * plane + firstRow * size) * 4;
-    memory.set(new Uint8Array(values.buffer, from, kept * 4), 0);
-    kernels.unitFloatsToBytes(0, kept * 4, kept);
-    out.set(memory.subarray(kept * 4, kept * 5), k * kept);
+    const rows = new Uint8Array(values.buffer, values.byteOffset + (k * plane + firstRow * size) * 4, kept * 4);
+    convert(rows, 4, out, k * kept, 1, kernels.unitFloatsToBytes);
   }
   return out;
 }
@@ -101,12 +108,5 @@ export function outputBytes(values: Float32Array, n: number, size: number, first
 export function exactUnitBytes(floatBytes: Uint8Array, out: Buffer = Buffer.allocUnsafe(floatBytes.length >> 2)): Buffer | undefined {
   const values = floatBytes.length >> 2;
   if (out.length !== values) throw new RangeError(`exactUnitBytes: ${values} values need ${values} bytes of output, got ${out.length}`);
-  const memory = kernelBytes(kernels.memory, CHUNK * 5);
-  for (let at = 0; at < values; at += CHUNK) {
-    const count = Math.min(CHUNK, values - at);
-    memory.set(floatBytes.subarray(at * 4, (at + count) * 4), 0);
-    if (!kernels.exactUnitBytes(0, CHUNK * 4, count)) return undefined;
-    out.set(memory.subarray(CHUNK * 4, CHUNK * 4 + count), at);
-  }
-  return out;
+  return convert(floatBytes.subarray(0, values * 4), 4, out, 0, 1, kernels.exactUnitBytes) ? out : undefined;
 }
