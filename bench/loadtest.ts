@@ -1,6 +1,7 @@
 /**
  * `npm run loadtest`: N realtime sessions for T seconds plus M concurrent streamed
- * generations against a server, then the figures: frames on time, frame interval p50/p95,
+ * generations against a server, then the figures: frames on time (over the whole run, and in
+ * steady state once every session has joined), frame interval p50/p95,
  * first speaking frame after `speak` p50/p95, first bytes of /generate/stream, and the
  * server's CPU and RSS over time (from its /metrics). Starts its own `avatar serve` unless
  * --url is given. Reports; never fails on time.
@@ -247,7 +248,14 @@ async function uploadDuringRun(baseUrl: string, headers: Record<string, string>,
   }
 }
 
-function report(results: SessionFigures[], gens: { firstBytes: number[]; totals: number[]; failures: number }[], samples: { t: number; cpuS: number; rss: number; fps: number }[]): void {
+/**
+ * Steady state starts this long after the last session's first frame: every session has
+ * joined (its peer connected, its encoder started), so joins no longer load the machine.
+ */
+const STEADY_AFTER_MS = 2000;
+
+/** Frames on time, lateness and intervals of the frames that arrived at or after `fromAt` (and after each session's first second). */
+function frameFigures(results: readonly SessionFigures[], fromAt: number) {
   let frames = 0;
   let onTime = 0;
   let onTimeStrict = 0;
@@ -260,18 +268,25 @@ function report(results: SessionFigures[], gens: { firstBytes: number[]; totals:
     // Each frame's due time: its pts on the client clock, using the session's best offset.
     const offset = Math.min(...a.map((f) => f.at - f.ptsMs));
     for (let i = 0; i < a.length; i++) {
+      if (a[i]!.at < fromAt) continue;
       const late = a[i]!.at - a[i]!.ptsMs - offset;
       lateness.push(late);
       if (late <= FRAME_MS) onTime++;
       if (late <= FRAME_MS / 2) onTimeStrict++;
-      if (i > 0) {
+      if (i > 0 && a[i - 1]!.at >= fromAt) {
         intervals.push(a[i]!.at - a[i - 1]!.at);
         missing += a[i]!.index - a[i - 1]!.index - 1;
       }
+      frames++;
     }
-    frames += a.length;
   }
-  const slots = frames + missing;
+  return { frames, onTime, onTimeStrict, missing, slots: frames + missing, intervals, lateness };
+}
+
+function report(results: SessionFigures[], gens: { firstBytes: number[]; totals: number[]; failures: number }[], samples: { t: number; cpuS: number; rss: number; fps: number }[]): void {
+  const { frames, onTime, onTimeStrict, missing, slots, intervals, lateness } = frameFigures(results, -Infinity);
+  const joinedAt = Math.max(...results.map((r) => r.arrivals[0]?.at ?? Infinity));
+  const steady = frameFigures(results, joinedAt + STEADY_AFTER_MS);
   const first = results.flatMap((r) => r.firstFrame);
   const firstLater = results.flatMap((r) => r.firstFrame.slice(1));
   const errors = results.flatMap((r) => r.errors);
@@ -284,6 +299,9 @@ function report(results: SessionFigures[], gens: { firstBytes: number[]; totals:
     `frames on time (<= 1 frame late)    ${fmt((100 * onTime) / slots, 2)} %`,
     `frames on time (<= 1/2 frame late)  ${fmt((100 * onTimeStrict) / slots, 2)} %`,
     `frame lateness p50/p95/p99 ${fmt(percentile(lateness, 50))} / ${fmt(percentile(lateness, 95))} / ${fmt(percentile(lateness, 99))} ms`,
+    `steady state (from ${fmt(STEADY_AFTER_MS / 1000, 0)} s after the last session's first frame, ${steady.slots} slots):`,
+    `  frames on time (<= 1 frame late)  ${fmt((100 * steady.onTime) / steady.slots, 2)} %`,
+    `  frame lateness p50/p95/p99        ${fmt(percentile(steady.lateness, 50))} / ${fmt(percentile(steady.lateness, 95))} / ${fmt(percentile(steady.lateness, 99))} ms`,
     `frame interval p50/p95     ${fmt(percentile(intervals, 50))} / ${fmt(percentile(intervals, 95))} ms (target ${fmt(FRAME_MS)})`,
     `first speaking frame after speak p50/p95   ${fmt(percentile(first, 50))} / ${fmt(percentile(first, 95))} ms (${first.length} utterances)`,
     `  without each session's first utterance  ${fmt(percentile(firstLater, 50))} / ${fmt(percentile(firstLater, 95))} ms (the first ones all start within one second)`,

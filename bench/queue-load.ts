@@ -9,16 +9,18 @@
  * 1. After one warm-up job per worker, N generate jobs submitted at once against M workers: throughput, wait in the queue
  *    p50/p95 (from BullMQ's own timestamps), each worker's share.
  * 2. One long script (`--script-seconds` of speech; 0 skips 2 and 3) through POST /generate
- *    with 2 workers, then with 1 (both warm): wall time of each and their ratio.
+ *    with 2 workers, then with 1 (both warm): wall time of each and their ratio; twice, first
+ *    with the workers sharing every core, then (Linux, 2 cores or more) with each worker on a
+ *    core of its own (`taskset`), as workers given a CPU each are deployed.
  * 3. The same script through /generate/stream with 2 workers: first bytes, first video
  *    fragment, total time.
  * Both long videos get the lip-sync offset of every segment (src/eval/segment-sync.ts), so
  * a join that shifts picture against sound shows as a jump. Reports; never fails on time.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Queue } from 'bullmq';
@@ -45,8 +47,10 @@ class Child {
   readonly exited: Promise<void>;
   private readonly child;
 
-  constructor(args: string[], env: NodeJS.ProcessEnv) {
-    this.child = spawn(process.execPath, [AVATAR, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  /** `cores`: the CPUs (a taskset list, e.g. "1") the process and its children may run on; all when absent. */
+  constructor(args: string[], env: NodeJS.ProcessEnv, cores?: string) {
+    const command = cores === undefined ? [process.execPath, AVATAR, ...args] : ['taskset', '--cpu-list', cores, process.execPath, AVATAR, ...args];
+    this.child = spawn(command[0]!, command.slice(1), { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     const take = (d: Buffer) => (this.text += d.toString());
     this.child.stdout.on('data', take);
     this.child.stderr.on('data', take);
@@ -92,8 +96,8 @@ export async function runQueueLoad(argv: readonly string[]): Promise<number> {
   const config = join(dir, 'config.yaml');
   writeFileSync(config, `dataDir: ${join(dir, 'data')}\nlogLevel: warn\nlimits:\n  generationsPerMinute: 100000\nredis:\n  url: ${values.redis}\n  prefix: ${prefix}\n  segmentSeconds: ${Number(values['segment-seconds'])}\n`);
   const children: Child[] = [];
-  const startWorker = async () => {
-    const w = new Child(['worker', '--config', config, '--avatars-dir', join(dir, 'avatars'), '--concurrency', '1'], {});
+  const startWorker = async (cores?: string) => {
+    const w = new Child(['worker', '--config', config, '--avatars-dir', join(dir, 'avatars'), '--concurrency', '1'], {}, cores);
     children.push(w);
     await w.waitFor(/ready: pid/);
     return w;
@@ -105,11 +109,25 @@ export async function runQueueLoad(argv: readonly string[]): Promise<number> {
     const api = new Child(['serve', '--port', '0', '--config', config, '--avatars-dir', join(dir, 'avatars')], {});
     children.push(api);
     const url = (await api.waitFor(/listening on (http:\/\/\S+)/))[1]!;
-    const workers = await Promise.all(Array.from({ length: workerCount }, startWorker));
+    const workers = await Promise.all(Array.from({ length: workerCount }, () => startWorker()));
     // One job per worker first: the first job of a process pays its start-up (TTS engines, avatar, encoder probe).
     await Promise.all(workers.map(async (_, i) => finished(url, ((await (await post(url, '/api/v1/generate', { text: SENTENCES[i % SENTENCES.length], async: true, size, fps })).json()) as { id: string }).id)));
     await manyJobs(url, queue, workers, jobs, size, fps);
-    if (scriptS > 0) await longScript(url, queue, workers, scriptS, size, fps, startWorker, dir);
+    if (scriptS > 0) {
+      const text = scriptOf(scriptS);
+      const render = async () => {
+        const t0 = Date.now();
+        const r = (await (await post(url, '/api/v1/generate', { text, async: true, size, fps })).json()) as { id: string };
+        const job = await finished(url, r.id);
+        if (job.state !== 'succeeded' || !job.result) throw new Error(`the long script failed: ${JSON.stringify(job.error)}`);
+        return { wallMs: Date.now() - t0, id: r.id, result: job.result };
+      };
+      for (const w of workers.splice(0)) await w.stop('SIGTERM');
+      await longScript(url, queue, render, startWorker, dir, size, fps, undefined);
+      if (pinnable()) await longScript(url, queue, render, startWorker, dir, size, fps, ['0', '1']);
+      else out('\n(each worker on a core of its own: skipped, as taskset or a second core is missing)');
+      await longStream(url, queue, text, size, fps, startWorker, dir);
+    }
   } finally {
     await Promise.all(children.map((c) => c.stop('SIGKILL')));
     await queue.close();
@@ -167,36 +185,42 @@ function scriptOf(seconds: number): string {
   return parts.join(' ');
 }
 
-/** The long script through POST /generate with 1 worker then 2, then through /generate/stream. */
-async function longScript(url: string, queue: Queue, workers: Child[], seconds: number, size: number, fps: number, startWorker: () => Promise<Child>, dir: string): Promise<void> {
-  const text = scriptOf(seconds);
-  // Both workers are warm: first with the two, then with one after the others drained.
-  while (workers.length < 2) workers.push(await startWorker());
-  const render = async () => {
-    const t0 = Date.now();
-    const r = (await (await post(url, '/api/v1/generate', { text, async: true, size, fps })).json()) as { id: string };
-    const job = await finished(url, r.id);
-    if (job.state !== 'succeeded' || !job.result) throw new Error(`the long script failed: ${JSON.stringify(job.error)}`);
-    return { wallMs: Date.now() - t0, id: r.id, result: job.result };
-  };
-  for (const extra of workers.slice(2)) await extra.stop('SIGTERM');
-  const last = await render();
-  await workers[1]!.stop('SIGTERM');
-  const alone = await render();
-  const walls = [alone.wallMs, last.wallMs];
-  const segmentFrames = last.result.segmentFrames as number[];
-  out('');
-  out(`long script (${fmt(Number(last.result.durationS), 1)} s of speech, ${segmentFrames.length} segments) through POST /generate:`);
-  out(`  wall time, 1 worker         ${fmt(walls[0]!)} ms`);
-  out(`  wall time, 2 workers        ${fmt(walls[1]!)} ms (ratio ${fmt(walls[1]! / walls[0]!, 2)}x; goal <= 0.6x)`);
-  out(`    where it went (2 workers)  ${await phases(queue, last.id)}`);
-  const mouth = (await new BuiltinAvatarCatalog().createRenderer('default', { fps, width: size, height: size })).mouthRegion;
-  const mp4 = join(dir, 'long.mp4');
-  writeFileSync(mp4, Buffer.from(await (await fetch(`${url}${String(last.result.url)}`)).arrayBuffer()));
-  await reportOffsets(mp4, mouth, segmentFrames);
+/** Whether workers can be given a core each: Linux's taskset and at least two cores. */
+function pinnable(): boolean {
+  return availableParallelism() >= 2 && spawnSync('taskset', ['--version']).status === 0;
+}
 
-  // Two workers again, warmed as a long-running worker is (its first jobs, a stream segment's renderer kept).
-  workers[1] = await startWorker();
+type LongRender = () => Promise<{ wallMs: number; id: string; result: Record<string, unknown> }>;
+
+/**
+ * The long script through POST /generate with 2 fresh workers, then with 1 (both warmed by
+ * a first job). `cores`: each worker runs on its own core (as when every worker is given one
+ * core of its own, e.g. a container with a pinned CPU); absent, both share every core.
+ */
+async function longScript(url: string, queue: Queue, render: LongRender, startWorker: (cores?: string) => Promise<Child>, dir: string, size: number, fps: number, cores: readonly [string, string] | undefined): Promise<void> {
+  const pair = [await startWorker(cores?.[0]), await startWorker(cores?.[1])];
+  await Promise.all(pair.map(async (_, i) => finished(url, ((await (await post(url, '/api/v1/generate', { text: SENTENCES[i]!, async: true, size, fps })).json()) as { id: string }).id)));
+  const two = await render();
+  await pair[1]!.stop('SIGTERM');
+  const one = await render();
+  await pair[0]!.stop('SIGTERM');
+  const segmentFrames = two.result.segmentFrames as number[];
+  out('');
+  out(`long script (${fmt(Number(two.result.durationS), 1)} s of speech, ${segmentFrames.length} segments) through POST /generate, ${cores ? 'each worker on a core of its own' : 'the workers sharing every core'}:`);
+  out(`  wall time, 1 worker         ${fmt(one.wallMs)} ms`);
+  out(`  wall time, 2 workers        ${fmt(two.wallMs)} ms (ratio ${fmt(two.wallMs / one.wallMs, 2)}x; goal <= 0.6x)`);
+  out(`    where it went (2 workers)  ${await phases(queue, two.id)}`);
+  out(`    where it went (1 worker)   ${await phases(queue, one.id)}`);
+  if (cores) return;
+  const mp4 = join(dir, 'long.mp4');
+  writeFileSync(mp4, Buffer.from(await (await fetch(`${url}${String(two.result.url)}`)).arrayBuffer()));
+  await reportOffsets(mp4, await mouthOf(size, fps), segmentFrames);
+}
+
+/** The long script through /generate/stream with 2 workers, warmed as long-running workers are. */
+async function longStream(url: string, queue: Queue, text: string, size: number, fps: number, startWorker: () => Promise<Child>, dir: string): Promise<void> {
+  const workers = [await startWorker(), await startWorker()];
+  // Warmed as a long-running worker is (its first jobs, a stream segment's renderer kept).
   await Promise.all([0, 1, 2].map(async (i) => finished(url, ((await (await post(url, '/api/v1/generate', { text: SENTENCES[i]!, async: true, size, fps })).json()) as { id: string }).id)));
   await Promise.all([0, 1, 2, 3].map(async (i) => (await post(url, '/api/v1/generate/stream', { text: SENTENCES[i]!, size, fps })).arrayBuffer()));
   const earlier = new Set((await queue.getJobs(['completed'])).map((j) => j.id));
@@ -226,18 +250,26 @@ async function longScript(url: string, queue: Queue, workers: Child[], seconds: 
   const first = parts[0];
   if (first) out(`    first segment: queued at ${fmt(first.timestamp - requestedAt)} ms, taken by a worker at ${fmt((first.processedOn ?? NaN) - requestedAt)} ms, done at ${fmt((first.finishedOn ?? NaN) - requestedAt)} ms`);
   out(`  whole stream                ${fmt(totalMs)} ms for ${response.headers.get('x-content-duration')} s of video`);
-  await reportOffsets(stream, mouth, parts.map((j) => j.returnvalue.frames as number));
+  await reportOffsets(stream, await mouthOf(size, fps), parts.map((j) => j.returnvalue.frames as number));
+  for (const w of workers) await w.stop('SIGTERM');
 }
 
-/** Plan (speech), segments and joining of a segmented generation, from BullMQ's timestamps. */
+/** Plan (speech), segments, audio and joining of a segmented generation, from BullMQ's timestamps. */
 async function phases(queue: Queue, planId: string): Promise<string> {
   const plan = await queue.getJob(planId);
   const assemble = await queue.getJob(String(plan?.returnvalue?.continuedBy));
-  const segments = (await queue.getJobs(['completed'])).filter((j) => j.name === 'render-segment' && j.data.payload.dir === `.segments-${planId}`);
+  const done = (await queue.getJobs(['completed'])).filter((j) => j.data.payload.dir === `.segments-${planId}`);
+  const segments = done.filter((j) => j.name === 'render-segment');
+  const audio = done.find((j) => j.name === 'encode-segmented-audio');
   if (!plan || !assemble || !segments.length) return '(jobs no longer in Redis)';
   const t0 = plan.timestamp;
   const span = (from: number | undefined, to: number | undefined) => `${fmt((from ?? NaN) - t0)}-${fmt((to ?? NaN) - t0)} ms`;
-  return `plan (speech, split) ${span(plan.processedOn, plan.finishedOn)}, ${segments.length} segments ${span(Math.min(...segments.map((j) => j.processedOn ?? NaN)), Math.max(...segments.map((j) => j.finishedOn ?? NaN)))}, joining ${span(assemble.processedOn, assemble.finishedOn)}`;
+  return `plan (speech, split) ${span(plan.processedOn, plan.finishedOn)}, ${segments.length} segments ${span(Math.min(...segments.map((j) => j.processedOn ?? NaN)), Math.max(...segments.map((j) => j.finishedOn ?? NaN)))}, ${audio ? `audio ${span(audio.processedOn, audio.finishedOn)}, ` : ''}joining ${span(assemble.processedOn, assemble.finishedOn)}`;
+}
+
+/** Where the built-in avatar's mouth is, at this size. */
+async function mouthOf(size: number, fps: number): Promise<readonly [number, number, number, number]> {
+  return (await new BuiltinAvatarCatalog().createRenderer('default', { fps, width: size, height: size })).mouthRegion;
 }
 
 async function reportOffsets(path: string, mouth: readonly [number, number, number, number], segmentFrames: readonly number[]): Promise<void> {

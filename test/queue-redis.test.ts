@@ -155,6 +155,7 @@ describe('queue on Redis: API replicas and worker processes', () => {
     assert.ok(joins.length >= 2, `split into ${joins.length + 1} segments`);
     const live = workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null);
     for (const w of live) assert.match(w.text, /started render-segment/, 'every worker rendered a segment');
+    assert.equal(live.filter((w) => /started encode-segmented-audio/.test(w.text)).length, 1, 'the sound was encoded once, by a job of its own');
     await checkOutput(apis[1]!.url, job, dir);
     // Consecutive frames differ by the idle motion (and the mouth); at a join they must not
     // differ more than anywhere else in the video (a restarted idle loop would jump).

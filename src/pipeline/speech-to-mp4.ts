@@ -34,6 +34,8 @@ export interface SpeechToMp4Options {
   readonly startFrame?: number;
   /** Niceness of the encoder above this process's (batch work beside live sessions yields to them). */
   readonly encoderNiceness?: number;
+  /** A file `output` gets the video alone (its sound is encoded and joined elsewhere). */
+  readonly videoOnly?: boolean;
 }
 
 /** Figures of one rendered video. Rendering and encoding overlap. */
@@ -80,7 +82,7 @@ export async function speechToMp4(options: SpeechToMp4Options): Promise<SpeechTo
   const format = { width: renderer.width, height: renderer.height, fps, sampleRate: parts[0]!.sampleRate };
   const output = options.output;
   const opened: Promise<VideoSink> = typeof output === 'string'
-    ? Mp4FileWriter.open({ path: resolve(output), ...format, encoder: options.encoder, ...(options.encoderNiceness ? { niceness: options.encoderNiceness } : {}) })
+    ? Mp4FileWriter.open({ path: resolve(output), ...format, encoder: options.encoder, ...(options.encoderNiceness ? { niceness: options.encoderNiceness } : {}), ...(options.videoOnly ? { videoOnly: true } : {}) })
     : output(format);
   const writer = await opened.catch(async (e: unknown) => {
     await steps.return(undefined);

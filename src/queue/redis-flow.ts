@@ -1,16 +1,16 @@
 import { FlowProducer } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { RedisConfig } from '../server/config.js';
-import { ASSEMBLE_JOB, SEGMENT_JOB, type SegmentScheduler } from '../server/segmented-jobs.js';
+import { ASSEMBLE_JOB, type SegmentPart, type SegmentScheduler } from '../server/segmented-jobs.js';
 import { RENDER_QUEUE } from './redis-connection.js';
 
 /** How long the parts of a segmented job are kept once done (the whole job keeps its own retention), s. */
 const PARTS_KEPT_S = 3600;
 
 /**
- * Segments as a BullMQ flow: every segment a job that any worker may take, and the
- * assembling job as their parent, which waits until all of them are done (a segment
- * that fails for good fails the whole job).
+ * Segments as a BullMQ flow: every part (a segment's render, the audio encode) a job that
+ * any worker may take, and the assembling job as their parent, which waits until all of
+ * them are done (a part that fails for good fails the whole job).
  */
 export class RedisSegmentScheduler implements SegmentScheduler {
   private readonly flows: FlowProducer;
@@ -20,14 +20,14 @@ export class RedisSegmentScheduler implements SegmentScheduler {
     this.flows.on('error', () => undefined);
   }
 
-  async schedule(tenant: string, segments: readonly Record<string, unknown>[], assemble: Record<string, unknown>): Promise<string> {
+  async schedule(tenant: string, parts: readonly SegmentPart[], assemble: Record<string, unknown>): Promise<string> {
     const retry = { attempts: this.config.attempts, backoff: { type: 'exponential', delay: 1000 } };
     const keep = { age: Math.ceil(this.retentionMs / 1000) };
     const node = await this.flows.add({
       name: ASSEMBLE_JOB, queueName: RENDER_QUEUE, data: { tenant, payload: assemble, meta: {} },
       opts: { ...retry, removeOnComplete: keep, removeOnFail: keep },
-      children: segments.map((payload) => ({
-        name: SEGMENT_JOB, queueName: RENDER_QUEUE, data: { tenant, payload, meta: {} },
+      children: parts.map(({ kind, payload }) => ({
+        name: kind, queueName: RENDER_QUEUE, data: { tenant, payload, meta: {} },
         opts: { ...retry, failParentOnFailure: true, removeOnComplete: { age: PARTS_KEPT_S }, removeOnFail: { age: PARTS_KEPT_S } },
       })),
     });

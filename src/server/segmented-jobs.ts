@@ -1,4 +1,4 @@
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { encodeWav } from '../audio/wav.js';
 import { AvatarError } from '../core/errors.js';
@@ -10,18 +10,28 @@ import type { JobHandlers } from '../queue/job-queue.js';
 import { JOB_ENCODER_NICENESS, type RenderJobDeps } from './render-jobs.js';
 import type { GenerateRequest } from './request-checks.js';
 
-/** Job kinds of a segmented generation: plan (speech, split), one render per segment, assemble. */
+/** Job kinds of a segmented generation: plan (speech, split), one render per segment and one audio encode, assemble. */
 export const SEGMENTED_JOB = 'generate-segmented';
 export const SEGMENT_JOB = 'render-segment';
+export const SEGMENT_AUDIO_JOB = 'encode-segmented-audio';
 export const ASSEMBLE_JOB = 'assemble-segments';
+
+/** Bitrate of a segmented video's sound, kbit/s. */
+const AUDIO_KBPS = 128;
 
 /** Scripts estimated longer than this are split into segments (seed 000's default), ms. */
 export const DEFAULT_SEGMENT_MS = 10_000;
 
-/** Where the segments of a job are started: each segment a job of its own, then one job joining them once all are done. */
+/** One job the assembling waits for: a segment's render or the audio encode. */
+export interface SegmentPart {
+  readonly kind: typeof SEGMENT_JOB | typeof SEGMENT_AUDIO_JOB;
+  readonly payload: Record<string, unknown>;
+}
+
+/** Where the parts of a job are started: each part a job of its own, then one job joining them once all are done. */
 export interface SegmentScheduler {
-  /** Queues the segment jobs and the assembling job that waits for them; resolves to the assembling job's id. */
-  schedule(tenant: string, segments: readonly Record<string, unknown>[], assemble: Record<string, unknown>): Promise<string>;
+  /** Queues the part jobs (in this order) and the assembling job that waits for them; resolves to the assembling job's id. */
+  schedule(tenant: string, parts: readonly SegmentPart[], assemble: Record<string, unknown>): Promise<string>;
 }
 
 /** What a segmented generation is asked for. */
@@ -29,6 +39,11 @@ export interface SegmentedPayload {
   readonly speech: Omit<GenerateRequest, 'async'>;
   /** Longest speech of one segment, ms (a sentence longer than that is a segment of its own). */
   readonly segmentMs: number;
+}
+
+/** The whole script's audio to encode: `audio.wav` in the job's folder `dir` (a base name) becomes `audio.m4a`. */
+interface SegmentAudioPayload {
+  readonly dir: string;
 }
 
 /** One segment to render: its speech is `<index>.json` in the job's folder `dir` (a base name). */
@@ -56,10 +71,11 @@ interface AssemblePayload {
  * (fast next to rendering), cuts it at sentence ends into segments of at most `segmentMs`,
  * pads each segment's audio with silence to a whole number of frames (a sentence ends in a
  * pause, so the padding is inaudible) and writes it to the shared volume; segment jobs,
- * taken by any workers in parallel, render their frames numbered from the segment's start
- * frame (so idle motion runs on across joins); the assembling job joins the video streams
- * as they are (no re-encoding) under the whole script's audio encoded once, so the sound is
- * continuous and picture and sound cannot drift at the joins.
+ * taken by any workers in parallel, render their frames (video alone) numbered from the
+ * segment's start frame (so idle motion runs on across joins); beside them one job encodes
+ * the whole script's audio once; the assembling job joins the video streams as they are
+ * under that audio, copying both (no re-encoding), so the sound is continuous and picture
+ * and sound cannot drift at the joins.
  */
 export function segmentedJobHandlers(deps: RenderJobDeps, scheduler: SegmentScheduler): JobHandlers {
   return {
@@ -72,13 +88,15 @@ export function segmentedJobHandlers(deps: RenderJobDeps, scheduler: SegmentSche
       const frames: number[] = [];
       const all: Speech[] = [];
       let startFrame = 0;
-      const children: Record<string, unknown>[] = [];
+      // The audio first: a second worker encodes it while the first renders segment 0.
+      const audio: SegmentAudioPayload = { dir };
+      const children: SegmentPart[] = [{ kind: SEGMENT_AUDIO_JOB, payload: { ...audio } }];
       for (const [index, parts] of segments.entries()) {
         await writeFile(join(folder, `${index}.json`), JSON.stringify(parts.map(toStored)));
         all.push(...parts);
         const count = frameCount(parts, req.fps);
         const child: SegmentPayload = { dir, index, startFrame, avatar: req.avatar, fps: req.fps, ...(req.width ? { width: req.width, height: req.height } : {}) };
-        children.push({ ...child });
+        children.push({ kind: SEGMENT_JOB, payload: { ...child } });
         frames.push(count);
         startFrame += count;
       }
@@ -96,11 +114,24 @@ export function segmentedJobHandlers(deps: RenderJobDeps, scheduler: SegmentSche
       const expected = parts.reduce((n, s) => n + s.pcm.length, 0) * p.fps / parts[0]!.sampleRate;
       const rendered = await speechToMp4({
         speech: (async function* () { yield* parts; })(), arrival: 'pieces', renderer, encoder, fps: p.fps,
-        output: join(folder, `${p.index}.mp4`), signal, startFrame: p.startFrame, encoderNiceness: JOB_ENCODER_NICENESS,
+        output: join(folder, `${p.index}.mp4`), signal, startFrame: p.startFrame, encoderNiceness: JOB_ENCODER_NICENESS, videoOnly: true,
         onFrame: (n) => { if (n % 25 === 0) progress(n / expected); },
       });
       deps.metrics?.countFrames(rendered.frames, { kind: 'mp4' });
       return { frames: rendered.frames, encoder: encoder.name, width: renderer.width, height: renderer.height };
+    },
+    [SEGMENT_AUDIO_JOB]: async (job, _progress, signal) => {
+      const p = job.payload as unknown as SegmentAudioPayload;
+      const folder = join(deps.outputsDir, job.tenant, basename(p.dir));
+      const output = join(folder, 'audio.m4a');
+      const temp = `${output}.${process.pid}.part`;
+      const result = await runFfmpeg(['-v', 'error', '-y', '-i', join(folder, 'audio.wav'), ...aacArgs(AUDIO_KBPS), '-f', 'mp4', temp], { signal });
+      if (result.code !== 0) {
+        await rm(temp, { force: true });
+        throw new AvatarError('ffmpeg_failed', `encoding the script's audio failed: ${ffmpegErrorTail(result.stderr)}`, { retryable: true });
+      }
+      await rename(temp, output);
+      return { file: 'audio.m4a' };
     },
     [ASSEMBLE_JOB]: async (job, _progress, signal) => {
       const p = job.payload as unknown as AssemblePayload;
@@ -109,9 +140,12 @@ export function segmentedJobHandlers(deps: RenderJobDeps, scheduler: SegmentSche
       await writeFile(join(folder, 'list.txt'), `${list}\n`);
       const output = join(deps.outputsDir, job.tenant, basename(p.output));
       const temp = `${output}.${process.pid}.part`;
+      // A plan queued before audio had a job of its own left only audio.wav: encode it here.
+      const encoded = await access(join(folder, 'audio.m4a')).then(() => true, () => false);
+      const audio = join(folder, encoded ? 'audio.m4a' : 'audio.wav');
       const result = await runFfmpeg([
-        '-v', 'error', '-y', '-f', 'concat', '-safe', '0', '-i', join(folder, 'list.txt'), '-i', join(folder, 'audio.wav'),
-        '-map', '0:v', '-map', '1:a', '-c:v', 'copy', ...aacArgs(128), '-movflags', '+faststart', '-f', 'mp4', temp,
+        '-v', 'error', '-y', '-f', 'concat', '-safe', '0', '-i', join(folder, 'list.txt'), '-i', audio,
+        '-map', '0:v', '-map', '1:a', '-c:v', 'copy', ...(encoded ? ['-c:a', 'copy'] : aacArgs(AUDIO_KBPS)), '-movflags', '+faststart', '-f', 'mp4', temp,
       ], { signal });
       if (result.code !== 0) {
         await rm(temp, { force: true });
