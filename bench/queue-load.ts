@@ -9,7 +9,7 @@
  * 1. After one warm-up job per worker, N generate jobs submitted at once against M workers: throughput, wait in the queue
  *    p50/p95 (from BullMQ's own timestamps), each worker's share.
  * 2. One long script (`--script-seconds` of speech; 0 skips 2 and 3) through POST /generate
- *    with 2 workers, then with 1 (both warm): wall time of each and their ratio; twice, first
+ *    with 2 workers, then with 1 (both warmed by it): wall time of each and their ratio; twice, first
  *    with the workers sharing every core, then (Linux, 2 cores or more) with each worker on a
  *    core of its own (`taskset`), as workers given a CPU each are deployed.
  * 3. The same script through /generate/stream with 2 workers: first bytes, first video
@@ -194,12 +194,14 @@ type LongRender = () => Promise<{ wallMs: number; id: string; result: Record<str
 
 /**
  * The long script through POST /generate with 2 fresh workers, then with 1 (both warmed by
- * a first job). `cores`: each worker runs on its own core (as when every worker is given one
+ * the same script first). `cores`: each worker runs on its own core (as when every worker is given one
  * core of its own, e.g. a container with a pinned CPU); absent, both share every core.
  */
 async function longScript(url: string, queue: Queue, render: LongRender, startWorker: (cores?: string) => Promise<Child>, dir: string, size: number, fps: number, cores: readonly [string, string] | undefined): Promise<void> {
   const pair = [await startWorker(cores?.[0]), await startWorker(cores?.[1])];
-  await Promise.all(pair.map(async (_, i) => finished(url, ((await (await post(url, '/api/v1/generate', { text: SENTENCES[i]!, async: true, size, fps })).json()) as { id: string }).id)));
+  // Both warm for this script: two at once, so each worker plans one (a first long synthesis
+  // in a process runs slower) and renders segments.
+  await Promise.all([render(), render()]);
   const two = await render();
   await pair[1]!.stop('SIGTERM');
   const one = await render();
