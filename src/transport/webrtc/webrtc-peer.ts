@@ -2,6 +2,7 @@ import {
   MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, useFIR, useNACK, usePLI, useREMB, useSdesMid, useTWCC, useTransportWideCC, type RtpPacket, type RTCRtpTransceiver,
 } from 'werift';
 import { AvatarError } from '../../core/errors.js';
+import { keepCompactRtpHistory } from './rtp-history.js';
 import type { WebRtcVideoCodec } from './rtp-video-encoder.js';
 
 /** A STUN or TURN server for ICE, as in RTCConfiguration. */
@@ -75,6 +76,7 @@ export async function answerOffer(offerSdp: string, options: WebRtcPeerOptions):
     if (!videoTransceiver) throw new AvatarError('invalid_input', 'the SDP offer has no video to receive');
     const videoTrack = new MediaStreamTrack({ kind: 'video' });
     videoTransceiver.sender.registerTrack(videoTrack);
+    keepCompactRtpHistory(videoTransceiver.sender);
     // The answer's direction is this one intersected with the offer's.
     videoTransceiver.setDirection('sendonly');
     const audioTransceiver = pc.getTransceivers().find((t) => t.kind === 'audio');
@@ -82,6 +84,7 @@ export async function answerOffer(offerSdp: string, options: WebRtcPeerOptions):
     if (audioTransceiver) {
       audioTrack = new MediaStreamTrack({ kind: 'audio' });
       audioTransceiver.sender.registerTrack(audioTrack);
+      keepCompactRtpHistory(audioTransceiver.sender);
       audioTransceiver.setDirection('sendrecv');
     }
     await pc.setLocalDescription(await pc.createAnswer());
