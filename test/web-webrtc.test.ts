@@ -191,6 +191,13 @@ describe('web page over WebRTC in Chromium', () => {
     // The page shows RTT, bitrate, fps and A/V sync from getStats().
     for (const id of ['#rtt', '#bitrate', '#fps', '#sync']) assert.match(await page.textContent(id) ?? '', /^-?\d+$/, `${id} shows a figure`);
     assert.deepEqual(problems.splice(0), [], 'no page errors and no console errors');
+
+    // Chromium's receiver feedback reaches the rate ladder: reports, and its estimate as REMB
+    // (a browser sends REMB only where transport-wide congestion control is not negotiated).
+    const metrics = await (await fetch(`${s.url}/metrics`)).text();
+    const feedback = (kind: string) => Number(new RegExp(`^avatar_webrtc_receiver_feedback_total\\{kind="${kind}"\\} (\\d+)`, 'm').exec(metrics)?.[1] ?? 0);
+    assert.ok(feedback('report') > 0, 'receiver reports arrived');
+    assert.ok(feedback('estimate') > 0, 'REMB estimates arrived');
   });
 
   it('sends the (fake) microphone as a WebRTC track: the avatar speaks from it', async () => {

@@ -63,6 +63,8 @@ export class ServerMetrics {
   readonly errors: EventCounter;
   /** WebRTC video rate changes, by direction (`down`, `up`) and reason (`loss`, `estimate`, `clear`). */
   readonly webrtcRateChanges: EventCounter;
+  /** WebRTC video feedback from receivers, by kind (`report`, `estimate` (REMB), `nack`). */
+  readonly webrtcFeedback: EventCounter;
   /** WebRTC video: from a frame written to its encoder to its first RTP packet out. */
   readonly webrtcEncodeDelay: MillisecondsHistogram;
   private frameWindow: { at: number; frames: number }[] = [];
@@ -83,6 +85,7 @@ export class ServerMetrics {
     this.lateFrames = counter('realtime_late_frames_total', 'Realtime frames sent later than one frame interval or skipped', []);
     this.errors = counter('errors_total', 'Errors by kind', ['kind']);
     this.webrtcEncodeDelay = histogram('webrtc_encode_delay_seconds', 'WebRTC video: time from a frame written to its encoder to its first RTP packet', ENCODE_BUCKETS_S, []);
+    this.webrtcFeedback = counter('webrtc_receiver_feedback_total', 'WebRTC video feedback from receivers, by kind (report, estimate, nack)', ['kind']);
     this.webrtcRateChanges = counter('webrtc_video_rate_changes_total', 'WebRTC video rate changes from receiver feedback, by direction and reason', ['direction', 'reason']);
     const metrics = this;
     new Gauge({ name: `${METRIC_PREFIX}frames_per_second`, help: 'Frames generated per second over the last 5 s', registers, collect() { this.set(metrics.fps()); } });

@@ -101,9 +101,18 @@ export function registerWebRtcRoutes(app: FastifyInstance, ctx: ServerContext): 
       else if (state === 'disconnected') disconnectTimer = setTimeout(end, DISCONNECT_GRACE_MS);
     });
     const unwatchFeedback = watchReceiverFeedback(peer.videoTransceiver.sender, 90000, {
-      report: (fractionLost) => transport.receiverReport(fractionLost),
-      estimate: (kbps) => transport.receiverEstimate(kbps),
-      nack: (sequenceNumbers) => transport.receiverNack(sequenceNumbers),
+      report: (fractionLost) => {
+        ctx.metrics.webrtcFeedback.inc({ kind: 'report' });
+        transport.receiverReport(fractionLost);
+      },
+      estimate: (kbps) => {
+        ctx.metrics.webrtcFeedback.inc({ kind: 'estimate' });
+        transport.receiverEstimate(kbps);
+      },
+      nack: (sequenceNumbers) => {
+        ctx.metrics.webrtcFeedback.inc({ kind: 'nack' });
+        transport.receiverNack(sequenceNumbers);
+      },
     });
     peer.videoTransceiver.sender.onPictureLossIndication.subscribe(() => transport.requestKeyframe());
     peer.videoTransceiver.sender.onRtcp.subscribe((packet) => {

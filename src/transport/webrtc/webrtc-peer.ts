@@ -1,5 +1,5 @@
 import {
-  MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, useFIR, useNACK, usePLI, useREMB, useSdesMid, useTWCC, useTransportWideCC, type RtpPacket, type RTCRtpTransceiver,
+  MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, useFIR, useNACK, usePLI, useREMB, useSdesMid, type RtpPacket, type RTCRtpTransceiver,
 } from 'werift';
 import { AvatarError } from '../../core/errors.js';
 import { keepCompactRtpHistory } from './rtp-history.js';
@@ -36,7 +36,13 @@ export interface AnsweredPeer {
   onMicrophone(listener: (packet: RtpPacket) => void): void;
 }
 
-const VIDEO_FEEDBACK = () => [useNACK(), usePLI(), useFIR(), useREMB(), useTWCC()];
+/**
+ * Feedback the video takes: NACK, keyframe requests, receiver reports and REMB (the video
+ * rate follows reports and REMB). Not transport-wide congestion control: the server does not
+ * use it (a browser that negotiates it sends it instead of REMB), and werift's sender keeps
+ * a record of every packet sent under it that it never prunes, up to 65536 per session.
+ */
+const VIDEO_FEEDBACK = () => [useNACK(), usePLI(), useFIR(), useREMB()];
 
 function videoCodecParameters(codec: WebRtcVideoCodec): RTCRtpCodecParameters {
   return codec === 'VP8'
@@ -64,7 +70,7 @@ export async function answerOffer(offerSdp: string, options: WebRtcPeerOptions):
       video: options.videoCodecs.map(videoCodecParameters),
       audio: [new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2, parameters: 'minptime=10;useinbandfec=1' })],
     },
-    headerExtensions: { video: [useSdesMid(), useTransportWideCC()], audio: [useSdesMid()] },
+    headerExtensions: { video: [useSdesMid()], audio: [useSdesMid()] },
   });
   try {
     try {
