@@ -123,14 +123,7 @@ export function segmentedJobHandlers(deps: RenderJobDeps, scheduler: SegmentSche
     [SEGMENT_AUDIO_JOB]: async (job, _progress, signal) => {
       const p = job.payload as unknown as SegmentAudioPayload;
       const folder = join(deps.outputsDir, job.tenant, basename(p.dir));
-      const output = join(folder, 'audio.m4a');
-      const temp = `${output}.${process.pid}.part`;
-      const result = await runFfmpeg(['-v', 'error', '-y', '-i', join(folder, 'audio.wav'), ...aacArgs(AUDIO_KBPS), '-f', 'mp4', temp], { signal });
-      if (result.code !== 0) {
-        await rm(temp, { force: true });
-        throw new AvatarError('ffmpeg_failed', `encoding the script's audio failed: ${ffmpegErrorTail(result.stderr)}`, { retryable: true });
-      }
-      await rename(temp, output);
+      await ffmpegIntoFile(join(folder, 'audio.m4a'), (temp) => ['-i', join(folder, 'audio.wav'), ...aacArgs(AUDIO_KBPS), '-f', 'mp4', temp], "encoding the script's audio", signal);
       return { file: 'audio.m4a' };
     },
     [ASSEMBLE_JOB]: async (job, _progress, signal) => {
@@ -139,24 +132,33 @@ export function segmentedJobHandlers(deps: RenderJobDeps, scheduler: SegmentSche
       const list = Array.from({ length: p.segments }, (_, i) => `file '${join(folder, `${i}.mp4`)}'`).join('\n');
       await writeFile(join(folder, 'list.txt'), `${list}\n`);
       const output = join(deps.outputsDir, job.tenant, basename(p.output));
-      const temp = `${output}.${process.pid}.part`;
       // A plan queued before audio had a job of its own left only audio.wav: encode it here.
       const encoded = await access(join(folder, 'audio.m4a')).then(() => true, () => false);
       const audio = join(folder, encoded ? 'audio.m4a' : 'audio.wav');
-      const result = await runFfmpeg([
-        '-v', 'error', '-y', '-f', 'concat', '-safe', '0', '-i', join(folder, 'list.txt'), '-i', audio,
+      await ffmpegIntoFile(output, (temp) => [
+        '-f', 'concat', '-safe', '0', '-i', join(folder, 'list.txt'), '-i', audio,
         '-map', '0:v', '-map', '1:a', '-c:v', 'copy', ...(encoded ? ['-c:a', 'copy'] : aacArgs(AUDIO_KBPS)), '-movflags', '+faststart', '-f', 'mp4', temp,
-      ], { signal });
-      if (result.code !== 0) {
-        await rm(temp, { force: true });
-        throw new AvatarError('ffmpeg_failed', `joining the segments failed: ${ffmpegErrorTail(result.stderr)}`, { retryable: true });
-      }
-      await rename(temp, output);
+      ], 'joining the segments', signal);
       await rm(folder, { recursive: true, force: true });
       const total = p.frames.reduce((a, b) => a + b, 0);
       return { file: basename(output), durationS: total / p.fps, frames: total, fps: p.fps, segmentFrames: p.frames, language: p.language };
     },
   };
+}
+
+/**
+ * Runs ffmpeg with `args(temp)` writing a temporary file beside `output`, then moves it into
+ * place: a failure leaves no partial file and is a retryable `ffmpeg_failed` error that says
+ * what was being done (`doing`).
+ */
+async function ffmpegIntoFile(output: string, args: (temp: string) => string[], doing: string, signal: AbortSignal): Promise<void> {
+  const temp = `${output}.${process.pid}.part`;
+  const result = await runFfmpeg(['-v', 'error', '-y', ...args(temp)], { signal });
+  if (result.code !== 0) {
+    await rm(temp, { force: true });
+    throw new AvatarError('ffmpeg_failed', `${doing} failed: ${ffmpegErrorTail(result.stderr)}`, { retryable: true });
+  }
+  await rename(temp, output);
 }
 
 /** A segment's speech, as the planning side wrote it into the segment folder. */

@@ -100,19 +100,11 @@ export function registerWebRtcRoutes(app: FastifyInstance, ctx: ServerContext): 
       } else if (state === 'failed' || state === 'closed') end();
       else if (state === 'disconnected') disconnectTimer = setTimeout(end, DISCONNECT_GRACE_MS);
     });
+    const heard = (kind: 'report' | 'estimate' | 'nack') => ctx.metrics.webrtcFeedback.inc({ kind });
     const unwatchFeedback = watchReceiverFeedback(peer.videoTransceiver.sender, 90000, {
-      report: (fractionLost) => {
-        ctx.metrics.webrtcFeedback.inc({ kind: 'report' });
-        transport.receiverReport(fractionLost);
-      },
-      estimate: (kbps) => {
-        ctx.metrics.webrtcFeedback.inc({ kind: 'estimate' });
-        transport.receiverEstimate(kbps);
-      },
-      nack: (sequenceNumbers) => {
-        ctx.metrics.webrtcFeedback.inc({ kind: 'nack' });
-        transport.receiverNack(sequenceNumbers);
-      },
+      report: (fractionLost) => { heard('report'); transport.receiverReport(fractionLost); },
+      estimate: (kbps) => { heard('estimate'); transport.receiverEstimate(kbps); },
+      nack: (sequenceNumbers) => { heard('nack'); transport.receiverNack(sequenceNumbers); },
     });
     peer.videoTransceiver.sender.onPictureLossIndication.subscribe(() => transport.requestKeyframe());
     peer.videoTransceiver.sender.onRtcp.subscribe((packet) => {

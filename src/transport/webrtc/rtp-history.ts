@@ -62,6 +62,7 @@ export class CompactRtpHistory {
  * Returns the history (for tests).
  */
 export function keepCompactRtpHistory(sender: RTCRtpSender): CompactRtpHistory {
+  if (!('rtpCache' in sender)) throw new Error('this werift sender keeps no rtpCache: the compact RTP history does not fit this werift version');
   const history = new CompactRtpHistory();
   const slotOf = (key: string | symbol) => (typeof key === 'string' && /^\d+$/.test(key) ? Number(key) : undefined);
   const view = new Proxy<RtpPacket[]>([], {
@@ -76,7 +77,6 @@ export function keepCompactRtpHistory(sender: RTCRtpSender): CompactRtpHistory {
       return true;
     },
   });
-  if (!('rtpCache' in sender)) throw new Error('this werift sender keeps no rtpCache: the compact RTP history does not fit this werift version');
   Object.defineProperty(sender, 'rtpCache', { configurable: true, enumerable: true, get: () => view, set: () => history.clear() });
   return history;
 }
