@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { resample, resampleLinear } from '../src/audio/resample.js';
+import { resample, resampledLength, resampleLinear, resampleRange } from '../src/audio/resample.js';
 
 const AMPLITUDE = 16000;
 
@@ -80,5 +80,22 @@ describe('windowed-sinc resampler', () => {
     assert.throws(() => resample(new Int16Array(10), 0, 16000), /sample rates/);
     const same = new Int16Array([1, 2, 3]);
     assert.equal(resample(same, 16000, 16000), same);
+  });
+  it('gives any range of outputs exactly as the whole resampling does, at the edges and across the kernel\'s passes', () => {
+    const noise = new Int16Array(60000).map((_, i) => Math.round(9000 * Math.sin(i / 5.3) + 6000 * Math.sin(i * 1.7) + ((i * 7919) % 4001) - 2000));
+    for (const [from, to] of [[22050, 48000], [48000, 16000], [44100, 16000]] as const) {
+      const whole = resample(noise, from, to);
+      assert.equal(whole.length, resampledLength(noise.length, from, to));
+      // Pieces of odd sizes, one longer than a kernel pass (16384 outputs), the last to the end.
+      const cuts = [0, 1, 961, 17000, 17001, whole.length - 3, whole.length];
+      assert.ok(whole.length > 17004);
+      const pieces = new Int16Array(whole.length);
+      for (let i = 0; i + 1 < cuts.length; i++) resampleRange(noise, from, to, cuts[i]!, cuts[i + 1]! - cuts[i]!, pieces, cuts[i]!);
+      assert.deepEqual(pieces, whole, `${from} -> ${to}`);
+      // Outputs past the signal's end read silence only where the filter reaches beyond it.
+      const tail = new Int16Array(4);
+      resampleRange(noise, from, to, whole.length + 200, 4, tail, 0);
+      assert.deepEqual(tail, new Int16Array(4));
+    }
   });
 });

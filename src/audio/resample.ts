@@ -1,3 +1,5 @@
+import { polyphaseRange, type PolyphaseBank } from './resample-kernel.js';
+
 /**
  * Resamples mono 16-bit PCM by linear interpolation: no anti-alias filter, so only for
  * tests and for rates that do not matter. Use `resample` for audio people hear.
@@ -29,18 +31,10 @@ export interface ResampleOptions {
 }
 
 /** Filter banks by ratio and options: speech sessions resample the same pair of rates over and over. */
-const BANKS = new Map<string, FilterBank>();
+const BANKS = new Map<string, PolyphaseBank>();
 /** Phases above this are quantized (rates with a huge least common multiple, e.g. 44100 -> 16001). */
 const MAX_PHASES = 1024;
 
-interface FilterBank {
-  readonly phases: number;
-  readonly taps: number;
-  /** `phases` rows of `taps` coefficients; row p is the kernel for a fractional position p / phases. */
-  readonly coefficients: Float32Array;
-  /** Input samples before the output position that the first tap reads. */
-  readonly offset: number;
-}
 
 /**
  * Resamples mono 16-bit PCM with a Kaiser-windowed sinc low-pass (polyphase): the band
@@ -75,13 +69,18 @@ export function resampleRange(pcm: Int16Array, fromRate: number, toRate: number,
   const g = gcd(fromRate, toRate);
   const up = toRate / g;
   const down = fromRate / g;
-  const { phases, taps, coefficients, offset } = filterBank(up, down, options);
+  const bank = filterBank(up, down, options);
+  if (up <= MAX_PHASES) {
+    polyphaseRange(pcm, bank, up, down, first, count, out, at);
+    return;
+  }
+  // Rates with a huge common multiple: the phase is quantized to the bank's rows.
+  const { phases, taps, coefficients, offset } = bank;
   const last = pcm.length - 1;
   for (let n = first; n < first + count; n++) {
-    // Exact position n * down / up in input samples, split into whole and fraction.
     const scaled = n * down;
     let base = Math.floor(scaled / up);
-    let phase = up <= MAX_PHASES ? scaled - base * up : Math.round(((scaled - base * up) / up) * phases);
+    let phase = Math.round(((scaled - base * up) / up) * phases);
     if (phase === phases) {
       phase = 0;
       base++;
@@ -89,14 +88,10 @@ export function resampleRange(pcm: Int16Array, fromRate: number, toRate: number,
     const row = phase * taps;
     const from = base - offset;
     let sum = 0;
-    if (from >= 0 && from + taps - 1 <= last) {
-      for (let k = 0; k < taps; k++) sum += pcm[from + k]! * coefficients[row + k]!;
-    } else {
-      // Edges: samples outside the signal are silence.
-      for (let k = 0; k < taps; k++) {
-        const i = from + k;
-        if (i >= 0 && i <= last) sum += pcm[i]! * coefficients[row + k]!;
-      }
+    for (let k = 0; k < taps; k++) {
+      const i = from + k;
+      // Samples outside the signal are silence.
+      if (i >= 0 && i <= last) sum += pcm[i]! * coefficients[row + k]!;
     }
     out[at + n - first] = sum > 32767 ? 32767 : sum < -32768 ? -32768 : Math.round(sum);
   }
@@ -106,7 +101,7 @@ function checkRates(fromRate: number, toRate: number): void {
   if (!(fromRate > 0 && toRate > 0 && Number.isInteger(fromRate) && Number.isInteger(toRate))) throw new RangeError(`sample rates must be positive whole numbers, got ${fromRate} and ${toRate}`);
 }
 
-function filterBank(up: number, down: number, options: ResampleOptions): FilterBank {
+function filterBank(up: number, down: number, options: ResampleOptions): PolyphaseBank {
   const halfTaps = options.halfTaps ?? 16;
   const rolloff = options.rolloff ?? 0.9;
   const beta = options.kaiserBeta ?? 9;
