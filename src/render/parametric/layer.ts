@@ -54,26 +54,41 @@ export class YuvaLayer {
    * (clipped to the layer). `color` may vary per pixel.
    */
   paint(coverage: Coverage, color: YuvColor | ((x: number, y: number) => YuvColor), opacity = 1, clip?: readonly [number, number, number, number]): void {
-    const box = clip ?? coverage.box;
-    const xs = Math.max(this.x0, Math.floor(box?.[0] ?? this.x0));
-    const ys = Math.max(this.y0, Math.floor(box?.[1] ?? this.y0));
-    const xe = Math.min(this.x0 + this.w, Math.ceil(box?.[2] ?? this.x0 + this.w));
-    const ye = Math.min(this.y0 + this.h, Math.ceil(box?.[3] ?? this.y0 + this.h));
+    const [xs, ys, xe, ye] = this.clip(clip ?? coverage.box);
     const fixed = typeof color === 'function' ? undefined : color;
     for (let y = ys; y < ye; y++) {
       const cy = y + 0.5;
-      let i = (y - this.y0) * this.w + (xs - this.x0);
+      let i = this.index(xs, y);
       for (let x = xs; x < xe; x++, i++) {
         const cov = coverage(x + 0.5, cy) * opacity;
         if (cov <= 0) continue;
-        const c = fixed ?? (color as (x: number, y: number) => YuvColor)(x + 0.5, cy);
-        const keep = 1 - cov;
-        this.yc[i] = c.y * cov + this.yc[i]! * keep;
-        this.uc[i] = c.u * cov + this.uc[i]! * keep;
-        this.vc[i] = c.v * cov + this.vc[i]! * keep;
-        this.a[i] = cov + this.a[i]! * keep;
+        this.over(i, cov, fixed ?? (color as (x: number, y: number) => YuvColor)(x + 0.5, cy));
       }
     }
+  }
+
+  /** The whole pixels [xs, ys, xe, ye) of a box in frame pixels that lie in the layer (all of it without a box). */
+  clip(box: readonly [number, number, number, number] | undefined): [number, number, number, number] {
+    return [
+      Math.max(this.x0, Math.floor(box?.[0] ?? this.x0)),
+      Math.max(this.y0, Math.floor(box?.[1] ?? this.y0)),
+      Math.min(this.x0 + this.w, Math.ceil(box?.[2] ?? this.x0 + this.w)),
+      Math.min(this.y0 + this.h, Math.ceil(box?.[3] ?? this.y0 + this.h)),
+    ];
+  }
+
+  /** Where frame pixel (x, y) is in the layer's planes. */
+  index(x: number, y: number): number {
+    return (y - this.y0) * this.w + (x - this.x0);
+  }
+
+  /** Paints `c` over pixel `i` with coverage `cov` (0..1, already times any opacity). */
+  over(i: number, cov: number, c: YuvColor): void {
+    const keep = 1 - cov;
+    this.yc[i] = c.y * cov + this.yc[i]! * keep;
+    this.uc[i] = c.u * cov + this.uc[i]! * keep;
+    this.vc[i] = c.v * cov + this.vc[i]! * keep;
+    this.a[i] = cov + this.a[i]! * keep;
   }
 
   /** Composites the layer over an I420 frame of the given size, offset by (dx, dy) luma pixels. */

@@ -3,6 +3,7 @@ import { clamp01, smoothstep } from '../pixel-math.js';
 import { ellipse, YuvaLayer } from './layer.js';
 import { MOUTH_KEYS } from '../../visemes/mouth-params.js';
 import { DESIGN, FaceLayout, PALETTE } from './face-design.js';
+import type { YuvColor } from '../../core/frame.js';
 
 /** The mouth's outline at one frame: curves over x, in layer pixels. */
 interface MouthShape {
@@ -30,6 +31,11 @@ export class MouthPainter {
   private readonly slopeUI: Float32Array;
   private readonly slopeLI: Float32Array;
   private readonly slopeLO: Float32Array;
+  /** Per column: within the corners (band coverage), and the fades of the upper teeth, lower teeth and seam towards the corners. */
+  private readonly side: Float64Array;
+  private readonly upperTeethSide: Float64Array;
+  private readonly lowerTeethSide: Float64Array;
+  private readonly seamEdge: Float64Array;
   private minY = 0;
   private maxY = 0;
 
@@ -48,6 +54,10 @@ export class MouthPainter {
     this.slopeUI = arrays();
     this.slopeLI = arrays();
     this.slopeLO = arrays();
+    this.side = new Float64Array(this.cols);
+    this.upperTeethSide = new Float64Array(this.cols);
+    this.lowerTeethSide = new Float64Array(this.cols);
+    this.seamEdge = new Float64Array(this.cols);
   }
 
   /** Mouth box in head coordinates (before head motion): [x, y, w, h]. */
@@ -71,62 +81,126 @@ export class MouthPainter {
       opening: L.len(M.maxOpen * p.jawOpen + 7 * p.rounding) * openFactor,
     };
     this.computeCurves(shape, p);
-    const { upperOuter: uo, upperInner: ui, lowerInner: li, lowerOuter: lo } = this;
+    const { upperOuter: uo, upperInner: ui, lowerInner: li, lowerOuter: lo, slopeUO, slopeUI, slopeLO } = this;
     const x0 = layer.x0;
     const col = (x: number) => Math.min(this.cols - 1, Math.max(0, Math.floor(x - x0)));
     const hw = shape.halfWidth;
     const box: [number, number, number, number] = [shape.cx - hw - 1, this.minY - 1, shape.cx + hw + 1, this.maxY + 1];
-    // Curves meet at the corners; beyond them nothing is drawn.
-    const band = (top: Float32Array, topSlope: Float32Array, bottom: Float32Array, bottomSlope: Float32Array) =>
-      (x: number, y: number) => {
-        const c = col(x);
-        return clamp01(0.5 + (y - top[c]!) / topSlope[c]!) * clamp01(0.5 + (bottom[c]! - y) / bottomSlope[c]!) * clamp01(hw - Math.abs(x - shape.cx) + 0.5);
-      };
-    const lips = band(uo, this.slopeUO, lo, this.slopeLO);
-    const inner = band(ui, this.slopeUI, li, this.slopeLI);
-    const upperLip = band(uo, this.slopeUO, ui, this.slopeUI);
-
-    layer.paint(lips, PALETTE.lowerLip, 1, box);
-    layer.paint(upperLip, PALETTE.upperLip, 1, box);
+    this.computeColumns(shape);
+    const { upperTeethSide, lowerTeethSide, seamEdge } = this;
+    // Each pass below paints one part over the layer. Coverage of a band between two lip
+    // curves: inside both edges (anti-aliased along the curve's normal), and inside the
+    // corners. The loops are written out rather than passed as functions: a function called
+    // per pixel from one shared loop returns each coverage as a new heap number.
+    this.paintBand(uo, slopeUO, lo, slopeLO, PALETTE.lowerLip, box);
+    this.paintBand(uo, slopeUO, ui, slopeUI, PALETTE.upperLip, box);
     // Lower-lip sheen.
     layer.paint(ellipse(shape.cx, (li[col(shape.cx)]! + lo[col(shape.cx)]!) / 2, shape.halfWidth * 0.35, L.len(2.2), L.len(2)), PALETTE.white, 0.22);
 
     if (shape.opening > 0.3) {
       const top = ui[col(shape.cx)]!;
       const span = Math.max(1, li[col(shape.cx)]! - top);
-      const innerBox: [number, number, number, number] = [box[0], top - 2, box[2], top + span + 2];
-      // One mutable colour for the gradient: paint() reads it at once, and a new object per
-      // pixel would cost a garbage collection every few frames.
+      // The inside, darker towards the top: one mutable colour, read at once by `over`.
       const shade = { y: 0, u: PALETTE.mouthInside.u, v: PALETTE.mouthInside.v };
-      layer.paint(inner, (_x, y) => {
+      this.paintInner([box[0], top - 2, box[2], top + span + 2], (y) => {
         shade.y = PALETTE.mouthInside.y * (0.75 + 0.35 * clamp01((y - top) / span));
         return shade;
-      }, 1, innerBox);
+      }, 1);
       const visible = 0.35 + 0.65 * p.teeth;
       const upperTeeth = Math.min(L.len(9), shape.opening * 0.8) * visible;
-      layer.paint((x, y) => {
-        const c = col(x);
-        const side = 1 - smoothstep(0.55, 0.85, Math.abs(x - shape.cx) / shape.halfWidth);
-        return inner(x, y) * clamp01(0.5 + ui[c]! + upperTeeth * side - y);
-      }, PALETTE.teeth, 1, [box[0], top - 2, box[2], top + upperTeeth + 2]);
+      const [uxs, uys, uxe, uye] = layer.clip([box[0], top - 2, box[2], top + upperTeeth + 2]);
+      for (let y = uys; y < uye; y++) {
+        const cy = y + 0.5;
+        for (let x = uxs, i = layer.index(uxs, y); x < uxe; x++, i++) {
+          const c = x - x0;
+          const cov = this.innerAt(c, cy) * clamp01(0.5 + ui[c]! + upperTeeth * upperTeethSide[c]! - cy);
+          if (cov > 0) layer.over(i, cov, PALETTE.teeth);
+        }
+      }
       const lowerTeeth = Math.min(L.len(6), shape.opening * 0.35) * p.teeth;
-      layer.paint((x, y) => {
-        const c = col(x);
-        const side = 1 - smoothstep(0.45, 0.75, Math.abs(x - shape.cx) / shape.halfWidth);
-        return inner(x, y) * clamp01(0.5 + y - (li[c]! - lowerTeeth * side));
-      }, PALETTE.teeth, 0.9, [box[0], top + span - lowerTeeth - 2, box[2], top + span + 2]);
+      const [lxs, lys, lxe, lye] = layer.clip([box[0], top + span - lowerTeeth - 2, box[2], top + span + 2]);
+      for (let y = lys; y < lye; y++) {
+        const cy = y + 0.5;
+        for (let x = lxs, i = layer.index(lxs, y); x < lxe; x++, i++) {
+          const c = x - x0;
+          const cov = this.innerAt(c, cy) * clamp01(0.5 + cy - (li[c]! - lowerTeeth * lowerTeethSide[c]!)) * 0.9;
+          if (cov > 0) layer.over(i, cov, PALETTE.teeth);
+        }
+      }
       const tongueY = li[col(shape.cx)]! - shape.opening * 0.12;
       const tongue = ellipse(shape.cx, tongueY, shape.halfWidth * 0.55, Math.max(L.len(2), shape.opening * 0.32));
-      layer.paint((x, y) => inner(x, y) * tongue(x, y), PALETTE.tongue, 0.45 + 0.55 * p.tongue, tongue.box);
+      const tongueOpacity = 0.45 + 0.55 * p.tongue;
+      const [txs, tys, txe, tye] = layer.clip(tongue.box);
+      for (let y = tys; y < tye; y++) {
+        const cy = y + 0.5;
+        for (let x = txs, i = layer.index(txs, y); x < txe; x++, i++) {
+          const cov = this.innerAt(x - x0, cy) * tongue(x + 0.5, cy) * tongueOpacity;
+          if (cov > 0) layer.over(i, cov, PALETTE.tongue);
+        }
+      }
     }
     // The seam between the lips: always there, hidden inside an open mouth.
-    layer.paint((x, y) => {
-      const c = col(x);
-      const edge = 1 - smoothstep(0.8, 1, Math.abs(x - shape.cx) / shape.halfWidth);
-      return clamp01(0.9 - Math.abs(y - ui[c]!) / this.slopeUI[c]! / L.len(1.1)) * edge;
-    }, PALETTE.lipSeam, 0.75, box);
+    const seamWidth = L.len(1.1);
+    const [sxs, sys, sxe, sye] = layer.clip(box);
+    for (let y = sys; y < sye; y++) {
+      const cy = y + 0.5;
+      for (let x = sxs, i = layer.index(sxs, y); x < sxe; x++, i++) {
+        const c = x - x0;
+        const cov = clamp01(0.9 - Math.abs(cy - ui[c]!) / slopeUI[c]! / seamWidth) * seamEdge[c]! * 0.75;
+        if (cov > 0) layer.over(i, cov, PALETTE.lipSeam);
+      }
+    }
     for (const side of [-1, 1]) {
       layer.paint(ellipse(shape.cx + side * shape.halfWidth * 0.99, ui[col(shape.cx + side * shape.halfWidth * 0.98)]!, L.len(2.4), L.len(2), L.len(1.5)), PALETTE.lipSeam, 0.35);
+    }
+  }
+
+  /** Per-column factors of this frame's shape (columns of the layer, at pixel centres). */
+  private computeColumns(shape: MouthShape): void {
+    for (let c = 0; c < this.cols; c++) {
+      const x = this.layer.x0 + c + 0.5;
+      const across = Math.abs(x - shape.cx) / shape.halfWidth;
+      this.side[c] = clamp01(shape.halfWidth - Math.abs(x - shape.cx) + 0.5);
+      this.upperTeethSide[c] = 1 - smoothstep(0.55, 0.85, across);
+      this.lowerTeethSide[c] = 1 - smoothstep(0.45, 0.75, across);
+      this.seamEdge[c] = 1 - smoothstep(0.8, 1, across);
+    }
+  }
+
+  /** Coverage at column `c`, height `y`, of the band from curve `top` down to curve `bottom`, within the corners. */
+  private bandAt(top: Float32Array, topSlope: Float32Array, bottom: Float32Array, bottomSlope: Float32Array, c: number, y: number): number {
+    return clamp01(0.5 + (y - top[c]!) / topSlope[c]!) * clamp01(0.5 + (bottom[c]! - y) / bottomSlope[c]!) * this.side[c]!;
+  }
+
+  /** Coverage of the open inside of the mouth (between the inner lip edges). */
+  private innerAt(c: number, y: number): number {
+    return this.bandAt(this.upperInner, this.slopeUI, this.lowerInner, this.slopeLI, c, y);
+  }
+
+  /** Paints the band between two curves in `color`, within `box`. */
+  private paintBand(top: Float32Array, topSlope: Float32Array, bottom: Float32Array, bottomSlope: Float32Array, color: YuvColor, box: readonly [number, number, number, number]): void {
+    const layer = this.layer;
+    const [xs, ys, xe, ye] = layer.clip(box);
+    for (let y = ys; y < ye; y++) {
+      const cy = y + 0.5;
+      for (let x = xs, i = layer.index(xs, y); x < xe; x++, i++) {
+        const cov = this.bandAt(top, topSlope, bottom, bottomSlope, x - layer.x0, cy);
+        if (cov > 0) layer.over(i, cov, color);
+      }
+    }
+  }
+
+  /** Paints the inside of the mouth within `box`, in a colour by row, times `opacity`. */
+  private paintInner(box: readonly [number, number, number, number], color: (y: number) => YuvColor, opacity: number): void {
+    const layer = this.layer;
+    const [xs, ys, xe, ye] = layer.clip(box);
+    for (let y = ys; y < ye; y++) {
+      const cy = y + 0.5;
+      const rowColor = color(cy);
+      for (let x = xs, i = layer.index(xs, y); x < xe; x++, i++) {
+        const cov = this.innerAt(x - layer.x0, cy) * opacity;
+        if (cov > 0) layer.over(i, cov, rowColor);
+      }
     }
   }
 
