@@ -1,4 +1,4 @@
-import type { MediaStreamTrack, RTCDataChannel } from 'werift';
+import { RtpHeader, RtpPacket, type MediaStreamTrack, type RTCDataChannel } from 'werift';
 import type { ServerEvent } from '../../client/protocol.js';
 import type { RealtimePicture, RealtimeTransport } from '../../pipeline/realtime/transport.js';
 import { OpusAudioPacer } from './opus-audio.js';
@@ -44,14 +44,14 @@ export class WebRtcTransport implements RealtimeTransport {
   ) {
     this.ladder = new VideoBitrateLadder({ maxKbps: encoderOptions.kbps, minKbps: encoderOptions.minKbps });
     this.encoder = new RtpVideoEncoder(encoderOptions, (encoded) => {
-      const packet = encoded.packet;
-      packet.writeUInt16BE(this.videoSequence, 2);
+      const payload = rtpPayload(encoded.packet);
+      if (!payload) return;
+      const header = new RtpHeader({ payloadType: encoded.packet[1]! & 0x7f, marker: encoded.last, sequenceNumber: this.videoSequence, timestamp: Math.round(encoded.ptsMs * 90) >>> 0 });
       this.videoSequence = (this.videoSequence + 1) & 0xffff;
-      packet.writeUInt32BE(Math.round(encoded.ptsMs * 90) >>> 0, 4);
-      this.videoTrack.writeRtp(packet);
+      this.videoTrack.writeRtp(new RtpPacket(header, payload));
       this.loss.packetSent();
     }, onFailure, onFrameEncoded);
-    this.audio = new OpusAudioPacer((payload, timestamp) => this.audioTrack?.writeRtp(rtpPacket(OPUS_PAYLOAD_TYPE, this.audioSequence++ & 0xffff, timestamp, false, payload)));
+    this.audio = new OpusAudioPacer((payload, timestamp) => this.audioTrack?.writeRtp(new RtpPacket(new RtpHeader({ payloadType: OPUS_PAYLOAD_TYPE, sequenceNumber: this.audioSequence++ & 0xffff, timestamp: timestamp >>> 0 }), payload)));
   }
 
   /** Video encoder and audio figures (frames in, skipped, keyframe restarts, rate changes, bytes, the video rate now). */
@@ -149,12 +149,19 @@ export class WebRtcTransport implements RealtimeTransport {
 /** Dynamic payload type written into audio packets; the sender replaces it with the negotiated one. */
 const OPUS_PAYLOAD_TYPE = 111;
 
-/** A plain RTP packet (version 2, no CSRC, no extensions); the sender sets its SSRC. */
-function rtpPacket(payloadType: number, sequence: number, timestamp: number, marker: boolean, payload: Buffer): Buffer {
-  const header = Buffer.alloc(12);
-  header[0] = 0x80;
-  header[1] = (marker ? 0x80 : 0) | payloadType;
-  header.writeUInt16BE(sequence, 2);
-  header.writeUInt32BE(timestamp >>> 0, 4);
-  return Buffer.concat([header, payload]);
+/**
+ * The payload of an RTP packet (after its CSRCs and header extension, without padding), or
+ * undefined when the packet is malformed. Packets are handed to the sender as parsed
+ * objects: werift's own parser reads each header bit through strings.
+ */
+export function rtpPayload(packet: Buffer): Buffer | undefined {
+  if (packet.length < 12 || packet[0]! >> 6 !== 2) return undefined;
+  let offset = 12 + 4 * (packet[0]! & 0x0f);
+  if (packet[0]! & 0x10) {
+    if (packet.length < offset + 4) return undefined;
+    offset += 4 + 4 * packet.readUInt16BE(offset + 2);
+  }
+  const padding = packet[0]! & 0x20 ? packet[packet.length - 1]! : 0;
+  if (offset + padding > packet.length) return undefined;
+  return packet.subarray(offset, packet.length - padding);
 }
