@@ -24,6 +24,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { readFile } from 'node:fs/promises';
@@ -206,7 +207,11 @@ async function main(): Promise<void> {
     ? runWebRtcSession(rtcUrl, headers, until, (i * 1000) / Math.max(1, SESSIONS), LINES, PAUSE_MS, FPS, values.codec === 'h264' ? 'h264' : 'vp8')
     : runSession(wsUrl, until, (i * 1000) / Math.max(1, SESSIONS))));
   const generators = Array.from({ length: GENERATE }, () => runGenerator(baseUrl, headers, until));
+  // Arrival times are taken on this process's event loop: its own delays add to the lateness measured.
+  const ownDelay = monitorEventLoopDelay({ resolution: 5 });
+  ownDelay.enable();
   const results = await Promise.all(sessions);
+  ownDelay.disable();
   const gens = await Promise.all(generators);
   const prepared = await upload;
   await sampler;
@@ -217,7 +222,7 @@ async function main(): Promise<void> {
     await new Promise((r) => own.child.once('exit', r));
     rmSync(own.dataDir, { recursive: true, force: true });
   }
-  report(results, gens, samples);
+  report(results, gens, samples, ownDelay);
   if (breakdown) process.stdout.write(`${breakdown}\n`);
   if (prepared) process.stdout.write(`avatar upload              a ${fmt(video!.seconds)} s video, prepared in ${fmt(prepared.prepareMs / 1000)} s (${prepared.state})${prepared.prepareMs > SECONDS * 1000 - 2000 ? '; it outlasted the sessions: use a longer --seconds' : ''}\n`);
 }
@@ -283,7 +288,7 @@ function frameFigures(results: readonly SessionFigures[], fromAt: number) {
   return { frames, onTime, onTimeStrict, missing, slots: frames + missing, intervals, lateness };
 }
 
-function report(results: SessionFigures[], gens: { firstBytes: number[]; totals: number[]; failures: number }[], samples: { t: number; cpuS: number; rss: number; fps: number }[]): void {
+function report(results: SessionFigures[], gens: { firstBytes: number[]; totals: number[]; failures: number }[], samples: { t: number; cpuS: number; rss: number; fps: number }[], ownDelay: { percentile(p: number): number }): void {
   const { frames, onTime, onTimeStrict, missing, slots, intervals, lateness } = frameFigures(results, -Infinity);
   const joinedAt = Math.max(...results.map((r) => r.arrivals[0]?.at ?? Infinity));
   const steady = frameFigures(results, joinedAt + STEADY_AFTER_MS);
@@ -307,6 +312,7 @@ function report(results: SessionFigures[], gens: { firstBytes: number[]; totals:
     `  without each session's first utterance  ${fmt(percentile(firstLater, 50))} / ${fmt(percentile(firstLater, 95))} ms (the first ones all start within one second)`,
     `stream first bytes p50/p95 ${fmt(percentile(firstBytes, 50))} / ${fmt(percentile(firstBytes, 95))} ms, total p50 ${fmt(percentile(totals, 50))} ms (${totals.length} streams, ${gens.reduce((n, g) => n + g.failures, 0)} failed)`,
     ...(results.some((r) => r.videoBytes !== undefined) ? [`video bitrate per session  ${fmt(results.reduce((n, r) => n + (8 * (r.videoBytes ?? 0)) / 1000 / (r.seconds ?? 1), 0) / results.length, 0)} kbit/s (mean)`] : []),
+    `loadtest's own event-loop delay p50/p99  ${fmt(ownDelay.percentile(50) / 1e6)} / ${fmt(ownDelay.percentile(99) / 1e6)} ms (counted in the lateness above)`,
     `session errors             ${errors.length}${errors.length ? ` (${[...new Set(errors)].slice(0, 3).join('; ')})` : ''}`,
     '',
     'server over time:   t(s)   CPU(% of one core)   RSS(MB)   frames/s',
