@@ -28,8 +28,12 @@ export interface EncodedRtpPacket {
 
 /** Frames written but not yet encoded beyond which new frames are skipped (the encoder is behind). */
 const MAX_PENDING_FRAMES = 3;
-/** Keyframe interval when nobody asks for one, seconds. */
-const KEYFRAME_INTERVAL_S = 4;
+/**
+ * Keyframe interval when nobody asks for one, seconds. Receivers ask (PLI/FIR) when they
+ * need one; a keyframe at the stream's rate is ~12 dB worse than the frames around it (a
+ * visible pulse), so unasked ones are rare: only a receiver that never asks is helped.
+ */
+const KEYFRAME_INTERVAL_S = 60;
 /** libvpx's static threshold: blocks whose change from the last frame sums to less are not coded. */
 const VP8_STATIC_THRESHOLD = 100;
 /** Keyframe requests closer together than this are answered by the one already coming. */
