@@ -105,7 +105,7 @@ export class MouthPainter {
       this.paintInner([box[0], top - 2, box[2], top + span + 2], (y) => {
         shade.y = PALETTE.mouthInside.y * (0.75 + 0.35 * clamp01((y - top) / span));
         return shade;
-      }, 1);
+      });
       const visible = 0.35 + 0.65 * p.teeth;
       const upperTeeth = Math.min(L.len(9), shape.opening * 0.8) * visible;
       const [uxs, uys, uxe, uye] = layer.clip([box[0], top - 2, box[2], top + upperTeeth + 2]);
@@ -190,15 +190,15 @@ export class MouthPainter {
     }
   }
 
-  /** Paints the inside of the mouth within `box`, in a colour by row, times `opacity`. */
-  private paintInner(box: readonly [number, number, number, number], color: (y: number) => YuvColor, opacity: number): void {
+  /** Paints the inside of the mouth within `box`, in a colour by row. */
+  private paintInner(box: readonly [number, number, number, number], color: (y: number) => YuvColor): void {
     const layer = this.layer;
     const [xs, ys, xe, ye] = layer.clip(box);
     for (let y = ys; y < ye; y++) {
       const cy = y + 0.5;
       const rowColor = color(cy);
       for (let x = xs, i = layer.index(xs, y); x < xe; x++, i++) {
-        const cov = this.innerAt(x - layer.x0, cy) * opacity;
+        const cov = this.innerAt(x - layer.x0, cy);
         if (cov > 0) layer.over(i, cov, rowColor);
       }
     }

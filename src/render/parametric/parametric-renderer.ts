@@ -13,7 +13,8 @@ import { MouthPainter } from './mouth-painter.js';
 /**
  * The built-in drawn avatar. The static picture is painted once per size; each frame
  * copies it with the head's idle offset, drops the jaw by warping the lower face, and
- * paints the mouth and eyes into small layers. Cost per 512x512 frame is well under 1 ms.
+ * paints the mouth and eyes into small layers. At 512x512 an idle frame costs ~0.15 ms and a
+ * speaking frame ~1 ms (the jaw warp and the mouth layer are most of it).
  */
 export class ParametricRenderer implements Renderer {
   readonly name = 'parametric';
