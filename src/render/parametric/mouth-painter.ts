@@ -1,9 +1,12 @@
 import type { MouthParams } from '../../visemes/mouth-params.js';
 import { clamp01, smoothstep } from '../pixel-math.js';
-import { ellipse, YuvaLayer } from './layer.js';
+import { ellipse, YuvaLayer, type Coverage } from './layer.js';
 import { MOUTH_KEYS } from '../../visemes/mouth-params.js';
 import { DESIGN, FaceLayout, PALETTE } from './face-design.js';
 import type { YuvColor } from '../../core/frame.js';
+
+/** The parts of the mouth painted pixel by pixel, in the order they are painted. */
+type MouthPart = 'lowerLip' | 'upperLip' | 'inside' | 'upperTeeth' | 'lowerTeeth' | 'tongue' | 'seam';
 
 /** The mouth's outline at one frame: curves over x, in layer pixels. */
 interface MouthShape {
@@ -36,6 +39,12 @@ export class MouthPainter {
   private readonly upperTeethSide: Float64Array;
   private readonly lowerTeethSide: Float64Array;
   private readonly seamEdge: Float64Array;
+  /** Half-width of the seam line, pixels. */
+  private readonly seamWidth: number;
+  /** This frame's teeth heights and tongue, read by `coverageAt`. */
+  private upperTeeth = 0;
+  private lowerTeeth = 0;
+  private tongue: Coverage | undefined;
   private minY = 0;
   private maxY = 0;
 
@@ -58,6 +67,7 @@ export class MouthPainter {
     this.upperTeethSide = new Float64Array(this.cols);
     this.lowerTeethSide = new Float64Array(this.cols);
     this.seamEdge = new Float64Array(this.cols);
+    this.seamWidth = L.len(1.1);
   }
 
   /** Mouth box in head coordinates (before head motion): [x, y, w, h]. */
@@ -81,19 +91,14 @@ export class MouthPainter {
       opening: L.len(M.maxOpen * p.jawOpen + 7 * p.rounding) * openFactor,
     };
     this.computeCurves(shape, p);
-    const { upperOuter: uo, upperInner: ui, lowerInner: li, lowerOuter: lo, slopeUO, slopeUI, slopeLO } = this;
+    const { upperInner: ui, lowerInner: li, lowerOuter: lo } = this;
     const x0 = layer.x0;
     const col = (x: number) => Math.min(this.cols - 1, Math.max(0, Math.floor(x - x0)));
     const hw = shape.halfWidth;
     const box: [number, number, number, number] = [shape.cx - hw - 1, this.minY - 1, shape.cx + hw + 1, this.maxY + 1];
     this.computeColumns(shape);
-    const { upperTeethSide, lowerTeethSide, seamEdge } = this;
-    // Each pass below paints one part over the layer. Coverage of a band between two lip
-    // curves: inside both edges (anti-aliased along the curve's normal), and inside the
-    // corners. The loops are written out rather than passed as functions: a function called
-    // per pixel from one shared loop returns each coverage as a new heap number.
-    this.paintBand(uo, slopeUO, lo, slopeLO, PALETTE.lowerLip, box);
-    this.paintBand(uo, slopeUO, ui, slopeUI, PALETTE.upperLip, box);
+    this.paintPart('lowerLip', box, PALETTE.lowerLip, 1);
+    this.paintPart('upperLip', box, PALETTE.upperLip, 1);
     // Lower-lip sheen.
     layer.paint(ellipse(shape.cx, (li[col(shape.cx)]! + lo[col(shape.cx)]!) / 2, shape.halfWidth * 0.35, L.len(2.2), L.len(2)), PALETTE.white, 0.22);
 
@@ -102,54 +107,21 @@ export class MouthPainter {
       const span = Math.max(1, li[col(shape.cx)]! - top);
       // The inside, darker towards the top: one mutable colour, read at once by `over`.
       const shade = { y: 0, u: PALETTE.mouthInside.u, v: PALETTE.mouthInside.v };
-      this.paintInner([box[0], top - 2, box[2], top + span + 2], (y) => {
+      this.paintPart('inside', [box[0], top - 2, box[2], top + span + 2], (y) => {
         shade.y = PALETTE.mouthInside.y * (0.75 + 0.35 * clamp01((y - top) / span));
         return shade;
-      });
+      }, 1);
       const visible = 0.35 + 0.65 * p.teeth;
-      const upperTeeth = Math.min(L.len(9), shape.opening * 0.8) * visible;
-      const [uxs, uys, uxe, uye] = layer.clip([box[0], top - 2, box[2], top + upperTeeth + 2]);
-      for (let y = uys; y < uye; y++) {
-        const cy = y + 0.5;
-        for (let x = uxs, i = layer.index(uxs, y); x < uxe; x++, i++) {
-          const c = x - x0;
-          const cov = this.innerAt(c, cy) * clamp01(0.5 + ui[c]! + upperTeeth * upperTeethSide[c]! - cy);
-          if (cov > 0) layer.over(i, cov, PALETTE.teeth);
-        }
-      }
-      const lowerTeeth = Math.min(L.len(6), shape.opening * 0.35) * p.teeth;
-      const [lxs, lys, lxe, lye] = layer.clip([box[0], top + span - lowerTeeth - 2, box[2], top + span + 2]);
-      for (let y = lys; y < lye; y++) {
-        const cy = y + 0.5;
-        for (let x = lxs, i = layer.index(lxs, y); x < lxe; x++, i++) {
-          const c = x - x0;
-          const cov = this.innerAt(c, cy) * clamp01(0.5 + cy - (li[c]! - lowerTeeth * lowerTeethSide[c]!)) * 0.9;
-          if (cov > 0) layer.over(i, cov, PALETTE.teeth);
-        }
-      }
+      this.upperTeeth = Math.min(L.len(9), shape.opening * 0.8) * visible;
+      this.paintPart('upperTeeth', [box[0], top - 2, box[2], top + this.upperTeeth + 2], PALETTE.teeth, 1);
+      this.lowerTeeth = Math.min(L.len(6), shape.opening * 0.35) * p.teeth;
+      this.paintPart('lowerTeeth', [box[0], top + span - this.lowerTeeth - 2, box[2], top + span + 2], PALETTE.teeth, 0.9);
       const tongueY = li[col(shape.cx)]! - shape.opening * 0.12;
-      const tongue = ellipse(shape.cx, tongueY, shape.halfWidth * 0.55, Math.max(L.len(2), shape.opening * 0.32));
-      const tongueOpacity = 0.45 + 0.55 * p.tongue;
-      const [txs, tys, txe, tye] = layer.clip(tongue.box);
-      for (let y = tys; y < tye; y++) {
-        const cy = y + 0.5;
-        for (let x = txs, i = layer.index(txs, y); x < txe; x++, i++) {
-          const cov = this.innerAt(x - x0, cy) * tongue(x + 0.5, cy) * tongueOpacity;
-          if (cov > 0) layer.over(i, cov, PALETTE.tongue);
-        }
-      }
+      this.tongue = ellipse(shape.cx, tongueY, shape.halfWidth * 0.55, Math.max(L.len(2), shape.opening * 0.32));
+      this.paintPart('tongue', this.tongue.box!, PALETTE.tongue, 0.45 + 0.55 * p.tongue);
     }
     // The seam between the lips: always there, hidden inside an open mouth.
-    const seamWidth = L.len(1.1);
-    const [sxs, sys, sxe, sye] = layer.clip(box);
-    for (let y = sys; y < sye; y++) {
-      const cy = y + 0.5;
-      for (let x = sxs, i = layer.index(sxs, y); x < sxe; x++, i++) {
-        const c = x - x0;
-        const cov = clamp01(0.9 - Math.abs(cy - ui[c]!) / slopeUI[c]! / seamWidth) * seamEdge[c]! * 0.75;
-        if (cov > 0) layer.over(i, cov, PALETTE.lipSeam);
-      }
-    }
+    this.paintPart('seam', box, PALETTE.lipSeam, 0.75);
     for (const side of [-1, 1]) {
       layer.paint(ellipse(shape.cx + side * shape.halfWidth * 0.99, ui[col(shape.cx + side * shape.halfWidth * 0.98)]!, L.len(2.4), L.len(2), L.len(1.5)), PALETTE.lipSeam, 0.35);
     }
@@ -177,30 +149,42 @@ export class MouthPainter {
     return this.bandAt(this.upperInner, this.slopeUI, this.lowerInner, this.slopeLI, c, y);
   }
 
-  /** Paints the band between two curves in `color`, within `box`. */
-  private paintBand(top: Float32Array, topSlope: Float32Array, bottom: Float32Array, bottomSlope: Float32Array, color: YuvColor, box: readonly [number, number, number, number]): void {
+  /**
+   * Paints one part of the mouth over the layer within `box`, in a colour (or one per row)
+   * times `opacity`. One loop for every part, the part chosen per pixel by `coverageAt`: a
+   * coverage function passed in and called per pixel would return each value as a new heap
+   * number.
+   */
+  private paintPart(part: MouthPart, box: readonly [number, number, number, number], color: YuvColor | ((y: number) => YuvColor), opacity: number): void {
     const layer = this.layer;
     const [xs, ys, xe, ye] = layer.clip(box);
     for (let y = ys; y < ye; y++) {
       const cy = y + 0.5;
+      const rowColor = typeof color === 'function' ? color(cy) : color;
       for (let x = xs, i = layer.index(xs, y); x < xe; x++, i++) {
-        const cov = this.bandAt(top, topSlope, bottom, bottomSlope, x - layer.x0, cy);
-        if (cov > 0) layer.over(i, cov, color);
+        const cov = this.coverageAt(part, x - layer.x0, x + 0.5, cy) * opacity;
+        if (cov > 0) layer.over(i, cov, rowColor);
       }
     }
   }
 
-  /** Paints the inside of the mouth within `box`, in a colour by row. */
-  private paintInner(box: readonly [number, number, number, number], color: (y: number) => YuvColor): void {
-    const layer = this.layer;
-    const [xs, ys, xe, ye] = layer.clip(box);
-    for (let y = ys; y < ye; y++) {
-      const cy = y + 0.5;
-      const rowColor = color(cy);
-      for (let x = xs, i = layer.index(xs, y); x < xe; x++, i++) {
-        const cov = this.innerAt(x - layer.x0, cy);
-        if (cov > 0) layer.over(i, cov, rowColor);
-      }
+  /** Coverage of `part` at layer column `c` (pixel centre `x`), height `y`, for this frame's curves. */
+  private coverageAt(part: MouthPart, c: number, x: number, y: number): number {
+    switch (part) {
+      case 'lowerLip':
+        return this.bandAt(this.upperOuter, this.slopeUO, this.lowerOuter, this.slopeLO, c, y);
+      case 'upperLip':
+        return this.bandAt(this.upperOuter, this.slopeUO, this.upperInner, this.slopeUI, c, y);
+      case 'inside':
+        return this.innerAt(c, y);
+      case 'upperTeeth':
+        return this.innerAt(c, y) * clamp01(0.5 + this.upperInner[c]! + this.upperTeeth * this.upperTeethSide[c]! - y);
+      case 'lowerTeeth':
+        return this.innerAt(c, y) * clamp01(0.5 + y - (this.lowerInner[c]! - this.lowerTeeth * this.lowerTeethSide[c]!));
+      case 'tongue':
+        return this.innerAt(c, y) * this.tongue!(x, y);
+      case 'seam':
+        return clamp01(0.9 - Math.abs(y - this.upperInner[c]!) / this.slopeUI[c]! / this.seamWidth) * this.seamEdge[c]!;
     }
   }
 
