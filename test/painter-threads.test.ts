@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import sharp from 'sharp';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { BuiltinAvatarCatalog } from '../src/avatars/catalog.js';
+import { locateFfmpeg } from '../src/encode/ffmpeg.js';
+import { feedsEncoders } from '../src/pipeline/realtime/frame-painter.js';
 import { SharpJpegEncoder } from '../src/compose/jpeg.js';
 import { AvatarError } from '../src/core/errors.js';
 import { AvatarStage, RendererCache } from '../src/pipeline/realtime/avatar-stage.js';
@@ -57,6 +62,52 @@ describe('realtime painter threads', () => {
         expected.release?.();
       }
       painter.close();
+    } finally {
+      await threads.close();
+    }
+  });
+
+  it('draw straight into an encoder\'s input: ffmpeg reading the socket gets the renderer\'s frames in order', async () => {
+    const threads = new PainterThreads({ kind: 'builtin' }, 80, 1);
+    try {
+      const painter = await threads.open('default', { width: 128, height: 96, fps: 25 }, 250);
+      assert.ok(painter && feedsEncoders(painter));
+      const input = await painter.openEncoderInput();
+      const path = input.url.replace(/^unix:/, '');
+      assert.ok(existsSync(path), 'the input listens at a socket file');
+      // Pictures asked for before the encoder connects wait for it.
+      const requests = Array.from({ length: 12 }, (_, i) => ({ position: i * 7, ptsMs: i * 40, mouth: { ...OPEN, jawOpen: i / 12 }, speaking: i % 3 !== 0 }));
+      const early = requests.slice(0, 4).map((r) => input.write(r));
+      const ffmpeg = spawn((await locateFfmpeg()).path, ['-hide_banner', '-loglevel', 'error', '-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-s', '128x96', '-i', input.url, '-f', 'rawvideo', '-'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const out: Buffer[] = [];
+      let errors = '';
+      ffmpeg.stdout.on('data', (d: Buffer) => out.push(d));
+      ffmpeg.stderr.on('data', (d: Buffer) => (errors += d));
+      const exited = new Promise<number | null>((resolve) => ffmpeg.on('close', resolve));
+      // Once the encoder is in, the socket file goes.
+      for (let waited = 0; existsSync(path); waited += 10) {
+        assert.ok(waited < 10_000, 'ffmpeg connected to the input');
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      const late = requests.slice(4).map((r) => input.write(r));
+      assert.deepEqual(await Promise.all([...early, ...late]), requests.map(() => true), 'every picture went in');
+      input.close();
+      assert.equal(await exited, 0, `ffmpeg: ${errors}`);
+      const renderer = new ParametricRenderer(128, 96);
+      const expected = Buffer.concat(requests.map((r) => {
+        const frame = renderer.render({ index: r.position, ptsMs: r.ptsMs, mouth: r.mouth, speaking: r.speaking });
+        const bytes = Buffer.from(frame.data);
+        frame.release?.();
+        return bytes;
+      }));
+      assert.ok(Buffer.concat(out).equals(expected), `ffmpeg read ${Buffer.concat(out).length} bytes, the renderer drew ${expected.length}, the same frames in the same order`);
+      assert.equal(await input.write(requests[0]!), false, 'a closed input takes no more pictures');
+      // Another input (a fresh encoder) works after one has gone; closing the threads removes the sockets' folder.
+      const again = await painter.openEncoderInput();
+      assert.notEqual(again.url, input.url);
+      again.close();
+      await threads.close();
+      assert.ok(!existsSync(dirname(path)), 'the sockets\' folder is removed');
     } finally {
       await threads.close();
     }

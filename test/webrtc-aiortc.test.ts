@@ -42,6 +42,37 @@ function runPeer(url: string, codec: string, key = KEY, text = 'Hello there! Thi
 
 const range = (values: number[]) => (values.length ? Math.max(...values) - Math.min(...values) : 0);
 
+/** A session from the WHEP route: decodable video at the session size, the mouth moving with the voice, DELETE ending it. */
+async function speaksInSync(s: TestServer, codec: string): Promise<void> {
+  const report = await runPeer(`${s.url}/api/v1/realtime/webrtc?avatar=default&size=256`, codec);
+  assert.equal(report.status, 201);
+  assert.match(report.location, /^\/api\/v1\/realtime\/webrtc\/[\w-]+$/);
+  assert.equal(report.width, 256);
+  assert.equal(report.height, 256);
+  const first = report.mouth[0]![0];
+  const expected = (SECONDS - first) * 25;
+  assert.ok(report.videoFrames >= expected * 0.8, `${report.videoFrames} frames decoded, ${Math.round(expected)} expected at 25 fps`);
+  const started = report.events.find((e) => e.type === 'speech.started');
+  const ended = report.events.find((e) => e.type === 'speech.ended');
+  assert.ok(started && ended && ended.reason === 'done', `speech events: ${JSON.stringify(report.events)}`);
+  // The mouth moves while the avatar speaks and is still before and after.
+  const during = report.mouth.filter(([t]) => t > started.at + 0.2 && t < ended.at - 0.2).map(([, v]) => v);
+  const afterwards = report.mouth.filter(([t]) => t > ended.at + 0.5).map(([, v]) => v);
+  assert.ok(range(during) > 2, `mouth region varied by ${range(during).toFixed(2)} while speaking`);
+  assert.ok(range(afterwards) < 1, `mouth region varied by ${range(afterwards).toFixed(2)} after speaking`);
+  // The voice arrives while the mouth moves; silence around it.
+  const loud = report.audio.filter(([t]) => t > started.at && t < ended.at + 0.3).map(([, v]) => v);
+  const quiet = report.audio.filter(([t]) => t > ended.at + 0.6).map(([, v]) => v);
+  assert.ok(report.audioFrames >= (SECONDS - 1) * 50 * 0.8, `${report.audioFrames} audio frames decoded`);
+  assert.ok(Math.max(...loud) > 1000, `speech RMS peaked at ${Math.max(...loud)}`);
+  assert.ok(Math.max(...quiet) < 100, `RMS after the speech peaked at ${Math.max(...quiet)}`);
+  // DELETE ends the session once; the slot is given back.
+  assert.equal(report.deleteStatus, 204);
+  assert.equal(report.deleteAgainStatus, 404);
+  const health = await call(`${s.url}/health`);
+  assert.equal(health.body.activeSessions, 0);
+}
+
 describe('WebRTC session with a peer of another implementation (aiortc)', () => {
   let s: TestServer;
   before(async () => {
@@ -61,35 +92,7 @@ describe('WebRTC session with a peer of another implementation (aiortc)', () => 
   after(async () => s?.close());
 
   for (const codec of ['VP8', 'H264']) {
-    it(`negotiates ${codec} through the WHEP route and receives decodable video and Opus audio in sync with the speech`, async () => {
-      const report = await runPeer(`${s.url}/api/v1/realtime/webrtc?avatar=default&size=256`, codec);
-      assert.equal(report.status, 201);
-      assert.match(report.location, /^\/api\/v1\/realtime\/webrtc\/[\w-]+$/);
-      assert.equal(report.width, 256);
-      assert.equal(report.height, 256);
-      const first = report.mouth[0]![0];
-      const expected = (SECONDS - first) * 25;
-      assert.ok(report.videoFrames >= expected * 0.8, `${report.videoFrames} frames decoded, ${Math.round(expected)} expected at 25 fps`);
-      const started = report.events.find((e) => e.type === 'speech.started');
-      const ended = report.events.find((e) => e.type === 'speech.ended');
-      assert.ok(started && ended && ended.reason === 'done', `speech events: ${JSON.stringify(report.events)}`);
-      // The mouth moves while the avatar speaks and is still before and after.
-      const during = report.mouth.filter(([t]) => t > started.at + 0.2 && t < ended.at - 0.2).map(([, v]) => v);
-      const afterwards = report.mouth.filter(([t]) => t > ended.at + 0.5).map(([, v]) => v);
-      assert.ok(range(during) > 2, `mouth region varied by ${range(during).toFixed(2)} while speaking`);
-      assert.ok(range(afterwards) < 1, `mouth region varied by ${range(afterwards).toFixed(2)} after speaking`);
-      // The voice arrives while the mouth moves; silence around it.
-      const loud = report.audio.filter(([t]) => t > started.at && t < ended.at + 0.3).map(([, v]) => v);
-      const quiet = report.audio.filter(([t]) => t > ended.at + 0.6).map(([, v]) => v);
-      assert.ok(report.audioFrames >= (SECONDS - 1) * 50 * 0.8, `${report.audioFrames} audio frames decoded`);
-      assert.ok(Math.max(...loud) > 1000, `speech RMS peaked at ${Math.max(...loud)}`);
-      assert.ok(Math.max(...quiet) < 100, `RMS after the speech peaked at ${Math.max(...quiet)}`);
-      // DELETE ends the session once; the slot is given back.
-      assert.equal(report.deleteStatus, 204);
-      assert.equal(report.deleteAgainStatus, 404);
-      const health = await call(`${s.url}/health`);
-      assert.equal(health.body.activeSessions, 0);
-    });
+    it(`negotiates ${codec} through the WHEP route and receives decodable video and Opus audio in sync with the speech`, () => speaksInSync(s, codec));
   }
 
   it('switches avatar through the data channel mid-session: the picture changes at the announced frame, keeps the session size, and the session goes on', async () => {
@@ -142,4 +145,15 @@ describe('WebRTC session with a peer of another implementation (aiortc)', () => 
     const health = await call(`${s.url}/health`);
     assert.equal(health.body.activeSessions, 0, 'refused requests hold no session slot');
   });
+});
+
+describe('WebRTC session drawn on a painter thread (aiortc peer)', () => {
+  let s: TestServer;
+  before(async () => {
+    s = await startTestServer({ realtime: { size: 256, paintThreads: 1 }, apiKeys: [{ key: KEY, tenant: 'acme' }] });
+    await s.server.warmUp();
+  });
+  after(async () => s?.close());
+
+  it('draws each frame on the thread straight into the encoder: the peer decodes it, the mouth moving with the voice', () => speaksInSync(s, 'VP8'));
 });

@@ -2,10 +2,10 @@ import type { AvatarCatalog } from '../../avatars/catalog.js';
 import type { FrameRect, JpegEncoder } from '../../compose/jpeg.js';
 import type { AudioConditioning, Renderer } from '../../render/renderer.js';
 import { REST_MOUTH, type MouthParams } from '../../visemes/mouth-params.js';
-import { LocalFramePainter, type FramePainter } from './frame-painter.js';
+import { LocalFramePainter, feedsEncoders, type FramePainter } from './frame-painter.js';
 import type { PainterThreads } from './painter-threads.js';
 import { RendererShelf, rendererKind } from '../renderer-shelf.js';
-import type { JpegPicture, RawPicture } from './transport.js';
+import type { DeferredRawPicture, JpegPicture, RawPicture } from './transport.js';
 
 /** Seconds of idle motion that realtime sessions loop over (forwards, then backwards). */
 const IDLE_LOOP_S = 10;
@@ -93,11 +93,13 @@ export class AvatarStage {
   /**
    * The frame at a loop position as the renderer draws it (I420): idle with no mouth given,
    * else speaking. The caller releases it. Raw frames are never cached: a video encoder
-   * downstream pays far more per frame than drawing one.
+   * downstream pays far more per frame than drawing one. A painter on another thread leaves
+   * the frame deferred: it is drawn there, straight into the encoder's input.
    */
-  async rawFrame(position: number, mouth?: MouthParams, audio?: Float32Array): Promise<RawPicture> {
-    const frame = await this.painter.paintRaw({ position, ptsMs: (position * 1000) / this.fps, mouth: mouth ?? REST_MOUTH, speaking: mouth !== undefined, ...(audio ? { audio } : {}) });
-    return { i420: frame };
+  async rawFrame(position: number, mouth?: MouthParams, audio?: Float32Array): Promise<RawPicture | DeferredRawPicture> {
+    const request = { position, ptsMs: (position * 1000) / this.fps, mouth: mouth ?? REST_MOUTH, speaking: mouth !== undefined, ...(audio ? { audio } : {}) };
+    if (feedsEncoders(this.painter)) return { deferred: { painter: this.painter, request } };
+    return { i420: await this.painter.paintRaw(request) };
   }
 
   /** Frees the painter; sessions still holding the stage fail their next paint. */

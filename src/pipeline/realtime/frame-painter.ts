@@ -16,6 +16,34 @@ export interface PaintRequest {
 }
 
 /**
+ * A video encoder's raw frame input that a painter draws straight into, so the frames never
+ * pass through the thread that asked for them.
+ */
+export interface EncoderInput {
+  /** What the encoder reads its frames from (ffmpeg's `-i`), e.g. `unix:/tmp/…/3.sock`. */
+  readonly url: string;
+  /**
+   * Draws one picture (whole frame) and writes it into the input after those asked for
+   * before; resolves false when the input had closed (the encoder went). Rejects when the
+   * picture could not be drawn.
+   */
+  write(request: PaintRequest): Promise<boolean>;
+  /** Stops the input; pictures not yet written are dropped. */
+  close(): void;
+}
+
+/** Makes inputs for video encoders and draws pictures straight into them. */
+export interface EncoderInputSource {
+  /** A fresh input for one encoder (each encoder process reads its own). */
+  openEncoderInput(): Promise<EncoderInput>;
+}
+
+/** True for painters that draw straight into encoder inputs (those on another thread). */
+export function feedsEncoders(painter: FramePainter): painter is FramePainter & EncoderInputSource {
+  return typeof painter.openEncoderInput === 'function';
+}
+
+/**
  * Draws and compresses one avatar's realtime pictures, on this thread or another. A stage
  * holds one; which kind is chosen by the renderer cache (see `PainterThreads`).
  */
@@ -32,6 +60,11 @@ export interface FramePainter {
   paint(request: PaintRequest): Promise<Buffer>;
   /** One picture as the renderer draws it (I420, whole frame; `region` is ignored); the caller releases it. */
   paintRaw(request: PaintRequest): Promise<VideoFrame>;
+  /**
+   * A fresh input for one video encoder, fed by this painter's thread (painters on another
+   * thread only): raw frames then go from where they are drawn straight to the encoder.
+   */
+  openEncoderInput?(): Promise<EncoderInput>;
   /** Frees what the painter holds (its renderer, on whichever thread). */
   close(): void;
 }

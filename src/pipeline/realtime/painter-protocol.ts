@@ -7,6 +7,11 @@ export type PainterCommand =
   | { readonly op: 'open'; readonly id: number; readonly stage: number; readonly avatar: string; readonly request: RendererRequest; readonly loopFrames: number }
   | { readonly op: 'paint'; readonly id: number; readonly stage: number; readonly request: PaintRequest }
   | { readonly op: 'paintRaw'; readonly id: number; readonly stage: number; readonly request: PaintRequest }
+  /** Listens for a video encoder at a Unix socket `path` (see UnixFrameInput). */
+  | { readonly op: 'openInput'; readonly id: number; readonly path: string }
+  /** Draws a picture of a stage and writes it into the encoder input at `path`. */
+  | { readonly op: 'paintInto'; readonly id: number; readonly stage: number; readonly path: string; readonly request: PaintRequest }
+  | { readonly op: 'closeInput'; readonly path: string }
   | { readonly op: 'close'; readonly stage: number }
   | { readonly op: 'forget'; readonly avatar: string };
 
@@ -17,4 +22,6 @@ export type PainterReply =
   | { readonly id: number; readonly audioDriven: true }
   | { readonly id: number; readonly jpeg: Uint8Array }
   | { readonly id: number; readonly i420: Uint8Array }
+  /** An encoder input listens (`openInput`), or a picture went into one (`paintInto`; false: the input had closed). */
+  | { readonly id: number; readonly written: boolean }
   | { readonly id: number; readonly error: { readonly code?: string; readonly message: string } };

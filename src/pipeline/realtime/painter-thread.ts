@@ -1,6 +1,7 @@
 /**
  * A realtime painter thread: opens the same avatars as the server's catalog and draws and
- * compresses speech frames for the stages it is given, so the server's event loop only
+ * compresses speech frames for the stages it is given, or draws raw frames straight into
+ * video encoders' inputs (Unix sockets the encoders read), so the server's event loop only
  * paces and sends. Commands and replies are in `painter-protocol.ts`.
  */
 import { parentPort, workerData } from 'node:worker_threads';
@@ -9,11 +10,14 @@ import { SharpJpegEncoder } from '../../compose/jpeg.js';
 import { AvatarError } from '../../core/errors.js';
 import { LocalFramePainter } from './frame-painter.js';
 import type { PainterCommand, PainterReply } from './painter-protocol.js';
+import { UnixFrameInput } from './unix-frame-input.js';
 
 const { catalog: description, jpegQuality } = workerData as { catalog: CatalogDescription; jpegQuality: number };
 const catalog = openCatalog(description);
 const jpeg = new SharpJpegEncoder(jpegQuality);
 const stages = new Map<number, Promise<LocalFramePainter>>();
+/** Video encoder inputs by socket path, each with the last picture going into it (pictures go in request order). */
+const inputs = new Map<string, { input: Promise<UnixFrameInput>; last: Promise<unknown> }>();
 
 function reply(message: PainterReply, transfer: ArrayBuffer[] = []): void {
   parentPort!.postMessage(message, transfer);
@@ -54,6 +58,37 @@ async function paintRaw(command: Extract<PainterCommand, { op: 'paintRaw' }>): P
   reply({ id: command.id, i420: bytes }, [bytes.buffer]);
 }
 
+function openInput(command: Extract<PainterCommand, { op: 'openInput' }>): void {
+  const input = UnixFrameInput.listen(command.path);
+  inputs.set(command.path, { input, last: input });
+  input.then(() => reply({ id: command.id, written: true }), (e: unknown) => {
+    inputs.delete(command.path);
+    reply(failure(command.id, e));
+  });
+}
+
+function paintInto(command: Extract<PainterCommand, { op: 'paintInto' }>): void {
+  const entry = inputs.get(command.path);
+  const painter = stages.get(command.stage);
+  if (!entry || !painter) {
+    reply(entry ? failure(command.id, new Error(`painter thread: no stage ${command.stage}`)) : { id: command.id, written: false });
+    return;
+  }
+  const done = entry.last.then(async () => {
+    const input = await entry.input;
+    const frame = await (await painter).paintRaw(command.request);
+    return input.write(frame);
+  });
+  entry.last = done.catch(() => undefined);
+  done.then((written) => reply({ id: command.id, written }), (e: unknown) => reply(failure(command.id, e)));
+}
+
+function closeInput(path: string): void {
+  const entry = inputs.get(path);
+  inputs.delete(path);
+  void entry?.input.then((input) => input.close(), () => undefined);
+}
+
 parentPort!.on('message', (command: PainterCommand) => {
   switch (command.op) {
     case 'open':
@@ -67,6 +102,15 @@ parentPort!.on('message', (command: PainterCommand) => {
       break;
     case 'paintRaw':
       paintRaw(command).catch((e: unknown) => reply(failure(command.id, e)));
+      break;
+    case 'openInput':
+      openInput(command);
+      break;
+    case 'paintInto':
+      paintInto(command);
+      break;
+    case 'closeInput':
+      closeInput(command.path);
       break;
     case 'close':
       stages.delete(command.stage);

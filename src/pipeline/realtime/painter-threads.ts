@@ -1,10 +1,13 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { CatalogDescription } from '../../avatars/catalog-description.js';
 import type { RendererRequest } from '../../avatars/catalog.js';
 import type { FrameRect } from '../../compose/jpeg.js';
 import type { VideoFrame } from '../../core/frame.js';
 import { AvatarError, type AvatarErrorCode } from '../../core/errors.js';
-import type { FramePainter, PaintRequest } from './frame-painter.js';
+import type { EncoderInput, FramePainter, PaintRequest } from './frame-painter.js';
 import type { PainterCommand, PainterReply } from './painter-protocol.js';
 
 interface Pending {
@@ -43,7 +46,9 @@ class PainterThread {
 
 /**
  * Worker threads that draw and compress realtime speech frames, so a server's event loop
- * only paces, mixes and sends while the drawing runs on the other cores. Each stage (one
+ * only paces, mixes and sends while the drawing runs on the other cores. Raw frames for
+ * video encoders (WebRTC) never come back: the thread writes them into the encoder's input
+ * (`openEncoderInput`), a Unix socket in a private temporary folder. Each stage (one
  * avatar at one size and rate) lives on one thread, the least busy when it was opened.
  * Avatars whose renderer is driven by audio paint on the caller's thread: their inference
  * runs off-thread already, and their audio features are computed where the speech is.
@@ -53,6 +58,9 @@ export class PainterThreads {
   private nextId = 1;
   private nextStage = 1;
   private closed = false;
+  /** Where encoder input sockets are made (created on first use, removed on close). */
+  private socketDir: string | undefined;
+  private nextInput = 1;
   /** A stage's painter that is garbage collected (no session or cache holds it) frees its thread's renderer. */
   private readonly released = new FinalizationRegistry<{ thread: PainterThread; stage: number }>(({ thread, stage }) => this.closeStage(thread, stage));
 
@@ -100,6 +108,18 @@ export class PainterThreads {
   async close(): Promise<void> {
     this.closed = true;
     await Promise.all(this.threads.splice(0).map((t) => t.worker.terminate()));
+    if (this.socketDir) rmSync(this.socketDir, { recursive: true, force: true });
+  }
+
+  /** @internal A fresh path for an encoder input socket. */
+  inputPath(): string {
+    this.socketDir ??= mkdtempSync(join(tmpdir(), 'avatar-frames-'));
+    return join(this.socketDir, `${this.nextInput++}.sock`);
+  }
+
+  /** @internal Tells a thread to drop an encoder input (no answer). */
+  closeInput(thread: PainterThread, path: string): void {
+    if (thread.alive) thread.worker.postMessage({ op: 'closeInput', path } satisfies PainterCommand);
   }
 
   /** @internal A painter's request, answered by its thread. */
@@ -168,6 +188,26 @@ class ThreadFramePainter implements FramePainter {
     const reply = await this.threads.ask(this.thread, { op: 'paintRaw', id: 0, stage: this.stage, request });
     if (!('i420' in reply)) throw new Error('painter thread: unexpected reply to paintRaw');
     return { width: this.width, height: this.height, data: reply.i420, ptsMs: request.ptsMs };
+  }
+
+  async openEncoderInput(): Promise<EncoderInput> {
+    const path = this.threads.inputPath();
+    await this.threads.ask(this.thread, { op: 'openInput', id: 0, path });
+    let open = true;
+    return {
+      url: `unix:${path}`,
+      write: async (request) => {
+        if (!open) return false;
+        const reply = await this.threads.ask(this.thread, { op: 'paintInto', id: 0, stage: this.stage, path, request });
+        if (!('written' in reply)) throw new Error('painter thread: unexpected reply to paintInto');
+        return reply.written;
+      },
+      close: () => {
+        if (!open) return;
+        open = false;
+        this.threads.closeInput(this.thread, path);
+      },
+    };
   }
 
   close(): void {

@@ -1,5 +1,6 @@
 import type { ServerEvent } from '../../client/protocol.js';
 import type { VideoFrame } from '../../core/frame.js';
+import type { EncoderInputSource, PaintRequest } from './frame-painter.js';
 
 /** A frame as JPEG: an encoded picture, or a cached base picture plus an encoded patch. */
 export interface JpegPicture {
@@ -15,10 +16,21 @@ export interface RawPicture {
   readonly i420: VideoFrame;
 }
 
-/** A realtime frame in the form its transport asked for (`pictureFormat`). */
-export type RealtimePicture = JpegPicture | RawPicture;
+/**
+ * A raw frame not drawn yet, from a painter that draws straight into a video encoder's input
+ * (`openEncoderInput`): the transport has it drawn there when the frame is due.
+ */
+export interface DeferredRawPicture {
+  readonly deferred: { readonly painter: EncoderInputSource; readonly request: PaintRequest };
+}
 
-/** How a transport wants its frames: JPEG (cached idle pictures, mouth patches) or raw I420. */
+/** A realtime frame in the form its transport asked for (`pictureFormat`). */
+export type RealtimePicture = JpegPicture | RawPicture | DeferredRawPicture;
+
+/**
+ * How a transport wants its frames: JPEG (cached idle pictures, mouth patches) or raw I420
+ * (drawn, or deferred where the painter can draw into the transport's encoder).
+ */
 export type PictureFormat = 'jpeg' | 'i420';
 
 /**

@@ -1,6 +1,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import type { VideoFrame } from '../../core/frame.js';
 import { processLauncher, type LaunchedProcess } from '../../encode/process-launcher.js';
+import type { EncoderInput, EncoderInputSource, PaintRequest } from '../../pipeline/realtime/frame-painter.js';
 
 /** Video codecs the WebRTC transport negotiates. */
 export type WebRtcVideoCodec = 'VP8' | 'H264';
@@ -45,6 +46,11 @@ const MIN_KEYFRAME_GAP_MS = 500;
  * One frame in gives one frame out, in order, a few ms later; packets are handed on as they
  * arrive, tagged with the frame's presentation time.
  *
+ * Frames come either drawn (`encode`: written into the encoder's stdin here) or deferred to
+ * a painter that draws them straight into the encoder's input on its own thread
+ * (`encodeDeferred`); a change from one to the other, or to another painter, starts a
+ * fresh encoder reading from the new place.
+ *
  * A keyframe on request (PLI/FIR) starts a fresh encoder process: ffmpeg cannot be told to
  * make one mid-stream, and a new encoder begins with one. Requests are rate-limited. A new
  * rate starts a fresh encoder the same way.
@@ -52,6 +58,12 @@ const MIN_KEYFRAME_GAP_MS = 500;
 export class RtpVideoEncoder {
   /** The running encoder; undefined while one starts (frames meanwhile are skipped). */
   private process: LaunchedProcess | undefined;
+  /** Where the running encoder's frames are drawn: undefined for its stdin (frames drawn by the caller). */
+  private source: EncoderInputSource | undefined;
+  /** The running encoder's input when `source` feeds it. */
+  private input: EncoderInput | undefined;
+  /** An encoder has been started: the first frame starts one, reading from where that frame comes from. */
+  private launched = false;
   private socket: Socket | undefined;
   /** Frames written and not yet out: their pts and when they were written (performance.now()). */
   private pending: { ptsMs: number; writtenAt: number }[] = [];
@@ -81,7 +93,7 @@ export class RtpVideoEncoder {
     return { ...this.counts, kbps: this.rateKbps };
   }
 
-  /** Starts the encoder (once a peer can receive: its first frame is a keyframe). */
+  /** Gets ready to encode (once a peer can receive); the first frame then starts the encoder, and is a keyframe. */
   async start(): Promise<void> {
     if (this.stopped || this.process) return;
     const socket = createSocket('udp4');
@@ -92,25 +104,60 @@ export class RtpVideoEncoder {
     }
     this.socket = socket;
     socket.on('message', (message) => this.received(message));
-    this.spawnEncoder();
   }
 
   /** Encodes one frame (releasing it once written); skipped while the encoder is behind or not running. */
   encode(frame: VideoFrame, ptsMs: number): void {
+    if (this.source || !this.launched) this.switchSource(undefined);
     const stdin = this.process?.stdio[0];
-    if (!stdin || this.pending.length >= MAX_PENDING_FRAMES || !stdin.writable) {
+    if (!stdin || !this.takes() || !stdin.writable) {
       frame.release?.();
       this.counts.framesSkipped++;
       return;
     }
+    this.written(ptsMs);
+    stdin.write(frame.data, () => frame.release?.());
+  }
+
+  /**
+   * Encodes one frame that `painter` draws from `request` straight into the encoder's input;
+   * skipped while the encoder is behind or not running (or starts reading from `painter`).
+   */
+  encodeDeferred(painter: EncoderInputSource, request: PaintRequest, ptsMs: number): void {
+    if (this.source !== painter || !this.launched) this.switchSource(painter);
+    const input = this.input;
+    if (!input || !this.takes()) {
+      this.counts.framesSkipped++;
+      return;
+    }
+    this.written(ptsMs);
+    const generation = this.generation;
+    input.write(request).catch((e: unknown) => {
+      if (generation === this.generation && !this.stopped) this.onFailure(`a video frame could not be drawn: ${(e as Error).message}`);
+    });
+  }
+
+  private takes(): boolean {
+    return this.process !== undefined && this.pending.length < MAX_PENDING_FRAMES;
+  }
+
+  private written(ptsMs: number): void {
     this.counts.framesIn++;
     this.pending.push({ ptsMs, writtenAt: performance.now() });
-    stdin.write(frame.data, () => frame.release?.());
+  }
+
+  /** Frames now come from `source` (undefined: drawn by the caller): a fresh encoder reads them. */
+  private switchSource(source: EncoderInputSource | undefined): void {
+    this.source = source;
+    if (this.stopped || !this.socket) return;
+    this.launched = true;
+    this.killEncoder();
+    this.spawnEncoder();
   }
 
   /** Asks for a keyframe (the receiver lost pictures): a fresh encoder starts, at most every 500 ms. */
   requestKeyframe(): void {
-    if (this.stopped || !this.socket) return;
+    if (this.stopped || !this.launched) return;
     const now = performance.now();
     if (now - this.lastKeyframeAt < MIN_KEYFRAME_GAP_MS) return;
     this.lastKeyframeAt = now;
@@ -126,7 +173,7 @@ export class RtpVideoEncoder {
   setBitrate(kbps: number): void {
     if (kbps === this.rateKbps) return;
     this.rateKbps = kbps;
-    if (this.stopped || !this.socket) return;
+    if (this.stopped || !this.launched) return;
     this.counts.rateChanges++;
     this.killEncoder();
     this.spawnEncoder();
@@ -140,41 +187,60 @@ export class RtpVideoEncoder {
   }
 
   private spawnEncoder(): void {
-    const { width, height, fps } = this.options;
-    const kbps = this.rateKbps;
     const generation = ++this.generation;
     this.pending = [];
     this.currentTimestamp = undefined;
     this.lastKeyframeAt = performance.now();
+    this.launchEncoder(generation).catch((e: unknown) => {
+      if (generation === this.generation && !this.stopped) this.onFailure(`the video encoder could not start: ${(e as Error).message}`);
+    });
+  }
+
+  private async launchEncoder(generation: number): Promise<void> {
+    const { width, height, fps } = this.options;
+    const kbps = this.rateKbps;
+    const current = () => generation === this.generation && !this.stopped;
+    const input = await this.source?.openEncoderInput();
+    if (!current()) {
+      input?.close();
+      return;
+    }
     const args = [
       '-hide_banner', '-loglevel', 'error', '-nostdin',
-      '-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-s', `${width}x${height}`, '-r', String(fps), '-i', 'pipe:0',
+      '-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-s', `${width}x${height}`, '-r', String(fps), '-i', input?.url ?? 'pipe:0',
       ...codecArgs(this.options), '-b:v', `${kbps}k`, '-maxrate', `${Math.round(kbps * 1.2)}k`, '-bufsize', `${Math.round(kbps / 2)}k`,
       '-g', String(Math.round(fps * KEYFRAME_INTERVAL_S)), '-threads', '1',
       '-f', 'rtp', '-payload_type', '96', '-pkt_size', '1200', '-sdp_file', '/dev/null',
       `rtp://127.0.0.1:${(this.socket!.address()).port}`,
     ];
-    processLauncher().launch(this.options.ffmpeg, args, { stdio: ['in', 'ignore', 'ignore'] }).then((child) => {
-      if (generation !== this.generation || this.stopped) {
-        child.kill('SIGKILL');
-        return;
-      }
-      this.process = child;
-      this.lastKeyframeAt = performance.now();
-      child.stdio[0]!.on('error', () => undefined);
-      void child.closed.then(({ code, signal }) => {
-        if (generation !== this.generation || this.stopped || signal) return;
-        this.process = undefined;
-        this.onFailure(`the video encoder stopped (ffmpeg exit code ${code})`);
-      });
-    }, (e: unknown) => {
-      if (generation === this.generation && !this.stopped) this.onFailure(`the video encoder could not start: ${(e as Error).message}`);
+    let child: LaunchedProcess;
+    try {
+      child = await processLauncher().launch(this.options.ffmpeg, args, { stdio: [input ? 'ignore' : 'in', 'ignore', 'ignore'] });
+    } catch (e) {
+      input?.close();
+      throw e;
+    }
+    if (!current()) {
+      child.kill('SIGKILL');
+      input?.close();
+      return;
+    }
+    this.process = child;
+    this.input = input;
+    this.lastKeyframeAt = performance.now();
+    child.stdio[0]?.on('error', () => undefined);
+    void child.closed.then(({ code, signal }) => {
+      if (!current() || signal) return;
+      this.process = undefined;
+      this.onFailure(`the video encoder stopped (ffmpeg exit code ${code})`);
     });
   }
 
   private killEncoder(): void {
     const child = this.process;
     this.process = undefined;
+    this.input?.close();
+    this.input = undefined;
     if (!child) return;
     child.stdio[0]?.destroy();
     child.kill('SIGKILL');

@@ -130,6 +130,10 @@ export class WebRtcTransport implements RealtimeTransport {
   }
 
   sendFrame(picture: RealtimePicture, _slot: number, ptsMs: number): void {
+    if ('deferred' in picture) {
+      if (!this.closed && this.mediaFlowing) this.encoder.encodeDeferred(picture.deferred.painter, picture.deferred.request, ptsMs);
+      return;
+    }
     if (!('i420' in picture)) throw new Error('the WebRTC transport encodes raw I420 frames');
     if (this.closed || !this.mediaFlowing) {
       picture.i420.release?.();

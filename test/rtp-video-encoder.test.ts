@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { locateFfmpeg } from '../src/encode/ffmpeg.js';
+import { feedsEncoders } from '../src/pipeline/realtime/frame-painter.js';
+import { PainterThreads } from '../src/pipeline/realtime/painter-threads.js';
+import { ParametricRenderer } from '../src/render/parametric/parametric-renderer.js';
+import { RtpVideoEncoder, type EncodedRtpPacket } from '../src/transport/webrtc/rtp-video-encoder.js';
+import type { MouthParams } from '../src/visemes/mouth-params.js';
+
+const OPEN: MouthParams = { jawOpen: 0.8, lipWidth: 0.5, rounding: 0.1, closure: 0, teeth: 0.6, tongue: 0.3 };
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('RTP video encoder', () => {
+  it('encodes frames drawn here and frames a painter thread draws into its input, switching between them', async () => {
+    const threads = new PainterThreads({ kind: 'builtin' }, 80, 1);
+    const packets: EncodedRtpPacket[] = [];
+    const failures: string[] = [];
+    const encoder = new RtpVideoEncoder({ codec: 'VP8', width: 128, height: 96, fps: 25, kbps: 300, ffmpeg: (await locateFfmpeg()).path }, (p) => packets.push(p), (m) => failures.push(m));
+    try {
+      const painter = await threads.open('default', { width: 128, height: 96, fps: 25 }, 250);
+      assert.ok(painter && feedsEncoders(painter));
+      const renderer = new ParametricRenderer(128, 96);
+      await encoder.start();
+      let pts = 0;
+      // Each phase feeds frames at 25 fps until 10 of its own have come out of the encoder
+      // (frames while a fresh encoder starts are skipped).
+      const phase = async (deferred: boolean) => {
+        const from = pts;
+        for (let waited = 0; packets.filter((p) => p.last && p.ptsMs >= from).length < 10; waited += 40) {
+          assert.ok(waited < 15_000, `frames came out in the ${deferred ? 'deferred' : 'local'} phase (failures: ${failures.join('; ')})`);
+          const request = { position: pts / 40, ptsMs: pts, mouth: { ...OPEN, jawOpen: (pts / 40) % 2 ? 0.8 : 0.2 }, speaking: true };
+          if (deferred) encoder.encodeDeferred(painter, request, pts);
+          else encoder.encode(renderer.render({ index: request.position, ptsMs: pts, mouth: request.mouth, speaking: true }), pts);
+          pts += 40;
+          await sleep(40);
+        }
+        return from;
+      };
+      const starts = [await phase(false), await phase(true), await phase(false)];
+      await sleep(300);
+      const frames = packets.filter((p) => p.last).map((p) => p.ptsMs);
+      assert.deepEqual(failures, []);
+      assert.deepEqual(frames, [...frames].sort((a, b) => a - b), 'frames come out in order, each with its own time');
+      assert.equal(new Set(frames).size, frames.length);
+      for (const [i, from] of starts.entries()) {
+        const to = starts[i + 1] ?? pts;
+        assert.ok(frames.filter((t) => t >= from && t < to).length >= 10, `phase ${i}: ${frames.filter((t) => t >= from && t < to).length} frames out`);
+      }
+      const { framesIn, framesSkipped } = encoder.stats;
+      assert.equal(framesIn + framesSkipped, pts / 40, 'every frame was taken or counted as skipped');
+      assert.ok(framesIn >= frames.length);
+    } finally {
+      encoder.stop();
+      await threads.close();
+    }
+  });
+});
