@@ -104,7 +104,7 @@ export async function createAvatarServer(options: AvatarServerOptions): Promise<
   let jobs: JobQueue | undefined;
   const metrics = new ServerMetrics(() => context.sessions, () => (jobs ?? local).counts());
   const tts = options.tts ?? createServerTts(config.tts);
-  const renderers = new RendererCache(catalog, jpeg, DEFAULT_MAX_STAGES, painters);
+  const renderers = new RendererCache(catalog, jpeg, DEFAULT_MAX_STAGES, painters, config.realtime.paintThreadsFor === 'webrtc' ? 'raw' : 'all');
   const onFailure = (_kind: string, error: string) => metrics.errors.inc({ kind: error });
   const renderHandlers = renderJobHandlers({ catalog, tts, encoder: config.encoder, outputsDir, uploadsDir, metrics });
   const avatarHandlers = avatarJobHandlers({ preparer: options.preparer, uploadsDir, onReady: (id) => renderers.drop(id), onFailed: (id) => access.release(id) });
@@ -227,6 +227,8 @@ export async function createAvatarServer(options: AvatarServerOptions): Promise<
       const stage = await context.renderers.get(avatar, size);
       // The whole idle loop, so sessions never wait for an idle picture.
       for (let i = 0; i < stage.loopFrames; i++) await stage.idleJpeg(i);
+      // WebRTC sessions' stage too (on a painter thread, where there are threads for them).
+      await context.renderers.get(avatar, size, 'i420');
       context.renderers.checkin(avatar, size, await context.renderers.checkout(avatar, size));
     },
     async drain(graceMs = config.shutdownGraceMs) {

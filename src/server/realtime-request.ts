@@ -3,6 +3,7 @@ import type { ErrorDescription } from '../core/errors.js';
 import { AvatarError } from '../core/errors.js';
 import type { AvatarStage } from '../pipeline/realtime/avatar-stage.js';
 import type { SessionDeps } from '../pipeline/realtime/session.js';
+import type { PictureFormat } from '../pipeline/realtime/transport.js';
 import { parseSize } from '../render/renderer.js';
 import type { ServerContext } from './context.js';
 import { HttpError } from './http-errors.js';
@@ -23,10 +24,10 @@ export interface OpenedStage {
   readonly release: () => void;
 }
 
-/** The stage of an avatar the tenant may use, at a size and rate. */
-export function stageFor(ctx: ServerContext, tenant: string, avatar: string, size: { width: number; height: number }, fps: number): Promise<AvatarStage> {
+/** The stage of an avatar the tenant may use, at a size and rate, for a transport that takes `format`. */
+export function stageFor(ctx: ServerContext, tenant: string, avatar: string, size: { width: number; height: number }, fps: number, format: PictureFormat): Promise<AvatarStage> {
   ctx.access.require(avatar, tenant);
-  return ctx.renderers.get(avatar, { ...size, fps });
+  return ctx.renderers.get(avatar, { ...size, fps }, format);
 }
 
 /**
@@ -34,7 +35,7 @@ export function stageFor(ctx: ServerContext, tenant: string, avatar: string, siz
  * simultaneous requests cannot pass the limit together) and loads the avatar's stage.
  * Bad input is an `invalid_input` error; a full server a 503 `busy`.
  */
-export async function openRealtimeStage(ctx: ServerContext, tenant: string, query: RealtimeQuery): Promise<OpenedStage> {
+export async function openRealtimeStage(ctx: ServerContext, tenant: string, query: RealtimeQuery, format: PictureFormat): Promise<OpenedStage> {
   const { limits, realtime } = ctx.config;
   const fps = query.fps === undefined ? realtime.fps : Number(query.fps);
   if (!Number.isInteger(fps) || fps < limits.minFps || fps > limits.maxFps) throw new AvatarError('invalid_input', `fps must be a whole number from ${limits.minFps} to ${limits.maxFps}`);
@@ -50,21 +51,21 @@ export async function openRealtimeStage(ctx: ServerContext, tenant: string, quer
   const release = ctx.live.reserve();
   if (!release) throw new HttpError(503, 'busy', `the server is at its limit of ${limits.maxRealtimeSessions} realtime sessions and streams; try again later`);
   try {
-    return { stage: await stageFor(ctx, tenant, query.avatar ?? 'default', size, fps), release };
+    return { stage: await stageFor(ctx, tenant, query.avatar ?? 'default', size, fps, format), release };
   } catch (e) {
     release();
     throw e;
   }
 }
 
-/** What a realtime session of this server needs, whatever its transport; `encoder` labels the latency metrics. */
-export function realtimeSessionDeps(ctx: ServerContext, tenant: string, stage: AvatarStage, encoder: string, log: () => FastifyBaseLogger, onEnded: (reason: ErrorDescription) => void): SessionDeps {
+/** What a realtime session of this server needs, whatever its transport (which takes `format`); `encoder` labels the latency metrics. */
+export function realtimeSessionDeps(ctx: ServerContext, tenant: string, stage: AvatarStage, format: PictureFormat, encoder: string, log: () => FastifyBaseLogger, onEnded: (reason: ErrorDescription) => void): SessionDeps {
   const { limits } = ctx.config;
   return {
     tts: ctx.tts,
     maxTextChars: limits.maxTextChars,
     stallTimeoutMs: limits.idleTimeoutMs,
-    stageFor: (avatar) => stageFor(ctx, tenant, avatar, { width: stage.width, height: stage.height }, stage.fps),
+    stageFor: (avatar) => stageFor(ctx, tenant, avatar, { width: stage.width, height: stage.height }, stage.fps, format),
     onFirstFrame: (latencyMs, ttsMs) => {
       ctx.metrics.firstFrameLatency.observe(latencyMs, { encoder });
       if (ttsMs !== undefined) ctx.metrics.ttsLatency.observe(ttsMs, { encoder });

@@ -5,7 +5,7 @@ import { REST_MOUTH, type MouthParams } from '../../visemes/mouth-params.js';
 import { LocalFramePainter, feedsEncoders, type FramePainter } from './frame-painter.js';
 import type { PainterThreads } from './painter-threads.js';
 import { RendererShelf, rendererKind } from '../renderer-shelf.js';
-import type { DeferredRawPicture, JpegPicture, RawPicture } from './transport.js';
+import type { DeferredRawPicture, JpegPicture, PictureFormat, RawPicture } from './transport.js';
 
 /** Seconds of idle motion that realtime sessions loop over (forwards, then backwards). */
 const IDLE_LOOP_S = 10;
@@ -128,8 +128,9 @@ export class RendererCache {
 
   /**
    * `threads`: where stages paint when given (see `PainterThreads`); this thread otherwise.
+   * `threadsFor`: `raw` sends only stages asked for raw frames (video encoders) there.
    */
-  constructor(private readonly catalog: AvatarCatalog, private readonly jpeg: JpegEncoder, private readonly maxStages = DEFAULT_MAX_STAGES, private readonly threads?: PainterThreads) {
+  constructor(private readonly catalog: AvatarCatalog, private readonly jpeg: JpegEncoder, private readonly maxStages = DEFAULT_MAX_STAGES, private readonly threads?: PainterThreads, private readonly threadsFor: 'all' | 'raw' = 'all') {
     this.spare = new RendererShelf(catalog, { maxKinds: maxStages });
   }
 
@@ -138,8 +139,10 @@ export class RendererCache {
     return this.stages.size;
   }
 
-  get(avatar: string, request: { width?: number; height?: number; fps: number }): Promise<AvatarStage> {
-    const key = rendererKind(avatar, request);
+  /** The stage of `avatar` at a size and rate, for sessions that want their pictures as `format` (default `jpeg`). */
+  get(avatar: string, request: { width?: number; height?: number; fps: number }, format: PictureFormat = 'jpeg'): Promise<AvatarStage> {
+    const onThread = this.threads !== undefined && (this.threadsFor === 'all' || format === 'i420');
+    const key = `${rendererKind(avatar, request)}|${onThread ? 'thread' : 'here'}`;
     let stage = this.stages.get(key);
     if (stage && this.built.get(key)?.usable === false) {
       // Its painter thread died: sessions holding it have ended with an error; build anew.
@@ -152,7 +155,7 @@ export class RendererCache {
       this.stages.set(key, stage);
     } else {
       while (this.stages.size >= this.maxStages) this.forgetStage(this.stages.keys().next().value!);
-      stage = this.build(avatar, request);
+      stage = this.build(avatar, request, onThread);
       const building = stage;
       building.then((s) => {
         if (this.stages.get(key) === building) this.built.set(key, s);
@@ -164,9 +167,9 @@ export class RendererCache {
     return stage;
   }
 
-  /** On a painter thread when there are threads and the avatar's renderer is not driven by audio; here otherwise. */
-  private async build(avatar: string, request: { width?: number; height?: number; fps: number }): Promise<AvatarStage> {
-    const onThread = await this.threads?.open(avatar, request, idleLoopFrames(request.fps));
+  /** On a painter thread when asked and the avatar's renderer is not driven by audio; here otherwise. */
+  private async build(avatar: string, request: { width?: number; height?: number; fps: number }, threaded: boolean): Promise<AvatarStage> {
+    const onThread = threaded ? await this.threads?.open(avatar, request, idleLoopFrames(request.fps)) : undefined;
     if (onThread) return new AvatarStage(avatar, onThread, request.fps);
     return AvatarStage.local(avatar, await this.catalog.createRenderer(avatar, request), request.fps, this.jpeg);
   }

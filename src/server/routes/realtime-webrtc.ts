@@ -46,7 +46,7 @@ export function registerWebRtcRoutes(app: FastifyInstance, ctx: ServerContext): 
     },
   }, async (request, reply) => {
     const tenant = request.caller.tenant;
-    const { stage, release } = await openRealtimeStage(ctx, tenant, request.query as RealtimeQuery);
+    const { stage, release } = await openRealtimeStage(ctx, tenant, request.query as RealtimeQuery, 'i420');
     let peer;
     let ffmpeg;
     try {
@@ -64,7 +64,7 @@ export function registerWebRtcRoutes(app: FastifyInstance, ctx: ServerContext): 
       ctx.metrics.webrtcRateChanges.inc({ direction: change.reason === 'clear' ? 'up' : 'down', reason: change.reason });
       log.info({ kbps: change.kbps, reason: change.reason }, 'webrtc video rate changed');
     }, (delayMs) => ctx.metrics.webrtcEncodeDelay.observe(delayMs));
-    const session: RealtimeSession = new RealtimeSession(stage, transport, realtimeSessionDeps(ctx, tenant, stage, peer.videoCodec.toLowerCase(), () => log, () => end()));
+    const session: RealtimeSession = new RealtimeSession(stage, transport, realtimeSessionDeps(ctx, tenant, stage, 'i420', peer.videoCodec.toLowerCase(), () => log, () => end()));
     const log = request.log.child({ sessionId: session.id });
     const untrack = ctx.live.track(session);
     const end = () => {

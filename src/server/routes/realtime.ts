@@ -30,7 +30,7 @@ export function registerRealtimeRoute(app: FastifyInstance, ctx: ServerContext):
     schema: routeSchemas(limits).realtime,
     // Checked before the upgrade, so a bad request gets an HTTP 4xx with a JSON reason.
     preValidation: async (request) => {
-      const { stage, release } = await openRealtimeStage(ctx, request.caller.tenant, request.query as RealtimeQuery);
+      const { stage, release } = await openRealtimeStage(ctx, request.caller.tenant, request.query as RealtimeQuery, 'jpeg');
       stages.set(request, { stage, release });
       // A client that leaves before the upgrade completes gives its slot back.
       request.raw.socket.once('close', release);
@@ -40,7 +40,7 @@ export function registerRealtimeRoute(app: FastifyInstance, ctx: ServerContext):
     stages.delete(request);
     const tenant = request.caller.tenant;
     // A client that does not read would never take a close frame: its connection is dropped at once.
-    const session = new RealtimeSession(stage, new WebSocketTransport(socket), realtimeSessionDeps(ctx, tenant, stage, 'jpeg', () => log,
+    const session = new RealtimeSession(stage, new WebSocketTransport(socket), realtimeSessionDeps(ctx, tenant, stage, 'jpeg', 'jpeg', () => log,
       (reason) => (reason.error === 'slow_client' ? socket.terminate() : socket.close(1011, reason.error))));
     const untrack = ctx.live.track(session);
     const log = request.log.child({ sessionId: session.id });
