@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { mkdir, readdir, utimes, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import sharp from 'sharp';
 import { decodeMediaMessage, encodeMediaHeader, MEDIA_KIND } from '../src/client/protocol.js';
 import { i420ToRgb, SharpJpegEncoder } from '../src/compose/jpeg.js';
 import { hexColor, i420FrameBytes, rgbToYuv } from '../src/core/frame.js';
-import { loadServerConfig } from '../src/server/config.js';
+import { loadServerConfig, validateConfig } from '../src/server/config.js';
 import { InProcessJobQueue } from '../src/queue/in-process-queue.js';
 import { sweepFiles } from '../src/server/retention.js';
 import { ServerMetrics } from '../src/server/metrics.js';
@@ -207,6 +208,14 @@ describe('configuration', () => {
     assert.equal((await loadServerConfig({ env: {} })).encoderSpawn, 'spawner');
     assert.equal((await loadServerConfig({ env: { AVATAR_ENCODER_SPAWN: 'direct' } })).encoderSpawn, 'direct');
     await assert.rejects(loadServerConfig({ env: { AVATAR_ENCODER_SPAWN: 'fork' } }), /encoderSpawn must be spawner or direct, got "fork"/);
+  });
+
+  it('chooses which sessions painter threads draw for, and refuses an unknown choice', () => {
+    const { paintThreads, paintThreadsFor } = validateConfig({}).realtime;
+    const cores = availableParallelism();
+    assert.deepEqual([paintThreads, paintThreadsFor], cores >= 4 ? [Math.min(4, cores - 1), 'all'] : [cores >= 2 ? 1 : 0, 'webrtc']);
+    assert.equal(validateConfig({ realtime: { paintThreadsFor: 'all' } }).realtime.paintThreadsFor, 'all');
+    assert.throws(() => validateConfig({ realtime: { paintThreadsFor: 'jpeg' } }), /realtime\.paintThreadsFor must be all or webrtc, got "jpeg"/);
   });
 });
 
