@@ -273,7 +273,7 @@ export class RealtimeSession implements SpeechTimeline {
     this.event({ type: 'speech.started', id: utterance, ptsMs: this.slotMs(slot), source: current.source });
   }
 
-  /** Produces the frame of one slot ahead of time, and sends it when it is due. */
+  /** Produces the frame of one slot ahead of time, and sends it when it is due (or hands it at once to a transport that paces frames itself). */
   private async produce(slot: number, dueAt: number): Promise<void> {
     this.advanceMotion();
     const placed = this.timeline.get(slot);
@@ -295,7 +295,7 @@ export class RealtimeSession implements SpeechTimeline {
     } else {
       this.stalledSince = undefined;
       const picture = await this.picture(stage, still ? undefined : placed);
-      const wait = dueAt - performance.now();
+      const wait = this.transport.pacesFrames ? 0 : dueAt - performance.now();
       if (wait >= 1) await new Promise((resolve) => setTimeout(resolve, wait));
       if (this.closed) {
         if ('i420' in picture) picture.i420.release?.();

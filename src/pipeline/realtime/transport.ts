@@ -41,6 +41,12 @@ export type PictureFormat = 'jpeg' | 'i420';
 export interface RealtimeTransport {
   /** The form of the pictures passed to `sendFrame` (default `jpeg`). */
   readonly pictureFormat?: PictureFormat;
+  /**
+   * True when the transport sends each frame at its due time itself: frames are handed over
+   * as soon as they are produced, ahead of their slot (a video encoder then works in that
+   * lead), rather than when due.
+   */
+  readonly pacesFrames?: boolean;
   /** The session clock has started: slot 0 is due at `originMs` (performance.now() time). */
   startClock?(originMs: number): void;
   /** Bytes queued but not yet sent: frames are skipped while the client cannot keep up. */

@@ -2,7 +2,7 @@ import { RtpHeader, RtpPacket, type MediaStreamTrack, type RTCDataChannel } from
 import type { ServerEvent } from '../../client/protocol.js';
 import type { RealtimePicture, RealtimeTransport } from '../../pipeline/realtime/transport.js';
 import { OpusAudioPacer } from './opus-audio.js';
-import { RtpVideoEncoder, type RtpVideoEncoderOptions } from './rtp-video-encoder.js';
+import { RtpVideoEncoder, type EncodedRtpPacket, type RtpVideoEncoderOptions } from './rtp-video-encoder.js';
 import { VideoBitrateLadder, type BitrateChange } from './video-bitrate-ladder.js';
 import { VideoLossMeter } from './video-loss-meter.js';
 
@@ -10,8 +10,10 @@ import { VideoLossMeter } from './video-loss-meter.js';
 const MAX_EARLY_EVENTS = 64;
 
 /**
- * A realtime session as WebRTC media: raw I420 frames are encoded by a per-session video
- * encoder into RTP (VP8 or H.264) and sent as they come out (a few ms after their slot);
+ * A realtime session as WebRTC media: raw I420 frames, handed over as soon as the session
+ * has drawn them (ahead of their slot), are encoded by a per-session video encoder into RTP
+ * (VP8 or H.264), and the packets are sent when their frame is due, or as they come out
+ * when the encoder took longer than the lead;
  * speech PCM, which arrives ahead of time, is paced out as 20 ms Opus packets when due.
  * Both RTP clocks count from the session origin (video 90 kHz, audio 48 kHz) and packets
  * leave at their presentation time, so the sender reports (RTCP SR) map both onto the same
@@ -22,6 +24,11 @@ const MAX_EARLY_EVENTS = 64;
  */
 export class WebRtcTransport implements RealtimeTransport {
   readonly pictureFormat = 'i420';
+  /** Frames come ahead of their slot: the encoder works in that lead, and packets wait here until due. */
+  readonly pacesFrames = true;
+  /** Encoded packets that came out before their frame is due, in order. */
+  private held: EncodedRtpPacket[] = [];
+  private heldTimer: NodeJS.Timeout | undefined;
   private readonly encoder: RtpVideoEncoder;
   private readonly ladder: VideoBitrateLadder;
   private readonly loss = new VideoLossMeter();
@@ -43,14 +50,7 @@ export class WebRtcTransport implements RealtimeTransport {
     onFrameEncoded: (delayMs: number) => void = () => undefined,
   ) {
     this.ladder = new VideoBitrateLadder({ maxKbps: encoderOptions.kbps, minKbps: encoderOptions.minKbps });
-    this.encoder = new RtpVideoEncoder(encoderOptions, (encoded) => {
-      const payload = rtpPayload(encoded.packet);
-      if (!payload) return;
-      const header = new RtpHeader({ payloadType: encoded.packet[1]! & 0x7f, marker: encoded.last, sequenceNumber: this.videoSequence, timestamp: Math.round(encoded.ptsMs * 90) >>> 0 });
-      this.videoSequence = (this.videoSequence + 1) & 0xffff;
-      this.videoTrack.writeRtp(new RtpPacket(header, payload));
-      this.loss.packetSent();
-    }, onFailure, onFrameEncoded);
+    this.encoder = new RtpVideoEncoder(encoderOptions, (encoded) => this.videoOut(encoded), onFailure, onFrameEncoded);
     this.audio = new OpusAudioPacer((payload, timestamp) => this.audioTrack?.writeRtp(new RtpPacket(new RtpHeader({ payloadType: OPUS_PAYLOAD_TYPE, sequenceNumber: this.audioSequence++ & 0xffff, timestamp: timestamp >>> 0 }), payload)));
   }
 
@@ -61,7 +61,7 @@ export class WebRtcTransport implements RealtimeTransport {
 
   /**
    * What waits to go to the client: the control channel's backlog. Media are not counted:
-   * the encoder skips frames itself while it is behind, and RTP is sent as it is made.
+   * the encoder skips frames itself while it is behind, and RTP is sent when its frame is due.
    */
   get bufferedBytes(): number {
     return this.channel?.bufferedAmount ?? 0;
@@ -147,6 +147,41 @@ export class WebRtcTransport implements RealtimeTransport {
     this.closed = true;
     this.encoder.stop();
     this.audio.stop();
+    if (this.heldTimer) clearTimeout(this.heldTimer);
+    this.held = [];
+  }
+
+  /** A packet from the encoder: sent now if its frame is due, else held until it is (after any held before it). */
+  private videoOut(encoded: EncodedRtpPacket): void {
+    if (this.held.length === 0 && this.dueIn(encoded) < 1) {
+      this.sendVideo(encoded);
+      return;
+    }
+    this.held.push(encoded);
+    this.heldTimer ??= setTimeout(() => this.releaseHeld(), Math.max(0, this.dueIn(this.held[0]!)));
+  }
+
+  private releaseHeld(): void {
+    this.heldTimer = undefined;
+    let sent = 0;
+    while (sent < this.held.length && this.dueIn(this.held[sent]!) < 1) this.sendVideo(this.held[sent++]!);
+    this.held.splice(0, sent);
+    if (this.held.length && !this.closed) this.heldTimer = setTimeout(() => this.releaseHeld(), Math.max(0, this.dueIn(this.held[0]!)));
+  }
+
+  /** Ms until a packet's frame is due (its slot on the session clock). */
+  private dueIn(encoded: EncodedRtpPacket): number {
+    return this.origin === undefined ? 0 : this.origin + encoded.ptsMs - performance.now();
+  }
+
+  private sendVideo(encoded: EncodedRtpPacket): void {
+    if (this.closed) return;
+    const payload = rtpPayload(encoded.packet);
+    if (!payload) return;
+    const header = new RtpHeader({ payloadType: encoded.packet[1]! & 0x7f, marker: encoded.last, sequenceNumber: this.videoSequence, timestamp: Math.round(encoded.ptsMs * 90) >>> 0 });
+    this.videoSequence = (this.videoSequence + 1) & 0xffff;
+    this.videoTrack.writeRtp(new RtpPacket(header, payload));
+    this.loss.packetSent();
   }
 }
 
