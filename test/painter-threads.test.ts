@@ -70,8 +70,10 @@ describe('realtime painter threads', () => {
   it('draw straight into an encoder\'s input: ffmpeg reading the socket gets the renderer\'s frames in order', async () => {
     const threads = new PainterThreads({ kind: 'builtin' }, 80, 1);
     try {
-      const painter = await threads.open('default', { width: 128, height: 96, fps: 25 }, 250);
+      // A stage for video encoders only: no speech region to measure.
+      const painter = await threads.open('default', { width: 128, height: 96, fps: 25 }, 250, false);
       assert.ok(painter && feedsEncoders(painter));
+      assert.equal(painter.speechRegion, undefined);
       const input = await painter.openEncoderInput();
       const path = input.url.replace(/^unix:/, '');
       assert.ok(existsSync(path), 'the input listens at a socket file');

@@ -169,7 +169,8 @@ export class RendererCache {
 
   /** On a painter thread when asked and the avatar's renderer is not driven by audio; here otherwise. */
   private async build(avatar: string, request: { width?: number; height?: number; fps: number }, threaded: boolean): Promise<AvatarStage> {
-    const onThread = threaded ? await this.threads?.open(avatar, request, idleLoopFrames(request.fps)) : undefined;
+    // A thread stage that only video encoders use sends no JPEG patches: no speech region to measure (~0.5 s at 512 px).
+    const onThread = threaded ? await this.threads?.open(avatar, request, idleLoopFrames(request.fps), this.threadsFor === 'all') : undefined;
     if (onThread) return new AvatarStage(avatar, onThread, request.fps);
     return AvatarStage.local(avatar, await this.catalog.createRenderer(avatar, request), request.fps, this.jpeg);
   }

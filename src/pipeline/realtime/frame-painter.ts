@@ -79,12 +79,13 @@ export class LocalFramePainter implements FramePainter {
   }
 
   /**
-   * Measures the speech region of `renderer` over an idle loop of `loopFrames` at `fps`. A
-   * renderer driven by audio ignores the mouth parameters the measurement varies: its speech
-   * frames are sent whole.
+   * Measures the speech region of `renderer` over an idle loop of `loopFrames` at `fps`
+   * (unless `measureRegion` is false: speech frames are then sent whole). A renderer driven
+   * by audio ignores the mouth parameters the measurement varies: its speech frames are sent
+   * whole.
    */
-  static async create(renderer: Renderer, jpeg: JpegEncoder, loopFrames: number, fps: number): Promise<LocalFramePainter> {
-    const region = renderer.createAudioConditioning ? undefined : await measureSpeechRegion(renderer, loopFrames, fps);
+  static async create(renderer: Renderer, jpeg: JpegEncoder, loopFrames: number, fps: number, measureRegion = true): Promise<LocalFramePainter> {
+    const region = !measureRegion || renderer.createAudioConditioning ? undefined : await measureSpeechRegion(renderer, loopFrames, fps);
     return new LocalFramePainter(renderer, jpeg, region);
   }
 

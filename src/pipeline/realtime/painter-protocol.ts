@@ -4,7 +4,7 @@ import type { PaintRequest } from './frame-painter.js';
 
 /** Messages a painter thread takes. Stages are named by a number the caller chooses. */
 export type PainterCommand =
-  | { readonly op: 'open'; readonly id: number; readonly stage: number; readonly avatar: string; readonly request: RendererRequest; readonly loopFrames: number }
+  | { readonly op: 'open'; readonly id: number; readonly stage: number; readonly avatar: string; readonly request: RendererRequest; readonly loopFrames: number; readonly measureRegion: boolean }
   | { readonly op: 'paint'; readonly id: number; readonly stage: number; readonly request: PaintRequest }
   | { readonly op: 'paintRaw'; readonly id: number; readonly stage: number; readonly request: PaintRequest }
   /** Listens for a video encoder at a Unix socket `path` (see UnixFrameInput). */

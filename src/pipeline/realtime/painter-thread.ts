@@ -33,7 +33,7 @@ async function open(command: Extract<PainterCommand, { op: 'open' }>): Promise<v
   if (!avatars.get(command.avatar)) await avatars.refreshAvatar?.(command.avatar);
   const renderer = await avatars.createRenderer(command.avatar, command.request);
   if (renderer.createAudioConditioning) return reply({ id: command.id, audioDriven: true });
-  const painter = LocalFramePainter.create(renderer, jpeg, command.loopFrames, command.request.fps);
+  const painter = LocalFramePainter.create(renderer, jpeg, command.loopFrames, command.request.fps, command.measureRegion);
   stages.set(command.stage, painter);
   const { width, height, speechRegion } = await painter;
   reply({ id: command.id, opened: { width, height, ...(speechRegion ? { speechRegion } : {}) } });

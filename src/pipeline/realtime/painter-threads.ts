@@ -75,16 +75,16 @@ export class PainterThreads {
 
   /**
    * A painter on one of the threads for `avatar` at `request`, its speech region measured
-   * there; undefined when the avatar's renderer is driven by audio (paint it here). Throws
+   * there (unless `measureRegion` is false: a stage for video encoders only); undefined when the avatar's renderer is driven by audio (paint it here). Throws
    * the catalog's errors (unknown avatar, invalid size) as AvatarErrors.
    */
-  async open(avatar: string, request: RendererRequest, loopFrames: number): Promise<FramePainter | undefined> {
+  async open(avatar: string, request: RendererRequest, loopFrames: number, measureRegion = true): Promise<FramePainter | undefined> {
     const thread = this.pick();
     const stage = this.nextStage++;
     thread.stages++;
     let opened: PainterReply;
     try {
-      opened = await this.ask(thread, { op: 'open', id: 0, stage, avatar, request, loopFrames });
+      opened = await this.ask(thread, { op: 'open', id: 0, stage, avatar, request, loopFrames, measureRegion });
     } catch (e) {
       thread.stages--;
       throw e;
