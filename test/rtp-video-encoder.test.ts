@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { locateFfmpeg } from '../src/encode/ffmpeg.js';
 import { feedsEncoders } from '../src/pipeline/realtime/frame-painter.js';
@@ -52,6 +55,32 @@ describe('RTP video encoder', () => {
     } finally {
       encoder.stop();
       await threads.close();
+    }
+  });
+
+  it('says why when its ffmpeg cannot read a painter thread\'s input (no unix protocol)', async () => {
+    // ffmpeg itself, told to refuse the unix protocol as a build without it does.
+    const dir = mkdtempSync(join(tmpdir(), 'avatar-ffmpeg-'));
+    const ffmpeg = join(dir, 'ffmpeg');
+    writeFileSync(ffmpeg, `#!/bin/sh\nexec "${(await locateFfmpeg()).path}" -protocol_whitelist file,pipe,udp,rtp "$@"\n`);
+    chmodSync(ffmpeg, 0o755);
+    const threads = new PainterThreads({ kind: 'builtin' }, 80, 1);
+    const failures: string[] = [];
+    const encoder = new RtpVideoEncoder({ codec: 'VP8', width: 128, height: 96, fps: 25, kbps: 300, ffmpeg }, () => undefined, (m) => failures.push(m));
+    try {
+      const painter = await threads.open('default', { width: 128, height: 96, fps: 25 }, 250, false);
+      assert.ok(painter && feedsEncoders(painter));
+      await encoder.start();
+      for (let slot = 0; slot < 100 && failures.length === 0; slot++) {
+        encoder.encodeDeferred(painter, { position: slot, ptsMs: slot * 40, mouth: OPEN, speaking: true }, slot * 40);
+        await sleep(40);
+      }
+      assert.equal(failures.length, 1, failures.join('; '));
+      assert.match(failures[0]!, /video encoder stopped \(ffmpeg exit code \d+; it reads its frames from unix:.*needs an ffmpeg with the unix protocol \(else set realtime\.paintThreads to 0\)\)/);
+    } finally {
+      encoder.stop();
+      await threads.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -232,7 +232,9 @@ export class RtpVideoEncoder {
     void child.closed.then(({ code, signal }) => {
       if (!current() || signal) return;
       this.process = undefined;
-      this.onFailure(`the video encoder stopped (ffmpeg exit code ${code})`);
+      // An ffmpeg built without the unix protocol cannot read a painter thread's input.
+      const hint = input && code ? `; it reads its frames from ${input.url}, which needs an ffmpeg with the unix protocol (else set realtime.paintThreads to 0)` : '';
+      this.onFailure(`the video encoder stopped (ffmpeg exit code ${code}${hint})`);
     });
   }
 
