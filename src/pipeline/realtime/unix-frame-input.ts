@@ -36,11 +36,6 @@ export class UnixFrameInput {
     });
   }
 
-  /** False once closed (the encoder went, or `close`). */
-  get open(): boolean {
-    return !this.closed;
-  }
-
   /**
    * Writes one frame after those before it and releases it once the bytes are out; false
    * (the frame released unwritten) when the input is closed or too many frames wait.

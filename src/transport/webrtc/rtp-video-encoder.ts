@@ -62,11 +62,10 @@ export class RtpVideoEncoder {
   private source: EncoderInputSource | undefined;
   /** The running encoder's input when `source` feeds it. */
   private input: EncoderInput | undefined;
-  /** An encoder has been started: the first frame starts one, reading from where that frame comes from. */
-  private launched = false;
   private socket: Socket | undefined;
   /** Frames written and not yet out: their pts and when they were written (performance.now()). */
   private pending: { ptsMs: number; writtenAt: number }[] = [];
+  /** Encoders started so far; none until the first frame, which starts one reading from where it comes from. */
   private generation = 0;
   private currentTimestamp: number | undefined;
   private currentPts = 0;
@@ -95,7 +94,7 @@ export class RtpVideoEncoder {
 
   /** Gets ready to encode (once a peer can receive); the first frame then starts the encoder, and is a keyframe. */
   async start(): Promise<void> {
-    if (this.stopped || this.process) return;
+    if (this.stopped || this.socket) return;
     const socket = createSocket('udp4');
     await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
     if (this.stopped) {
@@ -108,7 +107,7 @@ export class RtpVideoEncoder {
 
   /** Encodes one frame (releasing it once written); skipped while the encoder is behind or not running. */
   encode(frame: VideoFrame, ptsMs: number): void {
-    if (this.source || !this.launched) this.switchSource(undefined);
+    if (this.source || !this.generation) this.switchSource(undefined);
     const stdin = this.process?.stdio[0];
     if (!stdin || !this.takes() || !stdin.writable) {
       frame.release?.();
@@ -124,7 +123,7 @@ export class RtpVideoEncoder {
    * skipped while the encoder is behind or not running (or starts reading from `painter`).
    */
   encodeDeferred(painter: EncoderInputSource, request: PaintRequest, ptsMs: number): void {
-    if (this.source !== painter || !this.launched) this.switchSource(painter);
+    if (this.source !== painter || !this.generation) this.switchSource(painter);
     const input = this.input;
     if (!input || !this.takes()) {
       this.counts.framesSkipped++;
@@ -150,14 +149,13 @@ export class RtpVideoEncoder {
   private switchSource(source: EncoderInputSource | undefined): void {
     this.source = source;
     if (this.stopped || !this.socket) return;
-    this.launched = true;
     this.killEncoder();
     this.spawnEncoder();
   }
 
   /** Asks for a keyframe (the receiver lost pictures): a fresh encoder starts, at most every 500 ms. */
   requestKeyframe(): void {
-    if (this.stopped || !this.launched) return;
+    if (this.stopped || !this.generation) return;
     const now = performance.now();
     if (now - this.lastKeyframeAt < MIN_KEYFRAME_GAP_MS) return;
     this.lastKeyframeAt = now;
@@ -173,7 +171,7 @@ export class RtpVideoEncoder {
   setBitrate(kbps: number): void {
     if (kbps === this.rateKbps) return;
     this.rateKbps = kbps;
-    if (this.stopped || !this.launched) return;
+    if (this.stopped || !this.generation) return;
     this.counts.rateChanges++;
     this.killEncoder();
     this.spawnEncoder();
