@@ -56,6 +56,25 @@ describe('frame pacer', () => {
     assert.deepEqual(at, [0, 8, 18, 28, 44, 48, 58], 'slots are started 2 ms before they are due');
     assert.deepEqual(pacer.stats, { ticks: 7, late: 1, skipped: 0 });
   });
+
+  it('starts on a grid when asked: pacers started at different times tick at the same instants', async () => {
+    const clock = new ManualClock(1013);
+    const ticks: string[] = [];
+    const first = new FramePacer(25, (index, dueAt) => void ticks.push(`a${index}@${clock.now()} due ${dueAt}`), 20, clock);
+    const second = new FramePacer(25, (index, dueAt) => void ticks.push(`b${index}@${clock.now()} due ${dueAt}`), 20, clock);
+    first.start(20);
+    await clock.advance(14); // 1027
+    second.start(20);
+    await clock.advance(80);
+    first.stop();
+    second.stop();
+    assert.equal(first.origin, 1020, 'the next multiple of 20 ms, not now (1013)');
+    assert.equal(second.origin, 1040);
+    // Slot 0 of the first is due at 1020 and started 20 ms early (at once, 1013); then every
+    // 40 ms. The second's slots fall on the same 20 ms grid: half a frame after the first's.
+    assert.deepEqual(ticks, ['a0@1013 due 1020', 'b0@1027 due 1040', 'a1@1040 due 1060', 'b1@1060 due 1080', 'a2@1080 due 1100', 'b2@1100 due 1120']);
+    assert.deepEqual([first.stats, second.stats], [{ ticks: 3, late: 0, skipped: 0 }, { ticks: 3, late: 0, skipped: 0 }], 'a grid origin in the future skips nothing');
+  });
 });
 
 describe('live speech', () => {

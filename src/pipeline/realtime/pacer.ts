@@ -54,8 +54,14 @@ export class FramePacer {
     return { ...this.counts };
   }
 
-  start(): void {
-    this.startedAt = this.clock.now();
+  /**
+   * Starts ticking. With `gridMs`, the origin is the next multiple of `gridMs` on the clock
+   * (at most `gridMs` from now) rather than now: pacers started on the same grid tick in the
+   * same turns of the event loop.
+   */
+  start(gridMs?: number): void {
+    const now = this.clock.now();
+    this.startedAt = gridMs && gridMs > 0 ? Math.ceil(now / gridMs) * gridMs : now;
     this.running = true;
     this.schedule();
   }

@@ -8,6 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { openCatalog, type CatalogDescription } from '../../avatars/catalog-description.js';
 import { SharpJpegEncoder } from '../../compose/jpeg.js';
 import { AvatarError } from '../../core/errors.js';
+import { eachMessage, MessageBatcher } from '../../core/message-batch.js';
 import { LocalFramePainter } from './frame-painter.js';
 import type { PainterCommand, PainterReply } from './painter-protocol.js';
 import { UnixFrameInput } from './unix-frame-input.js';
@@ -19,8 +20,11 @@ const stages = new Map<number, Promise<LocalFramePainter>>();
 /** Video encoder inputs by socket path, each with the last picture going into it (pictures go in request order). */
 const inputs = new Map<string, { input: Promise<UnixFrameInput>; last: Promise<unknown> }>();
 
+/** Replies of one turn travel together. */
+const replies = new MessageBatcher<PainterReply>(parentPort!);
+
 function reply(message: PainterReply, transfer: ArrayBuffer[] = []): void {
-  parentPort!.postMessage(message, transfer);
+  replies.post(message, transfer);
 }
 
 function failure(id: number, e: unknown): PainterReply {
@@ -89,7 +93,7 @@ function closeInput(path: string): void {
   void entry?.input.then((input) => input.close(), () => undefined);
 }
 
-parentPort!.on('message', (command: PainterCommand) => {
+parentPort!.on('message', eachMessage((command: PainterCommand) => {
   switch (command.op) {
     case 'open':
       open(command).catch((e: unknown) => {
@@ -119,4 +123,4 @@ parentPort!.on('message', (command: PainterCommand) => {
       void catalog.then((avatars) => avatars.refreshAvatar?.(command.avatar)).catch(() => undefined);
       break;
   }
-});
+}));

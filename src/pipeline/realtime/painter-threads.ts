@@ -7,6 +7,7 @@ import type { RendererRequest } from '../../avatars/catalog.js';
 import type { FrameRect } from '../../compose/jpeg.js';
 import type { VideoFrame } from '../../core/frame.js';
 import { AvatarError, type AvatarErrorCode } from '../../core/errors.js';
+import { eachMessage, MessageBatcher } from '../../core/message-batch.js';
 import type { EncoderInput, FramePainter, PaintRequest } from './frame-painter.js';
 import type { PainterCommand, PainterReply } from './painter-protocol.js';
 
@@ -18,6 +19,8 @@ interface Pending {
 /** One worker thread and the commands it has not answered yet. */
 class PainterThread {
   readonly worker: Worker;
+  /** Every command goes through it (commands of one turn travel together). */
+  readonly commands: MessageBatcher<PainterCommand>;
   readonly pending = new Map<number, Pending>();
   /** Stages opened on it and not closed: new stages go to the thread with fewest. */
   stages = 0;
@@ -27,11 +30,12 @@ class PainterThread {
     this.worker = new Worker(new URL('./painter-thread.js', import.meta.url), { workerData: { catalog: description, jpegQuality } });
     // Painter threads never keep the process alive: a server that closes may simply exit.
     this.worker.unref();
-    this.worker.on('message', (reply: PainterReply) => {
+    this.commands = new MessageBatcher(this.worker);
+    this.worker.on('message', eachMessage((reply: PainterReply) => {
       const waiter = this.pending.get(reply.id);
       this.pending.delete(reply.id);
       waiter?.resolve(reply);
-    });
+    }));
     const die = (error: Error) => {
       if (!this.alive) return;
       this.alive = false;
@@ -101,7 +105,7 @@ export class PainterThreads {
 
   /** Tells every thread that an avatar changed or went (its next stage reads it afresh). */
   forget(avatar: string): void {
-    for (const thread of this.threads) thread.worker.postMessage({ op: 'forget', avatar } satisfies PainterCommand);
+    for (const thread of this.threads) thread.commands.post({ op: 'forget', avatar });
   }
 
   /** Stops every thread; painters still held fail their next paint. */
@@ -119,7 +123,7 @@ export class PainterThreads {
 
   /** @internal Tells a thread to drop an encoder input (no answer). */
   closeInput(thread: PainterThread, path: string): void {
-    if (thread.alive) thread.worker.postMessage({ op: 'closeInput', path } satisfies PainterCommand);
+    if (thread.alive) thread.commands.post({ op: 'closeInput', path });
   }
 
   /** @internal A painter's request, answered by its thread. */
@@ -128,7 +132,7 @@ export class PainterThreads {
     const id = this.nextId++;
     return new Promise<PainterReply>((resolve, reject) => {
       thread.pending.set(id, { resolve, reject });
-      thread.worker.postMessage({ ...command, id });
+      thread.commands.post({ ...command, id } as PainterCommand);
     }).then((reply) => {
       if ('error' in reply) throw reply.error.code ? new AvatarError(reply.error.code as AvatarErrorCode, reply.error.message) : new Error(reply.error.message);
       return reply;
@@ -139,7 +143,7 @@ export class PainterThreads {
   closeStage(thread: PainterThread, stage: number): void {
     if (!thread.alive) return;
     thread.stages--;
-    thread.worker.postMessage({ op: 'close', stage } satisfies PainterCommand);
+    thread.commands.post({ op: 'close', stage });
   }
 
   /** @internal */

@@ -53,6 +53,14 @@ export const MAX_UNSENT_BYTES = 8 << 20;
 export const MAX_SPEECH_AHEAD_MS = 30_000;
 /** Frames are produced up to this long before they are due (at most half an interval), then sent on time. */
 const PRODUCE_LEAD_MS = 20;
+/**
+ * Every session's clock starts on this grid (an Opus frame): their audio frames fall due in
+ * the same turns of the event loop, and at 25 fps their video frames in one of two, so what
+ * they post to the Opus and painter threads travels in few messages (MessageBatcher). A
+ * grid of a whole video frame (40 ms) would put every session's frame in one turn: their
+ * encoders would then all wake at once (frame lateness p95 5 -> 15 ms at 12 sessions).
+ */
+const CLOCK_GRID_MS = 20;
 
 /**
  * One realtime session: a steady stream of JPEG frames from connect to close, idle when
@@ -109,7 +117,7 @@ export class RealtimeSession implements SpeechTimeline {
 
   start(): void {
     this.event({ type: 'session.started', sessionId: this.id, avatar: this.stage.avatar, fps: this.fps, width: this.stage.width, height: this.stage.height, frameMs: 1000 / this.fps });
-    this.pacer.start();
+    this.pacer.start(CLOCK_GRID_MS);
     this.transport.startClock?.(this.pacer.origin);
   }
 

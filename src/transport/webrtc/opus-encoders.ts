@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { eachMessage, MessageBatcher } from '../../core/message-batch.js';
 import type { OpusThreadReply, OpusThreadRequest } from './opus-thread.js';
 
 /** Restarts of a thread that dies allowed within RESTART_WINDOW_MS before it is given up. */
@@ -20,6 +21,8 @@ export interface OpusFrameEncoder {
  */
 export class OpusThread {
   private worker: Worker | undefined;
+  /** Requests of one turn (every session's frames due then) travel together. */
+  private requests: MessageBatcher<OpusThreadRequest> | undefined;
   /** When the thread last died, in the window that MAX_RESTARTS counts over. */
   private deaths: number[] = [];
   /** Set once the thread keeps dying: every encode fails with it. */
@@ -64,20 +67,20 @@ export class OpusThread {
     if (this.failure) return;
     const worker = this.thread();
     worker.ref();
-    if (request.kind === 'encode') worker.postMessage(request, [request.pcm.buffer as ArrayBuffer]);
-    else worker.postMessage(request);
+    if (request.kind === 'encode') this.requests!.post(request, [request.pcm.buffer as ArrayBuffer]);
+    else this.requests!.post(request);
   }
 
   private thread(): Worker {
     if (this.worker) return this.worker;
     const worker = new Worker(new URL('./opus-thread.js', import.meta.url));
-    worker.on('message', (reply: OpusThreadReply) => {
+    worker.on('message', eachMessage((reply: OpusThreadReply) => {
       const p = this.pending.get(reply.seq);
       if (!p) return;
       this.pending.delete(reply.seq);
       if ('packet' in reply) p.resolve(Buffer.from(reply.packet.buffer, reply.packet.byteOffset, reply.packet.byteLength));
       else p.reject(new Error(reply.error));
-    });
+    }));
     const lost = (why: string) => {
       if (this.worker !== worker) return;
       this.worker = undefined;
@@ -101,6 +104,7 @@ export class OpusThread {
     worker.on('error', (e) => lost(`failed: ${e.message}`));
     worker.on('exit', (code) => lost(`exited (${code})`));
     this.worker = worker;
+    this.requests = new MessageBatcher(worker);
     return worker;
   }
 }

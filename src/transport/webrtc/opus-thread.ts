@@ -5,6 +5,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import OpusScript from 'opusscript';
+import { eachMessage, MessageBatcher } from '../../core/message-batch.js';
 import { OPUS_BITRATE, OPUS_COMPLEXITY, OPUS_FRAME_SAMPLES, OPUS_RATE, OPUS_SET_BITRATE, OPUS_SET_COMPLEXITY } from './opus-settings.js';
 
 /** What the event loop asks of the thread. */
@@ -19,8 +20,10 @@ export type OpusThreadReply =
   | { readonly stream: number; readonly seq: number; readonly error: string };
 
 const encoders = new Map<number, OpusScript>();
+/** Packets of one batch go back together. */
+const replies = parentPort ? new MessageBatcher<OpusThreadReply>(parentPort) : undefined;
 
-parentPort?.on('message', (request: OpusThreadRequest) => {
+parentPort?.on('message', eachMessage((request: OpusThreadRequest) => {
   if (request.kind === 'open') {
     const encoder = new OpusScript(OPUS_RATE, 1, OpusScript.Application.VOIP);
     encoder.encoderCTL(OPUS_SET_BITRATE, OPUS_BITRATE);
@@ -36,9 +39,9 @@ parentPort?.on('message', (request: OpusThreadRequest) => {
       if (!encoder) throw new Error(`no Opus encoder is open for stream ${stream}`);
       if (pcm.length !== OPUS_FRAME_SAMPLES) throw new Error(`an Opus frame is ${OPUS_FRAME_SAMPLES} samples, got ${pcm.length}`);
       const packet = Uint8Array.from(encoder.encode(Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength), OPUS_FRAME_SAMPLES));
-      parentPort!.postMessage({ stream, seq, packet } satisfies OpusThreadReply, [packet.buffer]);
+      replies!.post({ stream, seq, packet }, [packet.buffer]);
     } catch (e) {
-      parentPort!.postMessage({ stream, seq, error: (e as Error).message } satisfies OpusThreadReply);
+      replies!.post({ stream, seq, error: (e as Error).message });
     }
   }
-});
+}));
