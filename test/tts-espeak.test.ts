@@ -248,3 +248,31 @@ describe('splitSentences', () => {
     assert.deepEqual(splitSentences('   \n  '), []);
   });
 });
+
+describe('espeak worker: urgent pieces first', () => {
+  it('answers a first sentence before later sentences fetched ahead that were asked for earlier', async () => {
+    const { Worker } = await import('node:worker_threads');
+    const worker = new Worker(new URL('../src/tts/espeak-worker.js', import.meta.url));
+    try {
+      const order: number[] = [];
+      const replies = new Map<number, () => void>();
+      worker.on('message', (reply: { id: number }) => {
+        order.push(reply.id);
+        replies.get(reply.id)?.();
+      });
+      const ask = (id: number, text: string, ahead: boolean) => new Promise<void>((resolve) => {
+        replies.set(id, resolve);
+        worker.postMessage({ id, kind: 'synthesize', text, voice: 'en-us', wpm: 175, pitch: 50, ahead });
+      });
+      await ask(1, 'ok', false); // the engine starts
+      const long = 'This later sentence was fetched ahead of need, and it takes a while to synthesize, word after word after word.';
+      const all = [ask(2, long, true), ask(3, long, true), ask(4, long, true), ask(5, long, true), ask(6, 'Hello there.', false)];
+      await Promise.all(all);
+      // Requests 2-6 arrive together while the thread is idle: the urgent one goes first, the
+      // others in the order they were asked for. (Answered in arrival order it would be last.)
+      assert.deepEqual(order, [1, 6, 2, 3, 4, 5]);
+    } finally {
+      await worker.terminate();
+    }
+  });
+});

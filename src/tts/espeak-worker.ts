@@ -8,7 +8,8 @@ import type { EspeakEvent, EspeakWorker } from '@echogarden/espeak-ng-emscripten
 
 /** Requests the worker understands. */
 export type EspeakWorkerRequest =
-  | { id: number; kind: 'synthesize'; text: string; voice: string; wpm: number; pitch: number }
+  /** `ahead`: a piece fetched before it is needed; it waits for every request that is not. */
+  | { id: number; kind: 'synthesize'; text: string; voice: string; wpm: number; pitch: number; ahead?: boolean }
   | { id: number; kind: 'voices' }
   | { id: number; kind: 'check'; voice: string };
 
@@ -49,7 +50,29 @@ function synthesize(worker: EspeakWorker, text: string): { pcm: Int16Array; even
   return { pcm, events };
 }
 
-parentPort!.on('message', (req: EspeakWorkerRequest) => void answer(req));
+/**
+ * Requests not yet answered. Synthesis blocks this thread, so requests pile up meanwhile;
+ * the next one taken is the oldest that is not `ahead`: a session's first sentence never
+ * waits behind other sessions' later sentences (they are needed seconds from now).
+ */
+const waiting: EspeakWorkerRequest[] = [];
+let pumping = false;
+
+parentPort!.on('message', (req: EspeakWorkerRequest) => {
+  waiting.push(req);
+  if (pumping) return;
+  pumping = true;
+  setImmediate(() => void pump());
+});
+
+/** Answers the most urgent waiting request, then yields (so requests that came meanwhile are in `waiting`) and goes on. */
+async function pump(): Promise<void> {
+  const urgent = waiting.findIndex((r) => !(r.kind === 'synthesize' && r.ahead));
+  const [req] = waiting.splice(urgent >= 0 ? urgent : 0, 1);
+  await answer(req!);
+  if (waiting.length === 0) pumping = false;
+  else setImmediate(() => void pump());
+}
 
 async function answer(req: EspeakWorkerRequest): Promise<void> {
   const reply = (msg: EspeakWorkerReply, transfer: ArrayBuffer[] = []) => parentPort!.postMessage(msg, transfer);

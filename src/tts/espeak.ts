@@ -72,7 +72,8 @@ export class EspeakTtsProvider implements TtsProvider {
         const piece = pieces[next++]!;
         const text = escapeSsml(piece.text);
         const last = next === pieces.length;
-        const reply = this.call({ kind: 'synthesize', text: text.text, voice, wpm, pitch });
+        // Only the piece the consumer waits for next is urgent; the rest are fetched ahead.
+        const reply = this.call({ kind: 'synthesize', text: text.text, voice, wpm, pitch, ahead: inFlight.length > 0 });
         // Replies fetched ahead may fail after the consumer stopped: they are awaited below or dropped.
         reply.catch(() => undefined);
         inFlight.push({ text, paragraphEnd: piece.paragraphEnd && !last, reply });
