@@ -11,7 +11,7 @@ export interface MessageTarget {
  * Each post wakes the receiving thread, and on some machines a wake-up costs as much as
  * the work it carries (~60 µs a message each way measured on a 2-core VM); realtime
  * sessions post 25-50 small messages a second each, mostly in the same turns (their
- * clocks share a grid, see FramePacer). The receiver takes batches with `eachMessage`.
+ * clocks share a grid: CLOCK_GRID_MS in session.ts). The receiver takes batches with `eachMessage`.
  *
  * Every message to a target must go through its batcher, or order is lost.
  */
