@@ -83,4 +83,32 @@ describe('RTP video encoder', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+  it('says the painter thread stopped when the thread drawing into its input goes', async () => {
+    const threads = new PainterThreads({ kind: 'builtin' }, 80, 1);
+    const packets: EncodedRtpPacket[] = [];
+    const failures: string[] = [];
+    const encoder = new RtpVideoEncoder({ codec: 'VP8', width: 128, height: 96, fps: 25, kbps: 300, ffmpeg: (await locateFfmpeg()).path }, (p) => packets.push(p), (m) => failures.push(m));
+    try {
+      const painter = await threads.open('default', { width: 128, height: 96, fps: 25 }, 250, false);
+      assert.ok(painter && feedsEncoders(painter));
+      await encoder.start();
+      let slot = 0;
+      const feed = async (until: () => boolean) => {
+        for (let waited = 0; !until(); waited += 40, slot++) {
+          assert.ok(waited < 15_000, 'timed out');
+          encoder.encodeDeferred(painter, { position: slot, ptsMs: slot * 40, mouth: OPEN, speaking: slot % 2 === 0 }, slot * 40);
+          await sleep(40);
+        }
+      };
+      await feed(() => packets.some((p) => p.last));
+      await threads.close(); // the thread goes, as one that crashed would
+      await feed(() => failures.length > 0);
+      await sleep(500);
+      assert.ok(failures.length >= 1);
+      assert.match(failures[0]!, /painter thread/, `the first failure names the painter thread: ${failures.join('; ')}`);
+    } finally {
+      encoder.stop();
+      await threads.close();
+    }
+  });
 });

@@ -230,8 +230,11 @@ export class RtpVideoEncoder {
     void child.closed.then(({ code, signal }) => {
       if (!current() || signal) return;
       this.process = undefined;
-      // An ffmpeg built without the unix protocol cannot read a painter thread's input.
-      const hint = input && code ? `; it reads its frames from ${input.url}, which needs an ffmpeg with the unix protocol (else set realtime.paintThreads to 0)` : '';
+      // An ffmpeg built without the unix protocol cannot read a painter thread's input; one
+      // that ends cleanly while current saw its input end, which only the thread side does.
+      const hint = !input ? ''
+        : code ? `; it reads its frames from ${input.url}, which needs an ffmpeg with the unix protocol (else set realtime.paintThreads to 0)`
+          : '; its input ended: the painter thread drawing into it stopped or closed it';
       this.onFailure(`the video encoder stopped (ffmpeg exit code ${code}${hint})`);
     });
   }
