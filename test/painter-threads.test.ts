@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import sharp from 'sharp';
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import { BuiltinAvatarCatalog } from '../src/avatars/catalog.js';
 import { locateFfmpeg } from '../src/encode/ffmpeg.js';
 import { feedsEncoders } from '../src/pipeline/realtime/frame-painter.js';
@@ -112,6 +113,39 @@ describe('realtime painter threads', () => {
       assert.ok(!existsSync(dirname(path)), 'the sockets\' folder is removed');
     } finally {
       await threads.close();
+    }
+  });
+
+  it('remove the socket folders of servers that are gone, and no others, when they make their own', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'avatar-tmp-'));
+    const savedTmp = process.env.TMPDIR;
+    process.env.TMPDIR = tmp;
+    const threads = new PainterThreads({ kind: 'builtin' }, 80, 1);
+    try {
+      const gone = spawnSync(process.execPath, ['-e', '0']).pid!; // a process that has exited
+      const folder = (name: string) => {
+        mkdirSync(join(tmp, name));
+        writeFileSync(join(tmp, name, '1.sock'), '');
+        return name;
+      };
+      const orphan = folder(`avatar-frames-${gone}-aB3xYz`);
+      const live = folder(`avatar-frames-${process.ppid}-Qw12eR`);
+      const other = folder('avatar-frames-other');
+      const painter = await threads.open('default', { width: 64, height: 64, fps: 25 }, 25, false);
+      assert.ok(painter && feedsEncoders(painter));
+      const input = await painter.openEncoderInput();
+      const own = basename(dirname(input.url.slice('unix:'.length)));
+      assert.match(own, new RegExp(`^avatar-frames-${process.pid}-`), 'the folder names its process');
+      assert.ok(!existsSync(join(tmp, orphan)), 'the folder of a process that is gone is removed');
+      assert.ok(existsSync(join(tmp, live)) && existsSync(join(tmp, other)), 'a live process\'s folder and a folder not named for one stay');
+      input.close();
+      await threads.close();
+      assert.ok(!existsSync(join(tmp, own)), 'its own goes on close');
+    } finally {
+      await threads.close();
+      if (savedTmp === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = savedTmp;
+      rmSync(tmp, { recursive: true, force: true });
     }
   });
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -10,6 +10,41 @@ import { AvatarError, type AvatarErrorCode } from '../../core/errors.js';
 import { eachMessage, MessageBatcher } from '../../core/message-batch.js';
 import type { EncoderInput, FramePainter, PaintRequest } from './frame-painter.js';
 import type { PainterCommand, PainterReply } from './painter-protocol.js';
+
+/** Encoder input sockets live in `$TMPDIR/avatar-frames-PID-XXXXXX` (mode 0700). */
+const SOCKET_DIR_PREFIX = 'avatar-frames-';
+
+/**
+ * Removes the socket folders of processes that are gone (a server killed before it could
+ * remove its own). A folder of a live process, or of another user, is left alone.
+ */
+function removeOrphanSocketDirs(dir: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = Number(new RegExp(`^${SOCKET_DIR_PREFIX}(\\d+)-`).exec(name)?.[1]);
+    if (!pid || pid === process.pid || processAlive(pid)) continue;
+    try {
+      rmSync(join(dir, name), { recursive: true, force: true });
+    } catch {
+      // Another user's, or already gone.
+    }
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: it exists, under another user.
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
 
 interface Pending {
   resolve(reply: PainterReply): void;
@@ -117,7 +152,10 @@ export class PainterThreads {
 
   /** @internal A fresh path for an encoder input socket. */
   inputPath(): string {
-    this.socketDir ??= mkdtempSync(join(tmpdir(), 'avatar-frames-'));
+    if (!this.socketDir) {
+      removeOrphanSocketDirs(tmpdir());
+      this.socketDir = mkdtempSync(join(tmpdir(), `${SOCKET_DIR_PREFIX}${process.pid}-`));
+    }
     return join(this.socketDir, `${this.nextInput++}.sock`);
   }
 
