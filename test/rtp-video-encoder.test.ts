@@ -3,9 +3,12 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { locateFfmpeg } from '../src/encode/ffmpeg.js';
+import { ffmpegReadsProtocol, locateFfmpeg } from '../src/encode/ffmpeg.js';
 import { feedsEncoders } from '../src/pipeline/realtime/frame-painter.js';
 import { PainterThreads } from '../src/pipeline/realtime/painter-threads.js';
+import { RendererCache } from '../src/pipeline/realtime/avatar-stage.js';
+import { BuiltinAvatarCatalog } from '../src/avatars/catalog.js';
+import { SharpJpegEncoder } from '../src/compose/jpeg.js';
 import { ParametricRenderer } from '../src/render/parametric/parametric-renderer.js';
 import { RtpVideoEncoder, type EncodedRtpPacket } from '../src/transport/webrtc/rtp-video-encoder.js';
 import type { MouthParams } from '../src/visemes/mouth-params.js';
@@ -109,6 +112,38 @@ describe('RTP video encoder', () => {
     } finally {
       encoder.stop();
       await threads.close();
+    }
+  });
+
+  it('knows whether an ffmpeg reads unix sockets; without one, raw frames are drawn here and JPEG ones on the threads', async () => {
+    const real = (await locateFfmpeg()).path;
+    const dir = mkdtempSync(join(tmpdir(), 'avatar-ffmpeg-'));
+    // An ffmpeg as built without network protocols: `-protocols` lists no unix.
+    const bare = join(dir, 'ffmpeg');
+    writeFileSync(bare, `#!/bin/sh\nif [ "$2" = "-protocols" ]; then "${real}" "$@" | grep -v '^ *unix$'; else exec "${real}" "$@"; fi\n`);
+    chmodSync(bare, 0o755);
+    const threads = new PainterThreads({ kind: 'builtin' }, 80, 1);
+    try {
+      assert.equal(await ffmpegReadsProtocol(real, 'unix'), true);
+      assert.equal(await ffmpegReadsProtocol(real, 'file'), true);
+      assert.equal(await ffmpegReadsProtocol(real, 'gopher-over-pigeons'), false);
+      assert.equal(await ffmpegReadsProtocol(bare, 'unix'), false);
+      assert.equal(await ffmpegReadsProtocol(bare, 'file'), true, 'the rest of its list is read');
+      assert.equal(await ffmpegReadsProtocol(join(dir, 'missing'), 'file'), false, 'an ffmpeg that does not run reads nothing');
+      // The server's fallback for such an ffmpeg with threads for every session: `jpeg`.
+      const cache = new RendererCache(new BuiltinAvatarCatalog(), new SharpJpegEncoder(80), 4, threads, 'jpeg');
+      const request = { width: 64, height: 64, fps: 25 };
+      const raw = await cache.get('default', request, 'i420');
+      const jpeg = await cache.get('default', request, 'jpeg');
+      assert.notEqual(raw, jpeg);
+      const picture = await raw.rawFrame(0, OPEN);
+      assert.ok('i420' in picture, 'a raw frame is drawn here, not deferred to a thread');
+      assert.equal(picture.i420.data.length, 64 * 64 * 1.5);
+      picture.i420.release?.();
+      assert.equal(threads.running, 1, 'the JPEG stage is on a thread');
+    } finally {
+      await threads.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

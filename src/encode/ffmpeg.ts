@@ -62,6 +62,37 @@ function bundledFfmpegPath(): string | undefined {
   }
 }
 
+const inputProtocols = new Map<string, Promise<ReadonlySet<string>>>();
+
+/**
+ * Whether the ffmpeg at `path` can read its input through `protocol` (its `-protocols`
+ * list; cached per path). False when it does not run.
+ */
+export async function ffmpegReadsProtocol(path: string, protocol: string): Promise<boolean> {
+  let protocols = inputProtocols.get(path);
+  if (!protocols) {
+    protocols = listInputProtocols(path);
+    inputProtocols.set(path, protocols);
+  }
+  return (await protocols).has(protocol);
+}
+
+function listInputProtocols(path: string): Promise<ReadonlySet<string>> {
+  return new Promise((resolve) => {
+    let out = '';
+    const child = spawn(path, ['-hide_banner', '-protocols'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', () => resolve(new Set()));
+    child.on('close', () => {
+      // "Supported file protocols:", "Input:", one name a line, "Output:", names.
+      const lines = out.split('\n').map((l) => l.trim());
+      const from = lines.indexOf('Input:');
+      const to = lines.indexOf('Output:');
+      resolve(new Set(from < 0 ? [] : lines.slice(from + 1, to > from ? to : undefined).filter(Boolean)));
+    });
+  });
+}
+
 function versionOf(path: string): Promise<string | undefined> {
   return new Promise((resolve) => {
     let out = '';

@@ -11,6 +11,7 @@ import { BuiltinAvatarCatalog } from '../avatars/catalog.js';
 import { SharpJpegEncoder, type JpegEncoder } from '../compose/jpeg.js';
 import { wallClock, type Clock } from '../core/clock.js';
 import { chooseEncoder } from '../encode/encoder-probe.js';
+import { ffmpegReadsProtocol, locateFfmpeg } from '../encode/ffmpeg.js';
 import { createTtsProvider } from '../tts/create-tts.js';
 import { EspeakTtsProvider } from '../tts/espeak.js';
 import type { TtsProvider } from '../tts/provider.js';
@@ -99,12 +100,17 @@ export async function createAvatarServer(options: AvatarServerOptions): Promise<
   const jpeg = options.jpeg ?? new SharpJpegEncoder(config.realtime.jpegQuality);
   // Stages paint on threads when the catalog can be reopened there and the JPEG encoder is ours.
   const description = options.jpeg ? undefined : catalog.describe?.();
-  const painters = description && config.realtime.paintThreads > 0 ? new PainterThreads(description, config.realtime.jpegQuality, config.realtime.paintThreads) : undefined;
+  const threadsWanted = description !== undefined && config.realtime.paintThreads > 0;
+  // A painter thread hands video encoders their frames through Unix sockets: with an ffmpeg
+  // that cannot read them, WebRTC frames are drawn on the event loop instead.
+  const encodersReadSockets = threadsWanted && await locateFfmpeg().then((f) => ffmpegReadsProtocol(f.path, 'unix'), () => false);
+  const threadsFor = config.realtime.paintThreadsFor === 'webrtc' ? (encodersReadSockets ? 'raw' : undefined) : (encodersReadSockets ? 'all' : 'jpeg');
+  const painters = threadsWanted && threadsFor ? new PainterThreads(description, config.realtime.jpegQuality, config.realtime.paintThreads) : undefined;
   const live = new LiveSessions(config.limits.maxRealtimeSessions);
   let jobs: JobQueue | undefined;
   const metrics = new ServerMetrics(() => context.sessions, () => (jobs ?? local).counts());
   const tts = options.tts ?? createServerTts(config.tts);
-  const renderers = new RendererCache(catalog, jpeg, DEFAULT_MAX_STAGES, painters, config.realtime.paintThreadsFor === 'webrtc' ? 'raw' : 'all');
+  const renderers = new RendererCache(catalog, jpeg, DEFAULT_MAX_STAGES, painters, threadsFor);
   const onFailure = (_kind: string, error: string) => metrics.errors.inc({ kind: error });
   const renderHandlers = renderJobHandlers({ catalog, tts, encoder: config.encoder, outputsDir, uploadsDir, metrics });
   const avatarHandlers = avatarJobHandlers({ preparer: options.preparer, uploadsDir, onReady: (id) => renderers.drop(id), onFailed: (id) => access.release(id) });
@@ -141,6 +147,7 @@ export async function createAvatarServer(options: AvatarServerOptions): Promise<
     schemaErrorFormatter: friendlyValidationError,
   });
   app.setValidatorCompiler(validatorCompiler());
+  if (threadsWanted && !encodersReadSockets) app.log.warn('ffmpeg has no unix protocol (or was not found): WebRTC frames are drawn on the event loop, not on painter threads');
   const routes = await registerOpenApi(app, context.version, config.limits);
   if (config.corsOrigins.length) {
     await app.register(cors, {

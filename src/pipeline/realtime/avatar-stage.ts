@@ -128,9 +128,10 @@ export class RendererCache {
 
   /**
    * `threads`: where stages paint when given (see `PainterThreads`); this thread otherwise.
-   * `threadsFor`: `raw` sends only stages asked for raw frames (video encoders) there.
+   * `threadsFor`: `raw` sends only stages asked for raw frames (video encoders) there,
+   * `jpeg` only those asked for JPEG pictures.
    */
-  constructor(private readonly catalog: AvatarCatalog, private readonly jpeg: JpegEncoder, private readonly maxStages = DEFAULT_MAX_STAGES, private readonly threads?: PainterThreads, private readonly threadsFor: 'all' | 'raw' = 'all') {
+  constructor(private readonly catalog: AvatarCatalog, private readonly jpeg: JpegEncoder, private readonly maxStages = DEFAULT_MAX_STAGES, private readonly threads?: PainterThreads, private readonly threadsFor: 'all' | 'raw' | 'jpeg' = 'all') {
     this.spare = new RendererShelf(catalog, { maxKinds: maxStages });
   }
 
@@ -141,7 +142,7 @@ export class RendererCache {
 
   /** The stage of `avatar` at a size and rate, for sessions that want their pictures as `format` (default `jpeg`). */
   get(avatar: string, request: { width?: number; height?: number; fps: number }, format: PictureFormat = 'jpeg'): Promise<AvatarStage> {
-    const onThread = this.threads !== undefined && (this.threadsFor === 'all' || format === 'i420');
+    const onThread = this.threads !== undefined && (this.threadsFor === 'all' || (this.threadsFor === 'raw' ? format === 'i420' : format === 'jpeg'));
     const key = `${rendererKind(avatar, request)}|${onThread ? 'thread' : 'here'}`;
     let stage = this.stages.get(key);
     if (stage && this.built.get(key)?.usable === false) {
@@ -170,7 +171,7 @@ export class RendererCache {
   /** On a painter thread when asked and the avatar's renderer is not driven by audio; here otherwise. */
   private async build(avatar: string, request: { width?: number; height?: number; fps: number }, threaded: boolean): Promise<AvatarStage> {
     // A thread stage that only video encoders use sends no JPEG patches: no speech region to measure (~0.5 s at 512 px).
-    const onThread = threaded ? await this.threads?.open(avatar, request, idleLoopFrames(request.fps), this.threadsFor === 'all') : undefined;
+    const onThread = threaded ? await this.threads?.open(avatar, request, idleLoopFrames(request.fps), this.threadsFor !== 'raw') : undefined;
     if (onThread) return new AvatarStage(avatar, onThread, request.fps);
     return AvatarStage.local(avatar, await this.catalog.createRenderer(avatar, request), request.fps, this.jpeg);
   }
