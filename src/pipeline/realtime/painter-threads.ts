@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -152,7 +152,9 @@ export class PainterThreads {
 
   /** @internal A fresh path for an encoder input socket. */
   inputPath(): string {
-    if (!this.socketDir) {
+    // Made again if it went: a server in another PID namespace sharing the folder takes
+    // this process's PID for a dead one.
+    if (!this.socketDir || !existsSync(this.socketDir)) {
       removeOrphanSocketDirs(tmpdir());
       this.socketDir = mkdtempSync(join(tmpdir(), `${SOCKET_DIR_PREFIX}${process.pid}-`));
     }
