@@ -16,12 +16,18 @@ import type { MouthParams } from '../src/visemes/mouth-params.js';
 const OPEN: MouthParams = { jawOpen: 0.8, lipWidth: 0.5, rounding: 0.1, closure: 0, teeth: 0.6, tongue: 0.3 };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** A 128x96 VP8 encoder with what it sends and the failures it reports, and one painter thread. */
+async function encoderWithThread(ffmpeg?: string) {
+  const threads = new PainterThreads({ kind: 'builtin' }, 80, 1);
+  const packets: EncodedRtpPacket[] = [];
+  const failures: string[] = [];
+  const encoder = new RtpVideoEncoder({ codec: 'VP8', width: 128, height: 96, fps: 25, kbps: 300, ffmpeg: ffmpeg ?? (await locateFfmpeg()).path }, (p) => packets.push(p), (m) => failures.push(m));
+  return { threads, packets, failures, encoder };
+}
+
 describe('RTP video encoder', () => {
   it('encodes frames drawn here and frames a painter thread draws into its input, switching between them', async () => {
-    const threads = new PainterThreads({ kind: 'builtin' }, 80, 1);
-    const packets: EncodedRtpPacket[] = [];
-    const failures: string[] = [];
-    const encoder = new RtpVideoEncoder({ codec: 'VP8', width: 128, height: 96, fps: 25, kbps: 300, ffmpeg: (await locateFfmpeg()).path }, (p) => packets.push(p), (m) => failures.push(m));
+    const { threads, packets, failures, encoder } = await encoderWithThread();
     try {
       const painter = await threads.open('default', { width: 128, height: 96, fps: 25 }, 250);
       assert.ok(painter && feedsEncoders(painter));
@@ -67,9 +73,7 @@ describe('RTP video encoder', () => {
     const ffmpeg = join(dir, 'ffmpeg');
     writeFileSync(ffmpeg, `#!/bin/sh\nexec "${(await locateFfmpeg()).path}" -protocol_whitelist file,pipe,udp,rtp "$@"\n`);
     chmodSync(ffmpeg, 0o755);
-    const threads = new PainterThreads({ kind: 'builtin' }, 80, 1);
-    const failures: string[] = [];
-    const encoder = new RtpVideoEncoder({ codec: 'VP8', width: 128, height: 96, fps: 25, kbps: 300, ffmpeg }, () => undefined, (m) => failures.push(m));
+    const { threads, failures, encoder } = await encoderWithThread(ffmpeg);
     try {
       const painter = await threads.open('default', { width: 128, height: 96, fps: 25 }, 250, false);
       assert.ok(painter && feedsEncoders(painter));
@@ -86,11 +90,9 @@ describe('RTP video encoder', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
   it('says the painter thread stopped when the thread drawing into its input goes', async () => {
-    const threads = new PainterThreads({ kind: 'builtin' }, 80, 1);
-    const packets: EncodedRtpPacket[] = [];
-    const failures: string[] = [];
-    const encoder = new RtpVideoEncoder({ codec: 'VP8', width: 128, height: 96, fps: 25, kbps: 300, ffmpeg: (await locateFfmpeg()).path }, (p) => packets.push(p), (m) => failures.push(m));
+    const { threads, packets, failures, encoder } = await encoderWithThread();
     try {
       const painter = await threads.open('default', { width: 128, height: 96, fps: 25 }, 250, false);
       assert.ok(painter && feedsEncoders(painter));

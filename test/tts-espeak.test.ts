@@ -265,12 +265,14 @@ describe('espeak worker: urgent pieces first', () => {
         worker.postMessage({ id, kind: 'synthesize', text, voice: 'en-us', wpm: 175, pitch: 50, ahead });
       });
       await ask(1, 'ok', false); // the engine starts
-      const long = 'This later sentence was fetched ahead of need, and it takes a while to synthesize, word after word after word.';
-      const all = [ask(2, long, true), ask(3, long, true), ask(4, long, true), ask(5, long, true), ask(6, 'Hello there.', false)];
+      // Request 2 keeps the thread busy (a long text: hundreds of ms) while 3-7 arrive.
+      const busy = 'This text keeps the speech thread busy for a good while, sentence after sentence. '.repeat(6);
+      const later = 'This later sentence was fetched ahead of need, and it takes a while to synthesize.';
+      const all = [ask(2, busy, false), ask(3, later, true), ask(4, later, true), ask(5, later, true), ask(6, later, true), ask(7, 'Hello there.', false)];
       await Promise.all(all);
-      // Requests 2-6 arrive together while the thread is idle: the urgent one goes first, the
-      // others in the order they were asked for. (Answered in arrival order it would be last.)
-      assert.deepEqual(order, [1, 6, 2, 3, 4, 5]);
+      // Once 2 is done the urgent 7 goes first, then the others in the order they were asked
+      // for. (Answered in arrival order it would be last.)
+      assert.deepEqual(order, [1, 2, 7, 3, 4, 5, 6]);
     } finally {
       await worker.terminate();
     }
