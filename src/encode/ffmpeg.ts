@@ -77,29 +77,27 @@ export async function ffmpegReadsProtocol(path: string, protocol: string): Promi
   return (await protocols).has(protocol);
 }
 
-function listInputProtocols(path: string): Promise<ReadonlySet<string>> {
-  return new Promise((resolve) => {
-    let out = '';
-    const child = spawn(path, ['-hide_banner', '-protocols'], { stdio: ['ignore', 'pipe', 'ignore'] });
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('error', () => resolve(new Set()));
-    child.on('close', () => {
-      // "Supported file protocols:", "Input:", one name a line, "Output:", names.
-      const lines = out.split('\n').map((l) => l.trim());
-      const from = lines.indexOf('Input:');
-      const to = lines.indexOf('Output:');
-      resolve(new Set(from < 0 ? [] : lines.slice(from + 1, to > from ? to : undefined).filter(Boolean)));
-    });
-  });
+async function listInputProtocols(path: string): Promise<ReadonlySet<string>> {
+  // "Supported file protocols:", "Input:", one name a line, "Output:", names.
+  const lines = ((await stdoutOf(path, ['-hide_banner', '-protocols']))?.out ?? '').split('\n').map((l) => l.trim());
+  const from = lines.indexOf('Input:');
+  const to = lines.indexOf('Output:');
+  return new Set(from < 0 ? [] : lines.slice(from + 1, to > from ? to : undefined).filter(Boolean));
 }
 
-function versionOf(path: string): Promise<string | undefined> {
+async function versionOf(path: string): Promise<string | undefined> {
+  const run = await stdoutOf(path, ['-hide_banner', '-version']);
+  return run?.code === 0 && run.out.startsWith('ffmpeg') ? run.out.split('\n')[0] : undefined;
+}
+
+/** What a program prints on stdout and its exit code; undefined when it does not start. */
+function stdoutOf(path: string, args: readonly string[]): Promise<{ code: number | null; out: string } | undefined> {
   return new Promise((resolve) => {
     let out = '';
-    const child = spawn(path, ['-hide_banner', '-version'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const child = spawn(path, args, { stdio: ['ignore', 'pipe', 'ignore'] });
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.on('error', () => resolve(undefined));
-    child.on('close', (code) => resolve(code === 0 && out.startsWith('ffmpeg') ? out.split('\n')[0] : undefined));
+    child.on('close', (code) => resolve({ code, out }));
   });
 }
 

@@ -13,6 +13,8 @@ import type { PainterCommand, PainterReply } from './painter-protocol.js';
 
 /** Encoder input sockets live in `$TMPDIR/avatar-frames-PID-XXXXXX` (mode 0700). */
 const SOCKET_DIR_PREFIX = 'avatar-frames-';
+/** A socket folder's name, with the PID of the process that made it. */
+const SOCKET_DIR_NAME = new RegExp(`^${SOCKET_DIR_PREFIX}(\\d+)-`);
 
 /**
  * Removes the socket folders of processes that are gone (a server killed before it could
@@ -26,7 +28,7 @@ function removeOrphanSocketDirs(dir: string): void {
     return;
   }
   for (const name of names) {
-    const pid = Number(new RegExp(`^${SOCKET_DIR_PREFIX}(\\d+)-`).exec(name)?.[1]);
+    const pid = Number(SOCKET_DIR_NAME.exec(name)?.[1]);
     if (!pid || pid === process.pid || processAlive(pid)) continue;
     try {
       rmSync(join(dir, name), { recursive: true, force: true });
